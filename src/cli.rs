@@ -1,0 +1,107 @@
+//! Command line: every flag can also be set with a `BITOPS_*` variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bitops",
+    version,
+    about = "Deploy a BitOps operations repo: run each tool's hooks and plugin for one environment",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the deployments of one environment: before-hooks, plugin, after-hooks per tool
+    #[command(after_help = "\
+Examples:
+  bitops deploy -e dev --ops-repo ./ops-repo
+  BITOPS_ENVIRONMENT=prod bitops deploy --keep-workspace
+  docker run -e BITOPS_ENVIRONMENT=dev -v $PWD:/opt/bitops_deployment bitops deploy")]
+    Deploy(DeployArgs),
+    /// Show what `deploy` would run, without running or writing anything
+    #[command(after_help = "\
+Examples:
+  bitops plan -e dev --ops-repo ./ops-repo
+  bitops plan -e prod --format json | jq '.steps[].deploy'")]
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Keep the temporary workspace after the run and print its path
+    #[arg(long, env = "BITOPS_KEEP_WORKSPACE", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub keep_workspace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Environment to deploy: a top-level folder of the ops repo [env: BITOPS_ENVIRONMENT, or ENVIRONMENT (deprecated)]
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
+    #[arg(long, value_name = "DIR", env = "BITOPS_OPS_REPO")]
+    pub ops_repo: Option<PathBuf>,
+    /// Image-level core config [default: /opt/bitops/bitops.config.yaml when it exists, else built-in defaults]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "BITOPS_BUILD_CONFIG_YAML",
+        alias = "bitops_config_file"
+    )]
+    pub config: Option<PathBuf>,
+    /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
+    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL [overrides logging.level and BITOPS_LOGGING_LEVEL]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// When to use colour; NO_COLOR in the environment means never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "BITOPS_COLOR")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// `true/1/yes/on` and `false/0/no/off`, any case; empty means false.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "n" | "" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_bool_flag(text: &str) -> Result<bool, String> {
+    parse_bool(text).ok_or_else(|| format!("expected true or false, found `{text}`"))
+}

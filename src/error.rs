@@ -1,0 +1,186 @@
+//! One error type for the whole program, rendered in one place, with exit codes.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Exit codes. A failing hook or deploy script passes its own code through.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Any other failure: bad config, missing environment, a failure under `fail_fast: false`.
+    pub const FAILURE: i32 = 1;
+    /// A tool folder's `bitops.config.yaml` or a plugin's `bitops.schema.yaml` is missing
+    /// (as BitOps), or the command line is wrong.
+    pub const MISSING_CONFIG: i32 = 2;
+    /// A step ran longer than its `timeout`.
+    pub const TIMED_OUT: i32 = 124;
+    pub const INTERRUPTED_SIGINT: i32 = 130;
+    pub const INTERRUPTED_SIGTERM: i32 = 143;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about the input: what is wrong, where, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    pub severity: Severity,
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+    #[serde(skip)]
+    pub exit_code: i32,
+}
+
+impl Problem {
+    pub fn error(message: impl Into<String>) -> Self {
+        Problem {
+            severity: Severity::Error,
+            file: None,
+            line: None,
+            key: None,
+            message: message.into(),
+            hint: None,
+            exit_code: exit::FAILURE,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Problem {
+            severity: Severity::Warning,
+            ..Problem::error(message)
+        }
+    }
+
+    pub fn file(mut self, file: &Path) -> Self {
+        self.file = Some(file.to_path_buf());
+        self
+    }
+
+    pub fn line(mut self, line: Option<usize>) -> Self {
+        self.line = line;
+        self
+    }
+
+    pub fn at(self, file: &Path, line: usize) -> Self {
+        self.file(file).line(Some(line))
+    }
+
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn code(mut self, code: i32) -> Self {
+        self.exit_code = code;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.severity {
+            Severity::Error => write!(f, "error: ")?,
+            Severity::Warning => write!(f, "warning: ")?,
+        }
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            write!(f, ": ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Problems found while reading config; nothing has run.
+    #[error("{}", render_problems(.0))]
+    Invalid(Vec<Problem>),
+    #[error("failed to {action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A hook or deploy script failed and fail_fast stopped the run.
+    #[error("{what} failed with exit code {code}; the run stopped there (fail_fast)")]
+    StepFailed { what: String, code: i32 },
+    #[error("{what} ran past its timeout and was stopped")]
+    TimedOut { what: String },
+    /// Under `fail_fast: false`, some steps failed.
+    #[error("{failed} of {total} deployments failed")]
+    SomeFailed { failed: usize, total: usize },
+    #[error("interrupted by {signal}; the running step was stopped")]
+    Interrupted { signal: &'static str, code: i32 },
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let mut out: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    if errors > 1 {
+        out.push(format!("{errors} errors found; nothing was run"));
+    }
+    out.join("\n")
+}
+
+impl Error {
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Invalid(problems) => problems
+                .iter()
+                .find(|p| p.is_error())
+                .map_or(exit::FAILURE, |p| p.exit_code),
+            Error::Io { .. } | Error::SomeFailed { .. } => exit::FAILURE,
+            Error::StepFailed { code, .. } => *code,
+            Error::TimedOut { .. } => exit::TIMED_OUT,
+            Error::Interrupted { code, .. } => *code,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Fails with every error-level problem at once; warnings pass.
+pub fn check(problems: &[Problem]) -> Result<()> {
+    if problems.iter().any(Problem::is_error) {
+        Err(Error::Invalid(
+            problems.iter().filter(|p| p.is_error()).cloned().collect(),
+        ))
+    } else {
+        Ok(())
+    }
+}

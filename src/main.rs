@@ -1,0 +1,35 @@
+use clap::Parser;
+
+mod app;
+mod cli;
+mod error;
+mod exec;
+mod hooks;
+mod mask;
+mod merge;
+mod names;
+mod output;
+mod plan;
+mod plugin;
+mod process;
+mod render;
+mod schema;
+mod settings;
+mod view;
+mod workspace;
+mod yaml;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let code = match app::run(cli) {
+        Ok(()) => error::exit::OK,
+        Err(e) => {
+            match &e {
+                error::Error::Invalid(_) => eprintln!("{e}"),
+                _ => eprintln!("error: {e}"),
+            }
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

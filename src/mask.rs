@@ -1,0 +1,146 @@
+//! Masks applied to every line bitops writes: the `logging.masks` regexes and the
+//! values of secret variables. Pure.
+
+use std::borrow::Cow;
+
+use regex::bytes::{Regex, RegexSet};
+
+use crate::settings::{EnvVars, MaskRule};
+
+pub const SECRET_MASK: &str = "*****";
+
+/// Secret values shorter than this are not masked: masking `1` or `ab` would mangle output.
+const MIN_SECRET_LEN: usize = 4;
+
+#[derive(Debug, Clone, Default)]
+pub struct Masker {
+    rules: Vec<(Regex, Vec<u8>)>,
+    /// Cheap pre-check: most lines match no rule at all.
+    any: Option<RegexSet>,
+}
+
+/// Variables whose values are never shown.
+pub fn is_secret_name(name: &str, extra: &[String]) -> bool {
+    const NAMES: &[&str] = &[
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "KUBECONFIG_BASE64",
+        "HELM_SECRETS_BASE64",
+    ];
+    const SUFFIXES: &[&str] = &["_TOKEN", "_PASSWORD", "_SECRET"];
+    NAMES.contains(&name)
+        || SUFFIXES.iter().any(|s| name.ends_with(s))
+        || extra.iter().any(|e| e == name)
+}
+
+/// `\1` in a BitOps replacement means group 1; the regex crate writes it `${1}`.
+fn replacement(text: &str) -> Vec<u8> {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                out.push_str(&format!("${{{n}}}"));
+            }
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out.into_bytes()
+}
+
+impl Masker {
+    /// Regex rules (already validated by settings) plus every secret value in `env`.
+    pub fn new(rules: &[MaskRule], env: &EnvVars, secret_names: &[String]) -> Masker {
+        let mut compiled: Vec<(Regex, Vec<u8>)> = rules
+            .iter()
+            .filter_map(|r| Some((Regex::new(&r.search).ok()?, replacement(&r.replace))))
+            .collect();
+        let mut secrets: Vec<&str> = env
+            .0
+            .iter()
+            .filter(|(k, v)| is_secret_name(k, secret_names) && v.len() >= MIN_SECRET_LEN)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        // Longest first, so a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        if !secrets.is_empty() {
+            let alternation = secrets
+                .iter()
+                .map(|s| regex::escape(s))
+                .collect::<Vec<_>>()
+                .join("|");
+            if let Ok(re) = Regex::new(&alternation) {
+                compiled.push((re, SECRET_MASK.as_bytes().to_vec()));
+            }
+        }
+        let any = RegexSet::new(compiled.iter().map(|(r, _)| r.as_str())).ok();
+        Masker {
+            rules: compiled,
+            any,
+        }
+    }
+
+    pub fn mask<'a>(&self, line: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(set) = &self.any else {
+            return Cow::Borrowed(line);
+        };
+        if self.rules.is_empty() || !set.is_match(line) {
+            return Cow::Borrowed(line);
+        }
+        let mut out = Cow::Borrowed(line);
+        for (re, rep) in &self.rules {
+            if let Cow::Owned(new) = re.replace_all(&out, rep.as_slice()) {
+                out = Cow::Owned(new);
+            }
+        }
+        out
+    }
+
+    pub fn mask_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.mask(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_rules_with_groups_and_secret_values() {
+        let rules = vec![MaskRule {
+            search: "(password)=\\S+".into(),
+            replace: "\\1=***".into(),
+        }];
+        let mut env = EnvVars::default();
+        env.0.insert("DB_PASSWORD".into(), "hunter22".into());
+        env.0.insert("API_TOKEN".into(), "t0k".into()); // too short to mask
+        env.0.insert("PLAIN".into(), "visible".into());
+        let m = Masker::new(&rules, &env, &[]);
+        assert_eq!(m.mask_str("login password=abc ok"), "login password=*** ok");
+        assert_eq!(
+            m.mask_str("x hunter22 y visible t0k"),
+            "x ***** y visible t0k"
+        );
+        assert!(matches!(m.mask(b"nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn dollar_in_replacement_is_literal() {
+        let rules = vec![MaskRule {
+            search: "a".into(),
+            replace: "$x".into(),
+        }];
+        let m = Masker::new(&rules, &EnvVars::default(), &[]);
+        assert_eq!(m.mask_str("cat"), "c$xt");
+    }
+}

@@ -1,0 +1,105 @@
+//! The default-folder merge rules (pure): what happens when a file exists both in
+//! `<default>/<path>` and in `<env>/<path>`.
+
+use serde_yaml::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clash {
+    /// Both kept: the environment's file is renamed `<name>.<env>.tf`, the default's takes the name.
+    Terraform,
+    /// The environment's file wins; the default's is not copied.
+    Shell,
+    /// The two documents are deep-merged, environment values winning.
+    Yaml,
+    /// The environment's file wins.
+    Other,
+}
+
+pub fn clash_kind(file_name: &str) -> Clash {
+    let lower = file_name.to_ascii_lowercase();
+    if lower.ends_with(".tf") {
+        Clash::Terraform
+    } else if lower.ends_with(".sh") {
+        Clash::Shell
+    } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+        Clash::Yaml
+    } else {
+        Clash::Other
+    }
+}
+
+/// The name the environment's `.tf` file takes when the default folder has the same file.
+pub fn renamed_tf(file_name: &str, env: &str) -> String {
+    format!("{file_name}.{env}.tf")
+}
+
+/// Deep merge: maps merge key by key (recursively), anything else takes the
+/// environment's value. Key order: the default's keys first, then new keys of the environment.
+pub fn deep_merge(env: Value, default: Value) -> Value {
+    match (env, default) {
+        (Value::Mapping(env_map), Value::Mapping(mut merged)) => {
+            for (key, env_value) in env_map {
+                let value = match merged.remove(&key) {
+                    Some(default_value) => deep_merge(env_value, default_value),
+                    None => env_value,
+                };
+                merged.insert(key, value);
+            }
+            Value::Mapping(merged)
+        }
+        (Value::Null, default) => default,
+        (env, _) => env,
+    }
+}
+
+/// Merges two YAML texts; `Err` names which side is not valid YAML.
+pub fn merge_yaml_text(env: &str, default: &str) -> Result<String, String> {
+    let env: Value =
+        serde_yaml::from_str(env).map_err(|e| format!("the environment's file: {e}"))?;
+    let default: Value =
+        serde_yaml::from_str(default).map_err(|e| format!("the default folder's file: {e}"))?;
+    serde_yaml::to_string(&deep_merge(env, default)).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(clash_kind("main.tf"), Clash::Terraform);
+        assert_eq!(clash_kind("01.sh"), Clash::Shell);
+        assert_eq!(clash_kind("values.yml"), Clash::Yaml);
+        assert_eq!(clash_kind("bitops.config.yaml"), Clash::Yaml);
+        assert_eq!(clash_kind("notes.txt"), Clash::Other);
+        assert_eq!(renamed_tf("main.tf", "dev"), "main.tf.dev.tf");
+    }
+
+    #[test]
+    fn deep_merge_env_wins_and_maps_merge() {
+        let merged = merge_yaml_text(
+            "a: {x: 1, list: [3]}\nc: env\n",
+            "a: {x: 0, y: 2, list: [1, 2]}\nb: default\nc: default\n",
+        )
+        .unwrap();
+        let v: Value = serde_yaml::from_str(&merged).unwrap();
+        let expected: Value =
+            serde_yaml::from_str("a: {x: 1, y: 2, list: [3]}\nb: default\nc: env\n").unwrap();
+        assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn empty_env_document_takes_default() {
+        let merged = merge_yaml_text("", "a: 1\n").unwrap();
+        assert_eq!(merged.trim(), "a: 1");
+    }
+
+    #[test]
+    fn invalid_yaml_is_reported() {
+        assert!(
+            merge_yaml_text("a: [", "b: 1")
+                .unwrap_err()
+                .contains("environment")
+        );
+    }
+}

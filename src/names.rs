@@ -1,0 +1,74 @@
+//! Names that become path components and suggestions for misspelt ones.
+
+/// Aliases and plugin names become folder names: keep them to one safe component.
+pub fn check(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`)"
+        ))
+    }
+}
+
+/// A valid shell variable name.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The closest candidate within a small edit distance, for "did you mean".
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check("terraform-net_2.x").is_ok());
+        for bad in ["", ".", "..", "a/b", "../x", "a b"] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+        assert!(is_env_name("TF_VAR_x1"));
+        assert!(!is_env_name("1X"));
+        assert!(!is_env_name("A-B"));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            suggest("var_file", ["var-file", "targets"]),
+            Some("var-file")
+        );
+        assert_eq!(suggest("zzz", ["var-file", "targets"]), None);
+    }
+}

@@ -1,0 +1,316 @@
+//! The plan: every step of a run with all of its inputs resolved. Building it reads
+//! files but starts no process and writes nothing; every problem of every step is
+//! collected so that a mistake in the last tool stops the run before the first one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Serialize, Serializer};
+
+use crate::error::{Problem, exit};
+use crate::hooks::{self, Hook};
+use crate::plugin::{self, Manifest};
+use crate::schema::{self, Resolved, ToolConfig};
+use crate::settings::{Deployment, EnvVars, Settings};
+use crate::view::EnvView;
+use crate::yaml::Doc;
+
+pub const TOOL_CONFIG: &str = "bitops.config.yaml";
+
+/// Everything a plan is built from.
+pub struct Context {
+    pub environment: String,
+    pub ops_repo: PathBuf,
+    pub settings: Settings,
+    pub plugins_dir: Option<PathBuf>,
+    pub env: EnvVars,
+    /// bitops' own install folder (`BITOPS_DIR`).
+    pub bitops_dir: PathBuf,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub environment: String,
+    pub ops_repo: PathBuf,
+    pub fail_fast: bool,
+    pub steps: Vec<Step>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Step {
+    pub index: usize,
+    pub alias: String,
+    pub plugin: String,
+    pub plugin_dir: Option<PathBuf>,
+    /// The tool folder, relative to the workspace root (`<env>/<alias>`).
+    pub tool_dir: PathBuf,
+    /// Why the step will not run, when it will not.
+    pub skip: Option<String>,
+    pub before_hooks: Vec<Hook>,
+    pub deploy: Vec<String>,
+    pub after_hooks: Vec<Hook>,
+    pub cli: String,
+    /// The step's own variables, added to the caller's environment.
+    #[serde(serialize_with = "ordered_map")]
+    pub env: Vec<(String, String)>,
+    pub values: Vec<Resolved>,
+    pub timeout_secs: Option<u64>,
+}
+
+fn ordered_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+/// The placeholder for the workspace root in a plan printed before staging.
+pub const WORKSPACE_PLACEHOLDER: &str = "<workspace>";
+
+pub fn build(ctx: &Context, view: &EnvView) -> Plan {
+    let mut problems = Vec::new();
+    let root = Path::new(WORKSPACE_PLACEHOLDER);
+    let steps = ctx
+        .settings
+        .deployments
+        .iter()
+        .enumerate()
+        .map(|(i, dep)| build_step(ctx, i + 1, dep, view, root, &mut problems))
+        .collect();
+    Plan {
+        environment: ctx.environment.clone(),
+        ops_repo: ctx.ops_repo.clone(),
+        fail_fast: ctx.settings.fail_fast,
+        steps,
+        problems,
+    }
+}
+
+/// One step, resolved against `view` (the ops repo before staging, the workspace after).
+pub fn build_step(
+    ctx: &Context,
+    index: usize,
+    dep: &Deployment,
+    view: &EnvView,
+    workspace: &Path,
+    problems: &mut Vec<Problem>,
+) -> Step {
+    let tool_rel = PathBuf::from(&dep.alias);
+    let mut step = Step {
+        index,
+        alias: dep.alias.clone(),
+        plugin: dep.plugin.clone(),
+        plugin_dir: None,
+        tool_dir: Path::new(&ctx.environment).join(&dep.alias),
+        skip: None,
+        before_hooks: Vec::new(),
+        deploy: Vec::new(),
+        after_hooks: Vec::new(),
+        cli: String::new(),
+        env: Vec::new(),
+        values: Vec::new(),
+        timeout_secs: dep.timeout.or(ctx.settings.timeout).map(|d| d.as_secs()),
+    };
+    let Some(plugin_dir) = plugin::find(ctx.plugins_dir.as_deref(), &dep.plugin) else {
+        let available = plugin::installed(ctx.plugins_dir.as_deref());
+        let mut p = Problem::error(format!(
+            "unknown plugin `{}` for deployment `{}`",
+            dep.plugin, dep.alias
+        ))
+        .key(format!("bitops.deployments.{}.plugin", dep.alias));
+        p.file = ctx.settings.deployments_file.clone();
+        p = match (&ctx.plugins_dir, available.is_empty()) {
+            (None, _) => p.hint("no plugins folder: pass --plugins-dir or set BITOPS_PLUGINS_DIR"),
+            (Some(dir), true) => p.hint(format!("{} holds no plugins", dir.display())),
+            (Some(dir), false) => p.hint(format!(
+                "plugins in {}: {}",
+                dir.display(),
+                available.join(", ")
+            )),
+        };
+        problems.push(p);
+        return step;
+    };
+    step.plugin_dir = Some(plugin_dir.clone());
+    if !view.is_dir(&tool_rel) {
+        step.skip = Some(format!("tool folder {} not found", step.tool_dir.display()));
+        return step;
+    }
+    let manifest = plugin::load_manifest(&plugin_dir, problems);
+    let script = plugin_dir.join(&manifest.deployment.deployment_script);
+    if !script.is_file() {
+        problems.push(
+            Problem::error(format!(
+                "the plugin's deploy script `{}` is missing",
+                manifest.deployment.deployment_script
+            ))
+            .file(&script)
+            .hint("reinstall the plugin, or fix `plugin.deployment.deployment_script` in its plugin.config.yaml"),
+        );
+    }
+    let resolution = if manifest.deployment.core_schema_parsing {
+        resolve_config(ctx, dep, view, &tool_rel, &plugin_dir, problems)
+    } else {
+        schema::Resolution::default()
+    };
+    let hooks_of = |enabled: bool, folder: &str, problems: &mut Vec<Problem>| {
+        if !enabled {
+            return Vec::new();
+        }
+        hooks::list(view, &tool_rel, folder).unwrap_or_else(|p| {
+            problems.push(p);
+            Vec::new()
+        })
+    };
+    step.before_hooks = hooks_of(
+        manifest.deployment.before_hook_scripts,
+        hooks::BEFORE,
+        problems,
+    );
+    step.after_hooks = hooks_of(
+        manifest.deployment.after_hook_scripts,
+        hooks::AFTER,
+        problems,
+    );
+    step.deploy = deploy_argv(&manifest, &script, resolution.stack_action.as_deref());
+    step.cli = resolution.cli_words.join(" ");
+    step.env = step_env(ctx, dep, workspace, &plugin_dir, &resolution);
+    step.values = resolution.values;
+    step
+}
+
+fn resolve_config(
+    ctx: &Context,
+    dep: &Deployment,
+    view: &EnvView,
+    tool_rel: &Path,
+    plugin_dir: &Path,
+    problems: &mut Vec<Problem>,
+) -> schema::Resolution {
+    let schema_path = plugin_dir.join(plugin::SCHEMA);
+    let config_files = view.file_layers(&tool_rel.join(TOOL_CONFIG));
+    let mut missing = false;
+    if !schema_path.is_file() {
+        missing = true;
+        problems.push(
+            Problem::error(format!("plugin `{}` has no {}", dep.plugin, plugin::SCHEMA))
+                .file(&schema_path)
+                .code(exit::MISSING_CONFIG)
+                .hint("reinstall the plugin, or set `core_schema_parsing: false` in its plugin.config.yaml"),
+        );
+    }
+    if config_files.is_empty() {
+        missing = true;
+        problems.push(
+            Problem::error(format!("the tool folder has no {TOOL_CONFIG}"))
+                .file(&view.env_dir.join(tool_rel).join(TOOL_CONFIG))
+                .code(exit::MISSING_CONFIG)
+                .hint(format!(
+                    "create it with a `{}:` root key (it may be `{}: {{}}`)",
+                    dep.plugin, dep.plugin
+                )),
+        );
+    }
+    if missing {
+        return schema::Resolution::default();
+    }
+    let mut load = |path: &Path, code: i32| match crate::yaml::load_file(path) {
+        Ok(root) => Some(Doc {
+            path: path.to_path_buf(),
+            root,
+        }),
+        Err(e) => {
+            problems.push(Problem::error(e.message).file(path).line(e.line).code(code));
+            None
+        }
+    };
+    let schema_doc = load(&schema_path, exit::FAILURE);
+    let layers: Vec<Doc> = config_files
+        .iter()
+        .filter_map(|p| load(p, exit::FAILURE))
+        .collect();
+    let Some(schema) = schema_doc.and_then(|d| schema::parse_schema(&d, &dep.plugin, problems))
+    else {
+        return schema::Resolution::default();
+    };
+    if layers.len() != config_files.len() {
+        return schema::Resolution::default();
+    }
+    let config = ToolConfig {
+        layers: &layers,
+        roots: vec![dep.plugin.clone(), dep.alias.clone()],
+    };
+    schema::resolve(&schema, &config, &ctx.env, problems)
+}
+
+fn deploy_argv(manifest: &Manifest, script: &Path, stack_action: Option<&str>) -> Vec<String> {
+    let mut argv = vec![
+        manifest.deployment.language.clone(),
+        script.to_string_lossy().into_owned(),
+    ];
+    argv.extend(stack_action.map(String::from));
+    argv
+}
+
+/// The variables of spec section 4, then the schema's exports.
+fn step_env(
+    ctx: &Context,
+    dep: &Deployment,
+    workspace: &Path,
+    plugin_dir: &Path,
+    res: &schema::Resolution,
+) -> Vec<(String, String)> {
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let env_root = workspace.join(&ctx.environment);
+    let tool_dir = env_root.join(&dep.alias);
+    let plugins_dir = ctx.plugins_dir.as_deref().map(s).unwrap_or_default();
+    let cli = res.cli_words.join(" ");
+    let quoted =
+        shlex::try_join(res.cli_words.iter().map(String::as_str)).unwrap_or_else(|_| cli.clone());
+    let plugin = schema::shout(&dep.plugin);
+    let mut vars = vec![
+        ("BITOPS_ENVIRONMENT".to_string(), ctx.environment.clone()),
+        ("BITOPS_TEMPDIR".into(), s(workspace)),
+        ("BITOPS_ENVROOT".into(), s(&env_root)),
+        ("BITOPS_OPSREPO_ENVIRONMENT_DIR".into(), s(&tool_dir)),
+        (
+            "BITOPS_OPSREPO_ENV_FILE".into(),
+            s(&tool_dir.join("ENV_FILE")),
+        ),
+        ("BITOPS_DEPLOYMENT_ALIAS".into(), dep.alias.clone()),
+        ("BITOPS_PLUGIN_NAME".into(), dep.plugin.clone()),
+        ("BITOPS_INSTALLED_PLUGIN_DIR".into(), s(plugin_dir)),
+        (
+            "BITOPS_PLUGINS_DIR".into(),
+            format!("{}/", plugins_dir.trim_end_matches('/')),
+        ),
+        ("BITOPS_PLUGIN_DIR".into(), plugins_dir),
+        ("BITOPS_DIR".into(), s(&ctx.bitops_dir)),
+        (
+            "BITOPS_SCRIPTS_DIR".into(),
+            s(&ctx.bitops_dir.join("scripts")),
+        ),
+        (
+            "BITOPS_FAIL_FAST".into(),
+            if ctx.settings.fail_fast {
+                "True"
+            } else {
+                "False"
+            }
+            .into(),
+        ),
+        (
+            "BITOPS_KUBE_CONFIG_FILE".into(),
+            s(&workspace.join(".kube/config")),
+        ),
+        (
+            "BITOPS_DEFAULT_ROOT_DIR".into(),
+            ctx.settings.default_folder.clone(),
+        ),
+        (format!("BITOPS_{plugin}_CLI"), cli),
+        (format!("BITOPS_{plugin}_CLI_QUOTED"), quoted),
+    ];
+    if ctx.dry_run {
+        vars.push(("BITOPS_DRY_RUN".into(), "true".into()));
+    }
+    vars.extend(res.exports.iter().cloned());
+    vars
+}

@@ -1,0 +1,210 @@
+//! Plugin folders and their manifest, `plugin.config.yaml` (optional: missing = defaults).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Problem;
+use crate::yaml::{Node, Value};
+
+pub const MANIFEST: &str = "plugin.config.yaml";
+pub const SCHEMA: &str = "bitops.schema.yaml";
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Install {
+    pub language: String,
+    pub install_script: String,
+    pub dependencies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Deploy {
+    pub language: String,
+    pub deployment_script: String,
+    pub core_schema_parsing: bool,
+    pub before_hook_scripts: bool,
+    pub after_hook_scripts: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Manifest {
+    pub install: Install,
+    pub deployment: Deploy,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest {
+            install: Install {
+                language: "bash".into(),
+                install_script: "install.sh".into(),
+                dependencies: Vec::new(),
+            },
+            deployment: Deploy {
+                language: "bash".into(),
+                deployment_script: "deploy.sh".into(),
+                core_schema_parsing: true,
+                before_hook_scripts: true,
+                after_hook_scripts: true,
+            },
+        }
+    }
+}
+
+/// `<plugins_dir>/<name>`, when that folder exists.
+pub fn find(plugins_dir: Option<&Path>, name: &str) -> Option<PathBuf> {
+    let dir = plugins_dir?.join(name);
+    dir.is_dir().then_some(dir)
+}
+
+/// Installed plugin names, sorted, for "available plugins" hints.
+pub fn installed(plugins_dir: Option<&Path>) -> Vec<String> {
+    let mut names: Vec<String> = plugins_dir
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn load_manifest(plugin_dir: &Path, problems: &mut Vec<Problem>) -> Manifest {
+    let path = plugin_dir.join(MANIFEST);
+    let mut manifest = Manifest::default();
+    if !path.exists() {
+        return manifest;
+    }
+    let root = match crate::yaml::load_file(&path) {
+        Ok(root) => root,
+        Err(e) => {
+            problems.push(Problem::error(e.message).file(&path).line(e.line));
+            return manifest;
+        }
+    };
+    let Some(plugin) = root.get("plugin") else {
+        if !root.is_null() {
+            problems.push(
+                Problem::error("the root key must be `plugin`")
+                    .at(&path, root.line)
+                    .hint("write `plugin: {deployment: {language: bash, deployment_script: deploy.sh}}`"),
+            );
+        }
+        return manifest;
+    };
+    let mut read = Reader {
+        path: &path,
+        problems,
+    };
+    if let Some(install) = plugin.get("install") {
+        let i = &mut manifest.install;
+        read.text(install, "plugin.install.language", &mut i.language);
+        read.text(
+            install,
+            "plugin.install.install_script",
+            &mut i.install_script,
+        );
+        read.list(install, "plugin.install.dependencies", &mut i.dependencies);
+    }
+    if let Some(deploy) = plugin.get("deployment") {
+        let d = &mut manifest.deployment;
+        read.text(deploy, "plugin.deployment.language", &mut d.language);
+        read.text(
+            deploy,
+            "plugin.deployment.deployment_script",
+            &mut d.deployment_script,
+        );
+        read.flag(
+            deploy,
+            "plugin.deployment.core_schema_parsing",
+            &mut d.core_schema_parsing,
+        );
+        read.flag(
+            deploy,
+            "plugin.deployment.before_hook_scripts",
+            &mut d.before_hook_scripts,
+        );
+        read.flag(
+            deploy,
+            "plugin.deployment.after_hook_scripts",
+            &mut d.after_hook_scripts,
+        );
+    }
+    manifest
+}
+
+struct Reader<'a> {
+    path: &'a Path,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn field<'n>(&self, section: &'n Node, key: &str) -> Option<&'n Node> {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        section.get(leaf).filter(|n| !n.is_null())
+    }
+
+    fn bad(&mut self, node: &Node, key: &str, expected: &str) {
+        self.problems.push(
+            Problem::error(format!("expected {expected}, found {}", node.describe()))
+                .at(self.path, node.line)
+                .key(key),
+        );
+    }
+
+    fn text(&mut self, section: &Node, key: &str, out: &mut String) {
+        if let Some(node) = self.field(section, key) {
+            match &node.value {
+                Value::Str(s) if !s.is_empty() => *out = s.clone(),
+                _ => self.bad(node, key, "a non-empty string"),
+            }
+        }
+    }
+
+    fn flag(&mut self, section: &Node, key: &str, out: &mut bool) {
+        if let Some(node) = self.field(section, key) {
+            match &node.value {
+                Value::Bool(b) => *out = *b,
+                _ => self.bad(node, key, "true or false"),
+            }
+        }
+    }
+
+    fn list(&mut self, section: &Node, key: &str, out: &mut Vec<String>) {
+        if let Some(node) = self.field(section, key) {
+            match &node.value {
+                Value::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()) => {
+                    *out = items.iter().filter_map(Node::scalar_text).collect();
+                }
+                _ => self.bad(node, key, "a list of plugin names"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_defaults_and_overrides() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut problems = Vec::new();
+        assert_eq!(
+            load_manifest(tmp.path(), &mut problems),
+            Manifest::default()
+        );
+        std::fs::write(
+            tmp.path().join(MANIFEST),
+            "plugin:\n  deployment:\n    language: sh\n    core_schema_parsing: false\n    after_hook_scripts: nope\n",
+        )
+        .unwrap();
+        let m = load_manifest(tmp.path(), &mut problems);
+        assert_eq!(m.deployment.language, "sh");
+        assert!(!m.deployment.core_schema_parsing);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(5));
+    }
+}

@@ -1,0 +1,211 @@
+//! One child process: its own process group, output streamed line by line through
+//! the masker as it is produced, a timeout, and SIGINT/SIGTERM handling
+//! (TERM to the group, a grace period, then KILL).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::error::exit;
+use crate::output::Output;
+
+/// A line longer than this is written in pieces rather than held in memory.
+const MAX_LINE: usize = 1024 * 1024;
+/// How long to wait for a child's pipes to close after it exits; a background
+/// grandchild may hold them open for ever.
+const PIPE_DRAIN: Duration = Duration::from_millis(500);
+
+/// A process described as plain data.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    /// The complete environment of the child.
+    pub env: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Exited { code: i32 },
+    TimedOut,
+    Interrupted { signal: String, code: i32 },
+    SpawnFailed { error: String },
+}
+
+pub struct Signals {
+    int: Signal,
+    term: Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", exit::INTERRUPTED_SIGINT),
+            _ = self.term.recv() => ("SIGTERM", exit::INTERRUPTED_SIGTERM),
+        }
+    }
+}
+
+fn kill_group(pgid: i32, sig: i32) {
+    if pgid > 0 {
+        // SAFETY: killpg only sends a signal; a stale group id fails with ESRCH.
+        unsafe {
+            libc::killpg(pgid, sig);
+        }
+    }
+}
+
+/// Stops a whole process group: TERM, up to `grace` for it to go, then KILL.
+pub async fn stop_group(pgid: i32, grace: Duration) {
+    kill_group(pgid, libc::SIGTERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        // SAFETY: signal 0 only checks whether the group still exists.
+        if unsafe { libc::killpg(pgid, 0) } != 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kill_group(pgid, libc::SIGKILL);
+}
+
+/// Runs the process to the end; returns the outcome and the child's process group id.
+pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outcome, i32) {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return (
+            Outcome::SpawnFailed {
+                error: "empty command".into(),
+            },
+            0,
+        );
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return (
+                Outcome::SpawnFailed {
+                    error: format!("cannot start `{program}`: {e}"),
+                },
+                0,
+            );
+        }
+    };
+    let pgid = child.id().map_or(0, |id| id as i32);
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|p| tokio::spawn(pump(p, out.clone()))),
+        child
+            .stderr
+            .take()
+            .map(|p| tokio::spawn(pump(p, out.clone()))),
+    ];
+    let timeout = async {
+        match spec.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        status = child.wait() => exited(status),
+        _ = timeout => {
+            stop_or_kill(pgid, spec.grace, signals).await;
+            let _ = child.wait().await;
+            Outcome::TimedOut
+        }
+        (name, code) = signals.next() => {
+            stop_or_kill(pgid, spec.grace, signals).await;
+            let _ = child.wait().await;
+            Outcome::Interrupted { signal: name.into(), code }
+        }
+    };
+    for reader in readers.into_iter().flatten() {
+        let abort = reader.abort_handle();
+        if tokio::time::timeout(PIPE_DRAIN, reader).await.is_err() {
+            abort.abort();
+        }
+    }
+    (outcome, pgid)
+}
+
+/// TERM the group and wait for the grace period; a second signal kills at once.
+async fn stop_or_kill(pgid: i32, grace: Duration, signals: &mut Signals) {
+    tokio::select! {
+        _ = stop_group(pgid, grace) => {}
+        _ = signals.next() => kill_group(pgid, libc::SIGKILL),
+    }
+}
+
+fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => Outcome::Exited {
+            code: s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
+        },
+        Err(e) => Outcome::SpawnFailed {
+            error: format!("cannot wait for the process: {e}"),
+        },
+    }
+}
+
+/// Reads a pipe and writes each complete line as soon as it arrives.
+async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut chunk = &buf[..n];
+        while let Some(pos) = chunk.iter().position(|&b| b == b'\n') {
+            let line = &chunk[..pos];
+            if pending.is_empty() {
+                out.child_line(strip_cr(line));
+            } else {
+                pending.extend_from_slice(line);
+                out.child_line(strip_cr(&pending));
+                pending.clear();
+            }
+            chunk = &chunk[pos + 1..];
+        }
+        pending.extend_from_slice(chunk);
+        if pending.len() >= MAX_LINE {
+            out.child_line(&pending);
+            pending.clear();
+        }
+    }
+    if !pending.is_empty() {
+        out.child_line(strip_cr(&pending));
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}

@@ -1,0 +1,724 @@
+//! Plugin schemas (`bitops.schema.yaml`) and the resolution of a tool's
+//! `bitops.config.yaml` against one: values, CLI words and exported variables. Pure.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::parse_bool;
+use crate::error::{Problem, exit};
+use crate::names;
+use crate::settings::EnvVars;
+use crate::yaml::{Doc, Node, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Type {
+    String,
+    Integer,
+    Boolean,
+    List,
+    Object,
+}
+
+impl Type {
+    fn parse(text: &str) -> Option<Type> {
+        Some(match text {
+            "string" | "str" => Type::String,
+            "integer" | "int" => Type::Integer,
+            "boolean" | "bool" => Type::Boolean,
+            "list" | "array" => Type::List,
+            "object" | "map" => Type::Object,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Property {
+    pub name: String,
+    /// Keys from the plugin root, e.g. `["cli", "var-file"]`.
+    pub path: Vec<String>,
+    #[serde(rename = "type")]
+    pub kind: Type,
+    pub parameter: Option<String>,
+    pub dash: String,
+    pub export_env: Option<String>,
+    #[serde(skip)]
+    pub default: Option<Node>,
+    pub required: bool,
+    pub description: Option<String>,
+    pub children: Vec<Property>,
+}
+
+impl Property {
+    pub fn dotted(&self) -> String {
+        self.path.join(".")
+    }
+
+    /// The CLI flag, when the property is a parameter.
+    pub fn flag(&self) -> Option<String> {
+        self.parameter.as_ref().map(|p| format!("{}{p}", self.dash))
+    }
+
+    pub fn is_cli(&self) -> bool {
+        self.path.first().is_some_and(|p| p == "cli")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Schema {
+    pub plugin: String,
+    pub file: PathBuf,
+    pub properties: Vec<Property>,
+}
+
+impl Schema {
+    /// Every leaf, in schema order.
+    pub fn leaves(&self) -> Vec<&Property> {
+        fn walk<'a>(props: &'a [Property], out: &mut Vec<&'a Property>) {
+            for p in props {
+                if p.kind == Type::Object {
+                    walk(&p.children, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.properties, &mut out);
+        out
+    }
+}
+
+/// `BITOPS_<PLUGIN>_<LEAF>`: upper case, `-` becomes `_`.
+pub fn env_name(plugin: &str, leaf: &str) -> String {
+    format!("BITOPS_{}_{}", shout(plugin), shout(leaf))
+}
+
+pub fn shout(name: &str) -> String {
+    name.to_ascii_uppercase().replace(['-', '.'], "_")
+}
+
+pub fn parse_schema(doc: &Doc, plugin: &str, problems: &mut Vec<Problem>) -> Option<Schema> {
+    let file = &doc.path;
+    let Some(root) = doc.root.get(plugin) else {
+        let found = doc.root.entries().first().map(|(k, _)| k.clone());
+        problems.push(
+            Problem::error(match found {
+                Some(k) => format!("the root key must be the plugin name `{plugin}`, found `{k}`"),
+                None => format!("the root key must be the plugin name `{plugin}`"),
+            })
+            .at(file, doc.root.line)
+            .code(exit::MISSING_CONFIG)
+            .hint("this is the plugin's schema: ask its author, or fix the root key"),
+        );
+        return None;
+    };
+    let before = problems.len();
+    let properties = parse_properties(root, &[], file, problems);
+    (problems.len() == before).then(|| Schema {
+        plugin: plugin.to_string(),
+        file: file.clone(),
+        properties,
+    })
+}
+
+fn parse_properties(
+    node: &Node,
+    path: &[String],
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<Property> {
+    let Some(props) = node.get("properties") else {
+        return Vec::new();
+    };
+    if !matches!(props.value, Value::Map(_) | Value::Null) {
+        problems.push(
+            Problem::error(format!(
+                "`properties` must be a map, found {}",
+                props.kind()
+            ))
+            .at(file, props.line),
+        );
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (name, def) in props.entries() {
+        let mut p = path.to_vec();
+        p.push(name.clone());
+        if let Some(prop) = parse_property(name, def, p, file, problems) {
+            out.push(prop);
+        }
+    }
+    out
+}
+
+fn parse_property(
+    name: &str,
+    def: &Node,
+    path: Vec<String>,
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<Property> {
+    let key = path.join(".");
+    if !matches!(def.value, Value::Map(_)) {
+        problems.push(
+            Problem::error(format!(
+                "a schema property must be a map such as `{{type: string}}`, found {}",
+                def.kind()
+            ))
+            .at(file, def.line)
+            .key(key),
+        );
+        return None;
+    }
+    let text = |field: &str| def.get(field).and_then(Node::scalar_text);
+    if def
+        .get("enabled")
+        .is_some_and(|e| e.value == Value::Bool(false))
+    {
+        return None;
+    }
+    let kind = match text("type") {
+        Some(t) => match Type::parse(&t) {
+            Some(kind) => kind,
+            None => {
+                problems.push(
+                    Problem::error(format!("unknown schema type `{t}`"))
+                        .at(file, def.get("type").map_or(def.line, |n| n.line))
+                        .key(format!("{key}.type"))
+                        .hint("use string, integer, boolean, list or object"),
+                );
+                return None;
+            }
+        },
+        None if def.get("properties").is_some() => Type::Object,
+        None => Type::String,
+    };
+    let export_env = text("export_env");
+    if let Some(var) = &export_env
+        && !names::is_env_name(var)
+    {
+        problems.push(
+            Problem::error(format!("`{var}` is not a valid environment variable name"))
+                .at(file, def.get("export_env").map_or(def.line, |n| n.line))
+                .key(format!("{key}.export_env"))
+                .hint("use letters, digits and `_`, not starting with a digit"),
+        );
+    }
+    let children = if kind == Type::Object {
+        parse_properties(def, &path, file, problems)
+    } else {
+        Vec::new()
+    };
+    let default = def.get("default").filter(|d| !d.is_null()).cloned();
+    let prop = Property {
+        name: name.to_string(),
+        path,
+        kind,
+        parameter: text("parameter").filter(|p| !p.is_empty()),
+        dash: text("dash_type").unwrap_or_else(|| "--".into()),
+        export_env,
+        default: None,
+        required: def
+            .get("required")
+            .is_some_and(|r| matches!(r.value, Value::Bool(true))),
+        description: text("description"),
+        children,
+    };
+    // A default of the wrong type is the plugin's bug: report it against the schema.
+    if let Some(d) = &default
+        && let Err(why) = typed(&prop, d)
+    {
+        problems.push(
+            Problem::error(format!("default {why}"))
+                .at(file, d.line)
+                .key(format!("{key}.default")),
+        );
+    }
+    Some(Property { default, ..prop })
+}
+
+/// A resolved value, typed by its property.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Val {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    List(Vec<String>),
+}
+
+impl Val {
+    /// As exported in an environment variable.
+    pub fn env_text(&self) -> String {
+        match self {
+            Val::Bool(b) => b.to_string(),
+            Val::Int(i) => i.to_string(),
+            Val::Str(s) => s.clone(),
+            Val::List(items) => items.join(" "),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Origin {
+    Env { var: String },
+    Config { file: PathBuf, line: usize },
+    Default,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolved {
+    pub key: String,
+    pub value: Val,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Resolution {
+    pub values: Vec<Resolved>,
+    pub cli_words: Vec<String>,
+    pub exports: Vec<(String, String)>,
+    pub stack_action: Option<String>,
+}
+
+fn typed(prop: &Property, node: &Node) -> Result<Val, String> {
+    let found = node.describe();
+    match prop.kind {
+        Type::String => node
+            .scalar_text()
+            .map(Val::Str)
+            .ok_or_else(|| format!("must be a single value, found {found}")),
+        Type::Integer => match &node.value {
+            Value::Int(i) => Ok(Val::Int(*i)),
+            Value::Str(s) if s.trim().parse::<i64>().is_ok() => {
+                Ok(Val::Int(s.trim().parse().unwrap_or_default()))
+            }
+            _ => Err(format!("must be an integer, found {found}")),
+        },
+        Type::Boolean => match &node.value {
+            Value::Bool(b) => Ok(Val::Bool(*b)),
+            Value::Str(s) if parse_bool(s).is_some() => Ok(Val::Bool(parse_bool(s) == Some(true))),
+            _ => Err(format!("must be true or false, found {found}")),
+        },
+        Type::List => match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .map(|item| {
+                    item.scalar_text().ok_or_else(|| {
+                        format!("list items must be single values, found {}", item.kind())
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Val::List),
+            _ => node
+                .scalar_text()
+                .map(|s| Val::List(vec![s]))
+                .ok_or_else(|| format!("must be a list, found {found}")),
+        },
+        Type::Object => Err(format!("must be a map of settings, found {found}")),
+    }
+}
+
+fn typed_env(prop: &Property, text: &str) -> Result<Val, String> {
+    match prop.kind {
+        Type::String | Type::Object => Ok(Val::Str(text.to_string())),
+        Type::Integer => text
+            .trim()
+            .parse()
+            .map(Val::Int)
+            .map_err(|_| format!("must be an integer, found `{text}`")),
+        Type::Boolean => parse_bool(text)
+            .map(Val::Bool)
+            .ok_or_else(|| format!("must be true or false, found `{text}`")),
+        Type::List => Ok(Val::List(
+            text.split_whitespace().map(String::from).collect(),
+        )),
+    }
+}
+
+/// The tool config: its layers (the environment's file, then the default folder's) and
+/// the root keys accepted (the plugin name, then the deployment alias).
+pub struct ToolConfig<'a> {
+    pub layers: &'a [Doc],
+    pub roots: Vec<String>,
+}
+
+impl ToolConfig<'_> {
+    fn root<'d>(&self, doc: &'d Doc) -> Option<&'d Node> {
+        self.roots.iter().find_map(|r| doc.root.get(r))
+    }
+
+    fn lookup(&self, path: &[String]) -> Option<(&Node, &Path)> {
+        self.layers
+            .iter()
+            .find_map(|doc| Some((self.root(doc)?.get_path(path)?, doc.path.as_path())))
+    }
+}
+
+/// Resolves every leaf: env var `BITOPS_<PLUGIN>_<LEAF>`, then the tool config, then the default.
+pub fn resolve(
+    schema: &Schema,
+    config: &ToolConfig,
+    env: &EnvVars,
+    problems: &mut Vec<Problem>,
+) -> Resolution {
+    let mut res = Resolution::default();
+    for doc in config.layers {
+        check_config_shape(schema, config, doc, problems);
+    }
+    for prop in schema.leaves() {
+        let var = env_name(&schema.plugin, &prop.name);
+        let found = if let Some(text) = env.get(&var) {
+            typed_env(prop, text)
+                .map(|v| (v, Origin::Env { var: var.clone() }))
+                .map_err(|why| {
+                    Problem::error(format!("${var} {why}")).key(format!(
+                        "{}.{}",
+                        schema.plugin,
+                        prop.dotted()
+                    ))
+                })
+                .map(Some)
+        } else if let Some((node, file)) = config.lookup(&prop.path) {
+            typed(prop, node)
+                .map(|v| {
+                    Some((
+                        v,
+                        Origin::Config {
+                            file: file.to_path_buf(),
+                            line: node.line,
+                        },
+                    ))
+                })
+                .map_err(|why| {
+                    Problem::error(why).at(file, node.line).key(format!(
+                        "{}.{}",
+                        schema.plugin,
+                        prop.dotted()
+                    ))
+                })
+        } else if let Some(d) = &prop.default {
+            Ok(typed(prop, d).ok().map(|v| (v, Origin::Default)))
+        } else {
+            Ok(None)
+        };
+        let value = match found {
+            Ok(Some((value, origin))) => {
+                res.values.push(Resolved {
+                    key: prop.dotted(),
+                    value: value.clone(),
+                    origin,
+                });
+                value
+            }
+            Ok(None) => {
+                if prop.required {
+                    let file = config.layers.first().map(|d| d.path.clone());
+                    let mut p =
+                        Problem::error(format!("required value `{}` is not set", prop.dotted()))
+                            .key(format!("{}.{}", schema.plugin, prop.dotted()))
+                            .hint(format!(
+                                "set it in the tool's bitops.config.yaml or with ${var}"
+                            ));
+                    p.file = file;
+                    problems.push(p);
+                }
+                continue;
+            }
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        if prop.is_cli() {
+            compose_cli(prop, &value, &mut res.cli_words);
+            if prop.name == "stack-action" {
+                res.stack_action = Some(value.env_text()).filter(|s| !s.is_empty());
+            }
+        }
+        if let Some(name) = &prop.export_env {
+            let text = value.env_text();
+            if !name.starts_with("BITOPS_") {
+                res.exports.push((format!("BITOPS_{name}"), text.clone()));
+            }
+            res.exports.push((name.clone(), text));
+        }
+    }
+    res
+}
+
+fn compose_cli(prop: &Property, value: &Val, words: &mut Vec<String>) {
+    let flag = prop.flag();
+    match (value, flag) {
+        (Val::Bool(true), Some(flag)) => words.push(flag),
+        (Val::Bool(_), _) => {}
+        (Val::List(items), Some(flag)) => {
+            words.extend(items.iter().map(|item| format!("{flag}={item}")));
+        }
+        (Val::List(items), None) => words.extend(items.iter().cloned()),
+        (other, flag) => {
+            let text = other.env_text();
+            if text.is_empty() {
+                return;
+            }
+            words.push(match flag {
+                Some(flag) => format!("{flag}={text}"),
+                None => text,
+            });
+        }
+    }
+}
+
+/// Keys the schema does not know are reported (warnings); a scalar where the schema
+/// has a section is an error.
+fn check_config_shape(
+    schema: &Schema,
+    config: &ToolConfig,
+    doc: &Doc,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(root) = config.root(doc) else {
+        if !doc.root.is_null() {
+            let found: Vec<_> = doc
+                .root
+                .entries()
+                .iter()
+                .map(|(k, _)| format!("`{k}`"))
+                .collect();
+            problems.push(
+                Problem::warning(format!(
+                    "no `{}` root key (found {}); the file's values are ignored",
+                    schema.plugin,
+                    if found.is_empty() {
+                        doc.root.kind().to_string()
+                    } else {
+                        found.join(", ")
+                    }
+                ))
+                .at(&doc.path, doc.root.line)
+                .hint(format!("put the settings under `{}:`", schema.plugin)),
+            );
+        }
+        return;
+    };
+    walk_config(
+        root,
+        &schema.properties,
+        &schema.plugin,
+        &doc.path,
+        problems,
+    );
+}
+
+fn walk_config(
+    node: &Node,
+    props: &[Property],
+    prefix: &str,
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) {
+    match &node.value {
+        Value::Null => {}
+        Value::Map(entries) => {
+            for (key, child) in entries {
+                let dotted = format!("{prefix}.{key}");
+                match props.iter().find(|p| p.name == *key) {
+                    Some(p) if p.kind == Type::Object => {
+                        walk_config(child, &p.children, &dotted, file, problems)
+                    }
+                    Some(_) => {}
+                    None => {
+                        let mut p = Problem::warning(
+                            "unknown key: the plugin's schema does not define it; it is ignored",
+                        )
+                        .at(file, child.line)
+                        .key(dotted);
+                        if let Some(best) =
+                            names::suggest(key, props.iter().map(|p| p.name.as_str()))
+                        {
+                            p = p.hint(format!("did you mean `{best}`?"));
+                        }
+                        problems.push(p);
+                    }
+                }
+            }
+        }
+        _ => problems.push(
+            Problem::error(format!(
+                "must be a map of settings, found {}",
+                node.describe()
+            ))
+            .at(file, node.line)
+            .key(prefix.to_string()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = "\
+terraform:
+  type: object
+  properties:
+    cli:
+      type: object
+      properties:
+        name: {type: string, parameter: name}
+        verbose: {type: boolean, parameter: verbose, default: true}
+        var-file: {type: string, parameter: var-file, dash_type: '-', export_env: TF_VAR_FILE}
+        targets: {type: list, parameter: target, export_env: TF_TARGETS}
+        forks: {type: integer, parameter: forks}
+        stack-action: {type: string, export_env: TERRAFORM_COMMAND, required: true, default: plan}
+    options:
+      type: object
+      properties:
+        skip-deploy: {type: boolean, export_env: TERRAFORM_SKIP_DEPLOY, default: true}
+        k8s:
+          type: object
+          properties:
+            kubeconfig: {type: string, export_env: KUBE_CONFIG_PATH}
+        token: {type: string, required: true}
+";
+
+    fn doc(path: &str, text: &str) -> Doc {
+        Doc {
+            path: PathBuf::from(path),
+            root: crate::yaml::parse(text).unwrap(),
+        }
+    }
+
+    fn run(config: &[Doc], env: &[(&str, &str)]) -> (Resolution, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let schema = parse_schema(&doc("schema.yaml", SCHEMA), "terraform", &mut problems).unwrap();
+        let env = EnvVars(
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let tc = ToolConfig {
+            layers: config,
+            roots: vec!["terraform".into()],
+        };
+        let res = resolve(&schema, &tc, &env, &mut problems);
+        (res, problems)
+    }
+
+    fn export<'a>(res: &'a Resolution, name: &str) -> Option<&'a str> {
+        res.exports
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn composes_cli_in_schema_order() {
+        let cfg = doc(
+            "c.yaml",
+            "terraform:\n  cli: {stack-action: apply, targets: [a.b, c], name: X, var-file: v.tfvars}\n  options: {skip-deploy: false, k8s: {kubeconfig: ./kc}, token: t}\n",
+        );
+        let (res, problems) = run(&[cfg], &[]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            res.cli_words,
+            [
+                "--name=X",
+                "--verbose",
+                "-var-file=v.tfvars",
+                "--target=a.b",
+                "--target=c",
+                "apply"
+            ]
+        );
+        assert_eq!(res.stack_action.as_deref(), Some("apply"));
+        assert_eq!(export(&res, "TF_VAR_FILE"), Some("v.tfvars"));
+        assert_eq!(export(&res, "BITOPS_TF_VAR_FILE"), Some("v.tfvars"));
+        assert_eq!(export(&res, "TF_TARGETS"), Some("a.b c"));
+        // false in the config overrides a true default
+        assert_eq!(export(&res, "TERRAFORM_SKIP_DEPLOY"), Some("false"));
+        assert_eq!(export(&res, "KUBE_CONFIG_PATH"), Some("./kc"));
+    }
+
+    #[test]
+    fn env_beats_config_beats_default() {
+        let cfg = doc(
+            "c.yaml",
+            "terraform:\n  cli: {name: fromfile, verbose: true}\n  options: {token: t}\n",
+        );
+        let (res, problems) = run(
+            &[cfg],
+            &[
+                ("BITOPS_TERRAFORM_NAME", "fromenv"),
+                ("BITOPS_TERRAFORM_VERBOSE", "false"),
+            ],
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(res.cli_words, ["--name=fromenv", "plan"]);
+        assert_eq!(export(&res, "TERRAFORM_COMMAND"), Some("plan"));
+    }
+
+    #[test]
+    fn layers_take_the_environment_first() {
+        let env = doc("dev.yaml", "terraform:\n  cli: {name: dev}\n");
+        let def = doc(
+            "default.yaml",
+            "terraform:\n  cli: {name: base, forks: 3}\n  options: {token: t}\n",
+        );
+        let (res, problems) = run(&[env, def], &[]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            res.cli_words,
+            ["--name=dev", "--verbose", "--forks=3", "plan"]
+        );
+    }
+
+    #[test]
+    fn type_errors_and_missing_required_are_all_reported() {
+        let cfg = doc(
+            "c.yaml",
+            "terraform:\n  cli:\n    forks: many\n    name: {a: 1}\n    bogus: 1\n",
+        );
+        let (_, problems) = run(&[cfg], &[]);
+        let errors: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert!(
+            errors[0].contains("c.yaml:5") && errors[0].contains("terraform.cli.bogus"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].contains("c.yaml:4") && errors[1].contains("single value"),
+            "{}",
+            errors[1]
+        );
+        assert!(
+            errors[2].contains("c.yaml:3") && errors[2].contains("must be an integer"),
+            "{}",
+            errors[2]
+        );
+        assert!(
+            errors[3].contains("required value `options.token`"),
+            "{}",
+            errors[3]
+        );
+    }
+
+    #[test]
+    fn bad_schemas_are_reported() {
+        let mut problems = Vec::new();
+        let bad = doc(
+            "s.yaml",
+            "x:\n  properties:\n    cli:\n      properties:\n        a: {type: strnig}\n        b: {export_env: 1BAD}\n",
+        );
+        assert!(parse_schema(&bad, "x", &mut problems).is_none());
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].line, Some(5));
+        assert!(parse_schema(&bad, "y", &mut problems).is_none());
+        assert!(problems[2].message.contains("root key"));
+    }
+}

@@ -1,0 +1,183 @@
+//! The environment folder as a run will see it: `<env>/` with `<default>/` merged in.
+//!
+//! Plan building reads through this view without writing anything; staging
+//! materialises the same view, so the preview and the run agree by construction.
+//! After staging, the same type with no default folder reads the staged copy.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use crate::merge::{Clash, clash_kind, renamed_tf};
+
+#[derive(Debug, Clone)]
+pub struct EnvView {
+    pub env_name: String,
+    pub env_dir: PathBuf,
+    pub default_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Dir,
+    /// Copy this file (or symlink) as is.
+    File(PathBuf),
+    /// Deep-merge the environment's YAML over the default's.
+    Yaml {
+        env: PathBuf,
+        default: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub name: OsString,
+    pub source: Source,
+}
+
+impl EnvView {
+    fn sides(&self, rel: &Path) -> (PathBuf, Option<PathBuf>) {
+        (
+            self.env_dir.join(rel),
+            self.default_dir.as_ref().map(|d| d.join(rel)),
+        )
+    }
+
+    pub fn is_dir(&self, rel: &Path) -> bool {
+        let (env, default) = self.sides(rel);
+        env.is_dir() || default.is_some_and(|d| d.is_dir())
+    }
+
+    /// The real files behind `rel`, environment first (two when YAML is merged).
+    pub fn file_layers(&self, rel: &Path) -> Vec<PathBuf> {
+        let (env, default) = self.sides(rel);
+        let env_file = env.is_file().then_some(env);
+        let default_file = default.filter(|d| d.is_file());
+        match (env_file, default_file) {
+            (Some(e), Some(d)) if clash_kind(&rel.to_string_lossy()) == Clash::Yaml => vec![e, d],
+            (Some(e), _) => vec![e],
+            (None, Some(d)) => vec![d],
+            (None, None) => vec![],
+        }
+    }
+
+    /// The merged listing of one folder, sorted by byte order of the names.
+    pub fn entries(&self, rel: &Path) -> std::io::Result<Vec<Entry>> {
+        let (env, default) = self.sides(rel);
+        let mut out = list(&env)?;
+        let default_entries = match default {
+            Some(d) => list(&d)?,
+            None => Vec::new(),
+        };
+        for theirs in default_entries {
+            let Some(i) = out.iter().position(|e| e.name == theirs.name) else {
+                out.push(theirs);
+                continue;
+            };
+            // A folder on either side: folders merge, a file never replaces one.
+            let (Source::File(env_path), Source::File(default_path)) =
+                (&out[i].source, &theirs.source)
+            else {
+                continue;
+            };
+            let text = theirs.name.to_string_lossy().into_owned();
+            match clash_kind(&text) {
+                Clash::Terraform => {
+                    out[i].name = OsString::from(renamed_tf(&text, &self.env_name));
+                    out.push(theirs);
+                }
+                Clash::Yaml => {
+                    out[i].source = Source::Yaml {
+                        env: env_path.clone(),
+                        default: default_path.clone(),
+                    }
+                }
+                Clash::Shell | Clash::Other => {}
+            }
+        }
+        out.sort_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
+        Ok(out)
+    }
+}
+
+/// A folder's entries; a missing folder is empty. Symlinks are not followed, so a
+/// link to a folder is copied as a link and a link loop cannot recurse.
+fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let read = match fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for entry in read {
+        let entry = entry?;
+        let source = if entry.file_type()?.is_dir() {
+            Source::Dir
+        } else {
+            Source::File(entry.path())
+        };
+        out.push(Entry {
+            name: entry.file_name(),
+            source,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_listing_applies_each_rule() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = tmp.path().join("dev/tf");
+        let def = tmp.path().join("_default/tf");
+        fs::create_dir_all(&env).unwrap();
+        fs::create_dir_all(def.join("sub")).unwrap();
+        for f in ["main.tf", "a.sh", "v.yaml", "n.txt", "env-only"] {
+            fs::write(env.join(f), "env").unwrap();
+        }
+        for f in ["main.tf", "a.sh", "v.yaml", "n.txt", "def-only"] {
+            fs::write(def.join(f), "def").unwrap();
+        }
+        let view = EnvView {
+            env_name: "dev".into(),
+            env_dir: tmp.path().join("dev"),
+            default_dir: Some(tmp.path().join("_default")),
+        };
+        let entries = view.entries(Path::new("tf")).unwrap();
+        let got: Vec<(String, Source)> = entries
+            .into_iter()
+            .map(|e| (e.name.to_string_lossy().into_owned(), e.source))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a.sh".into(), Source::File(env.join("a.sh"))),
+                ("def-only".into(), Source::File(def.join("def-only"))),
+                ("env-only".into(), Source::File(env.join("env-only"))),
+                ("main.tf".into(), Source::File(def.join("main.tf"))),
+                ("main.tf.dev.tf".into(), Source::File(env.join("main.tf"))),
+                ("n.txt".into(), Source::File(env.join("n.txt"))),
+                ("sub".into(), Source::Dir),
+                (
+                    "v.yaml".into(),
+                    Source::Yaml {
+                        env: env.join("v.yaml"),
+                        default: def.join("v.yaml")
+                    }
+                ),
+            ]
+        );
+        assert_eq!(view.file_layers(Path::new("tf/v.yaml")).len(), 2);
+        assert_eq!(
+            view.file_layers(Path::new("tf/n.txt")),
+            vec![env.join("n.txt")]
+        );
+        assert!(view.is_dir(Path::new("tf/sub")));
+    }
+}

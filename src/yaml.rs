@@ -1,0 +1,392 @@
+//! YAML documents with line numbers.
+//!
+//! serde_yaml drops positions once a document is parsed, but every error about a
+//! config value must name its line, and `deployments` must keep its file order.
+//! This module builds a small tree from yaml-rust2's event stream that keeps both.
+//! It also bounds what hostile input can cost: nesting depth, node count (alias
+//! expansion, the "billion laughs") and file size.
+
+use std::path::{Path, PathBuf};
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Largest config file we read; far above any real config, far below memory trouble.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+const MAX_DEPTH: usize = 64;
+const MAX_NODES: usize = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(String),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(String, Node)>),
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Follows a path of map keys; a `null` value counts as absent.
+    pub fn get_path(&self, path: &[String]) -> Option<&Node> {
+        let mut node = self;
+        for key in path {
+            node = node.get(key)?;
+        }
+        (!node.is_null()).then_some(node)
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    pub fn entries(&self) -> &[(String, Node)] {
+        match &self.value {
+            Value::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    /// The scalar as text, the way a shell variable would carry it.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.clone()),
+            Value::Str(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    /// A short name of the node's kind for error messages.
+    pub fn kind(&self) -> &'static str {
+        match &self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a map",
+        }
+    }
+
+    /// Short rendering of a value for messages: scalars as written, collections by kind.
+    pub fn describe(&self) -> String {
+        match self.scalar_text() {
+            Some(text) => format!("{} `{}`", self.kind(), text),
+            None => self.kind().to_string(),
+        }
+    }
+}
+
+/// A parsed file: its path (for messages) and its root node.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub path: PathBuf,
+    pub root: Node,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Reads and parses a file, refusing files that are too large, binary or not UTF-8.
+pub fn load_file(path: &Path) -> Result<Node, YamlError> {
+    let plain = |message: String| YamlError {
+        line: None,
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| plain(format!("cannot read it: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(plain(format!(
+            "it is {} bytes; config files over {} bytes are refused",
+            meta.len(),
+            MAX_FILE_BYTES
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| plain(format!("cannot read it: {e}")))?;
+    if bytes.contains(&0) {
+        return Err(plain(
+            "it is a binary file, not YAML text (it contains NUL bytes)".into(),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        plain(format!(
+            "it is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse(&text)
+}
+
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, false) {
+        return Err(YamlError {
+            line: Some(e.marker().line()),
+            message: format!("invalid YAML: {}", e.info()),
+        });
+    }
+    if let Some(err) = builder.error {
+        return Err(err);
+    }
+    Ok(builder.root.unwrap_or(Node {
+        value: Value::Null,
+        line: 1,
+    }))
+}
+
+enum Frame {
+    Seq {
+        anchor: usize,
+        line: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        anchor: usize,
+        line: usize,
+        entries: Vec<(String, Node)>,
+        key: Option<(String, usize)>,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: std::collections::HashMap<usize, Node>,
+    root: Option<Node>,
+    nodes: usize,
+    error: Option<YamlError>,
+}
+
+impl Builder {
+    fn fail(&mut self, line: usize, message: String) {
+        if self.error.is_none() {
+            self.error = Some(YamlError {
+                line: Some(line),
+                message,
+            });
+        }
+    }
+
+    fn count(&mut self, n: usize, line: usize) -> bool {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            self.fail(
+                line,
+                format!("the document expands to more than {MAX_NODES} values (alias bomb?)"),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn push_value(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => {
+                    let line = node.line;
+                    match node.scalar_text() {
+                        Some(k) => {
+                            if entries.iter().any(|(existing, _)| *existing == k) {
+                                self.fail(line, format!("duplicate key `{k}`"));
+                            } else {
+                                *key = Some((k, line));
+                            }
+                        }
+                        None if node.is_null() => *key = Some((String::new(), line)),
+                        None => self.fail(line, "map keys must be plain text".into()),
+                    }
+                }
+                Some((k, _)) => entries.push((k, node)),
+            },
+        }
+    }
+}
+
+fn node_size(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(node_size).sum::<usize>(),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| node_size(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+fn resolve_plain(text: &str) -> Value {
+    use yaml_rust2::Yaml;
+    match Yaml::from_str(text) {
+        Yaml::Null => Value::Null,
+        Yaml::Boolean(b) => Value::Bool(b),
+        Yaml::Integer(i) => Value::Int(i),
+        Yaml::Real(r) => Value::Float(r),
+        _ => Value::Str(text.to_string()),
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let line = mark.line();
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                if !self.count(1, line) {
+                    return;
+                }
+                let value = match (&tag, style) {
+                    (Some(t), _) if t.suffix == "str" => Value::Str(text),
+                    (_, TScalarStyle::Plain) => resolve_plain(&text),
+                    _ => Value::Str(text),
+                };
+                self.push_value(Node { value, line }, anchor);
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(line, format!("nesting deeper than {MAX_DEPTH} levels"));
+                    return;
+                }
+                if !self.count(1, line) {
+                    return;
+                }
+                self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        anchor,
+                        line,
+                        items: Vec::new(),
+                    }
+                } else {
+                    Frame::Map {
+                        anchor,
+                        line,
+                        entries: Vec::new(),
+                        key: None,
+                    }
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq {
+                        anchor,
+                        line,
+                        items,
+                    }) => (
+                        Node {
+                            value: Value::Seq(items),
+                            line,
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Map {
+                        anchor,
+                        line,
+                        entries,
+                        ..
+                    }) => (
+                        Node {
+                            value: Value::Map(entries),
+                            line,
+                        },
+                        anchor,
+                    ),
+                    None => return,
+                };
+                self.push_value(node, anchor);
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(node) => {
+                    if self.count(node_size(&node), line) {
+                        self.push_value(Node { line, ..node }, 0);
+                    }
+                }
+                None => self.fail(line, "alias to an unknown anchor".into()),
+            },
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_lines_and_types() {
+        let node = parse("b: 1\na:\n  x: 'true'\n  y: true\n  z: [1, two]\n").unwrap();
+        let keys: Vec<_> = node.entries().iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["b", "a"]);
+        let a = node.get("a").unwrap();
+        assert_eq!(a.line, 3);
+        assert_eq!(a.get("x").unwrap().value, Value::Str("true".into()));
+        assert_eq!(a.get("y").unwrap().value, Value::Bool(true));
+        assert_eq!(a.get("y").unwrap().line, 4);
+        assert_eq!(node.get("b").unwrap().value, Value::Int(1));
+    }
+
+    #[test]
+    fn reports_syntax_error_line() {
+        let err = parse("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        assert!(err.line.is_some());
+        assert!(err.message.starts_with("invalid YAML"));
+    }
+
+    #[test]
+    fn refuses_duplicate_keys() {
+        let err = parse("a: 1\na: 2\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("duplicate key `a`"));
+    }
+
+    #[test]
+    fn refuses_alias_bomb() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{}", err.message);
+    }
+
+    #[test]
+    fn refuses_deep_nesting() {
+        let text = "[".repeat(200) + &"]".repeat(200);
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("nesting"), "{}", err.message);
+    }
+
+    #[test]
+    fn empty_document_is_null() {
+        assert!(parse("").unwrap().is_null());
+        assert!(parse("# only a comment\n").unwrap().is_null());
+    }
+}
