@@ -1,0 +1,306 @@
+//! The test builder: writes a temporary ops repo and plugins, runs the real binary,
+//! and checks its output, exit code and files. Every run also checks that the ops
+//! repo is byte-identical afterwards.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+/// De-indents a block so tests can write files and expectations inline.
+pub fn unindent(text: &str) -> String {
+    let text = text.strip_prefix('\n').unwrap_or(text);
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out: String = text
+        .lines()
+        .map(|l| {
+            if l.len() >= indent {
+                &l[indent..]
+            } else {
+                l.trim_start()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if text.ends_with('\n') || !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+#[must_use]
+pub struct Test {
+    pub dir: TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+    pub root: PathBuf,
+    _dir: TempDir,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        let dir = tempfile::Builder::new()
+            .prefix("bitops-test-")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("repo")).unwrap();
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        Test {
+            dir,
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `content` (de-indented) at `rel`, relative to the test folder.
+    pub fn write(self, rel: &str, content: &str) -> Test {
+        self.write_raw(rel, unindent(content).as_bytes())
+    }
+
+    pub fn write_raw(self, rel: &str, content: &[u8]) -> Test {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        self
+    }
+
+    pub fn executable(self, rel: &str, content: &str) -> Test {
+        let t = self.write(rel, content);
+        let path = t.root().join(rel);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        t
+    }
+
+    pub fn mkdir(self, rel: &str) -> Test {
+        std::fs::create_dir_all(self.root().join(rel)).unwrap();
+        self
+    }
+
+    /// A plugin with `schema` (a `bitops.schema.yaml` body) whose deploy script
+    /// records its arguments, working folder and chosen variables in `log.txt`
+    /// (one `key=value` per line, prefixed with the deployment alias).
+    pub fn probe_plugin(self, name: &str, schema: &str, vars: &[&str]) -> Test {
+        let mut script = String::from(
+            "echo \"$BITOPS_DEPLOYMENT_ALIAS deploy args=$* pwd=$(pwd)\" >> \"$PROBE_LOG\"\n",
+        );
+        for v in vars {
+            script.push_str(&format!(
+                "echo \"$BITOPS_DEPLOYMENT_ALIAS {v}=${{{v}-<unset>}}\" >> \"$PROBE_LOG\"\n"
+            ));
+        }
+        script.push_str("echo \"deployed $BITOPS_DEPLOYMENT_ALIAS\"\n");
+        self.write(&format!("plugins/{name}/bitops.schema.yaml"), schema)
+            .write(&format!("plugins/{name}/deploy.sh"), &script)
+    }
+
+    /// A hook that appends `<alias> <hook name>` to the log.
+    pub fn hook(self, rel: &str) -> Test {
+        let name = Path::new(rel)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        self.write(
+            rel,
+            &format!("echo \"$BITOPS_DEPLOYMENT_ALIAS hook {name}\" >> \"$PROBE_LOG\"\n"),
+        )
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Test {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// `<command> -e ENV --ops-repo repo --plugins-dir plugins --color never`
+    pub fn cmd(self, command: &str, env: &str) -> Test {
+        self.args(&[
+            command,
+            "-e",
+            env,
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--color",
+            "never",
+        ])
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Test {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn run(self) -> Run {
+        let before = snapshot(&self.root().join("repo"));
+        let log = self.root().join("log.txt");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
+        cmd.current_dir(self.root())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.root())
+            .env("TMPDIR", self.root().join("tmp"))
+            .env("PROBE_LOG", &log)
+            .args(&self.args);
+        std::fs::create_dir_all(self.root().join("tmp")).unwrap();
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().unwrap();
+        let after = snapshot(&self.root().join("repo"));
+        assert!(
+            before == after,
+            "the ops repo was modified by the run:\nbefore: {before:#?}\nafter: {after:#?}"
+        );
+        let root = self.root().to_path_buf();
+        let run = Run {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code().unwrap_or(-1),
+            root,
+            _dir: self.dir,
+        };
+        run
+    }
+}
+
+/// Every file of a tree: path → (mode, content).
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir).follow_links(false) {
+        let entry = entry.unwrap();
+        let meta = entry.path().symlink_metadata().unwrap();
+        let content = if meta.is_file() {
+            std::fs::read(entry.path()).unwrap()
+        } else if meta.file_type().is_symlink() {
+            std::fs::read_link(entry.path())
+                .unwrap()
+                .into_os_string()
+                .into_encoded_bytes()
+        } else {
+            Vec::new()
+        };
+        out.insert(
+            entry.path().strip_prefix(dir).unwrap().to_path_buf(),
+            (meta.permissions().mode(), content),
+        );
+    }
+    out
+}
+
+impl Run {
+    /// Output with the variable parts replaced: test folder → `<root>`,
+    /// workspace → `<ws>`, durations → `<t>`.
+    pub fn normalize(&self, text: &str) -> String {
+        let root = self.root.to_string_lossy();
+        let text = text.replace(&*root, "<root>");
+        let ws = regex::Regex::new(r"<root>/tmp/bitops-[A-Za-z0-9]+").unwrap();
+        let text = ws.replace_all(&text, "<ws>");
+        let secs = regex::Regex::new(r"\d+\.\d\ds").unwrap();
+        secs.replace_all(&text, "<t>").into_owned()
+    }
+
+    pub fn stdout(&self) -> String {
+        self.normalize(&self.stdout)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.normalize(&self.stderr)
+    }
+
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn stdout_is(&self, expected: &str) -> &Run {
+        pretty_eq(&self.stdout(), &unindent(expected), "stdout");
+        self
+    }
+
+    pub fn stderr_is(&self, expected: &str) -> &Run {
+        pretty_eq(&self.stderr(), &unindent(expected), "stderr");
+        self
+    }
+
+    pub fn stdout_has(&self, part: &str) -> &Run {
+        assert!(
+            self.stdout().contains(part),
+            "stdout lacks {part:?}:\n{}",
+            self.stdout()
+        );
+        self
+    }
+
+    pub fn stderr_has(&self, part: &str) -> &Run {
+        assert!(
+            self.stderr().contains(part),
+            "stderr lacks {part:?}:\n{}",
+            self.stderr()
+        );
+        self
+    }
+
+    pub fn stderr_lacks(&self, part: &str) -> &Run {
+        assert!(
+            !self.stderr().contains(part),
+            "stderr has {part:?}:\n{}",
+            self.stderr()
+        );
+        self
+    }
+
+    /// The probe log (`<alias> key=value` lines), normalized; empty when nothing ran.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root.join("log.txt"))
+            .map(|t| self.normalize(&t))
+            .unwrap_or_default()
+    }
+
+    pub fn log_is(&self, expected: &str) -> &Run {
+        pretty_eq(&self.log(), &unindent(expected), "log.txt");
+        self
+    }
+
+    /// Workspaces left in the test's temp folder.
+    pub fn workspaces(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.root.join("tmp"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("bitops-")
+            })
+            .collect()
+    }
+}
+
+fn pretty_eq(actual: &str, expected: &str, what: &str) {
+    if actual != expected {
+        panic!("{what} differs\n--- expected:\n{expected}\n--- actual:\n{actual}\n---");
+    }
+}
