@@ -2,5 +2,6 @@
 
 mod test;
 
+mod config;
 mod done_when;
 mod execution;

@@ -1,0 +1,389 @@
+//! Core config layers, tool config resolution and the errors bad input gets.
+
+use crate::test::Test;
+
+const SCHEMA: &str = "
+    probe:
+      type: object
+      properties:
+        cli:
+          type: object
+          properties:
+            name: {type: string, parameter: name}
+            forks: {type: integer, parameter: forks}
+            verbose: {type: boolean, parameter: verbose}
+            tags: {type: list, parameter: tag}
+            stack-action: {type: string, default: plan}
+        options:
+          type: object
+          properties:
+            region: {type: string, export_env: PROBE_REGION}
+";
+
+fn base() -> Test {
+    Test::new()
+        .probe_plugin("probe", SCHEMA, &["BITOPS_PROBE_CLI", "PROBE_REGION"])
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    one: {plugin: probe}\n",
+        )
+        .write(
+            "repo/dev/one/bitops.config.yaml",
+            "probe:\n  cli: {name: one}\n",
+        )
+}
+
+#[test]
+fn missing_environment_is_an_error_listing_the_environments() {
+    base()
+        .mkdir("repo/prod")
+        .mkdir("repo/_default")
+        .args(&["deploy", "--ops-repo", "repo", "--plugins-dir", "plugins"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "
+            error: no environment given
+              hint: pass -e ENV or set BITOPS_ENVIRONMENT; environments in repo: dev, prod
+            ",
+        );
+}
+
+#[test]
+fn environment_from_bitops_environment_and_deprecated_environment() {
+    base()
+        .args(&[
+            "deploy",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--color",
+            "never",
+        ])
+        .env("BITOPS_ENVIRONMENT", "dev")
+        .run()
+        .code(0)
+        .stderr_lacks("deprecated");
+    let run = base()
+        .args(&[
+            "deploy",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--color",
+            "never",
+        ])
+        .env("ENVIRONMENT", "dev")
+        .run();
+    run.code(0)
+        .stderr_has("warning: ENVIRONMENT is deprecated; set BITOPS_ENVIRONMENT instead");
+    assert!(run.log().contains("one deploy args=plan"));
+}
+
+#[test]
+fn unknown_environment_and_default_folder_are_refused() {
+    base().cmd("deploy", "qa").run().code(1).stderr_is(
+        "
+        error: environment `qa` not found: there is no folder repo/qa
+          hint: environments in repo: dev
+        ",
+    );
+    base()
+        .mkdir("repo/_default")
+        .cmd("deploy", "_default")
+        .run()
+        .code(1)
+        .stderr_has("`_default` is not an environment");
+    base()
+        .cmd("deploy", "../dev")
+        .run()
+        .code(1)
+        .stderr_has("is not a valid name");
+}
+
+#[test]
+fn image_config_needs_the_bitops_root_key() {
+    base()
+        .write("core.yaml", "deployments: {}\n")
+        .cmd("deploy", "dev")
+        .args(&["-c", "core.yaml"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "
+            error: core.yaml:1: the root key must be `bitops`
+              hint: put every core setting under a top-level `bitops:` key
+            ",
+        );
+}
+
+#[test]
+fn deployments_come_from_the_environment_file_else_the_image_file() {
+    let t = base()
+        .write(
+            "core.yaml",
+            "bitops:\n  deployments:\n    two: {plugin: probe}\n    one: {plugin: probe}\n",
+        )
+        .write(
+            "repo/dev/two/bitops.config.yaml",
+            "probe:\n  cli: {name: two}\n",
+        );
+    // the environment-level file wins
+    let run = t.cmd("deploy", "dev").args(&["-c", "core.yaml"]).run();
+    run.code(0);
+    assert!(!run.log().contains("two deploy"), "{}", run.log());
+    // without one, the image file's order is kept (BITOPS_BUILD_CONFIG_YAML names it)
+    let run = base()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  fail_fast: true\n",
+        )
+        .write(
+            "core.yaml",
+            "bitops:\n  deployments:\n    two: {plugin: probe}\n    one: {plugin: probe}\n",
+        )
+        .write(
+            "repo/dev/two/bitops.config.yaml",
+            "probe:\n  cli: {name: two}\n",
+        )
+        .cmd("deploy", "dev")
+        .env("BITOPS_BUILD_CONFIG_YAML", "core.yaml")
+        .run();
+    run.code(0).log_is(
+        "
+        two deploy args=plan pwd=<ws>/dev/two
+        two BITOPS_PROBE_CLI=--name=two plan
+        two PROBE_REGION=<unset>
+        one deploy args=plan pwd=<ws>/dev/one
+        one BITOPS_PROBE_CLI=--name=one plan
+        one PROBE_REGION=<unset>
+        ",
+    );
+}
+
+#[test]
+fn no_deployments_at_all_is_an_error() {
+    base()
+        .write("repo/dev/bitops.config.yaml", "bitops:\n  fail_fast: true\n")
+        .cmd("deploy", "dev")
+        .run()
+        .code(1)
+        .stderr_is(
+            "
+            error: no deployments are configured
+              hint: list them under `bitops.deployments` in repo/dev/bitops.config.yaml or in the image-level config (-c)
+            ",
+        );
+}
+
+#[test]
+fn env_values_beat_the_config_and_are_typed() {
+    let run = base()
+        .write(
+            "repo/dev/one/bitops.config.yaml",
+            "probe:\n  cli: {name: one, verbose: true, forks: 0}\n  options: {region: eu-west-1}\n",
+        )
+        .cmd("deploy", "dev")
+        .env("BITOPS_PROBE_VERBOSE", "false")
+        .env("BITOPS_PROBE_TAGS", "a b")
+        .env("BITOPS_PROBE_REGION", "us-east-2")
+        .run();
+    // `false` from the environment drops the flag (BitOps would pass `--verbose=false`);
+    // `0` in the config is a real value (BitOps would fall back to the default).
+    run.code(0).log_is(
+        "
+        one deploy args=plan pwd=<ws>/dev/one
+        one BITOPS_PROBE_CLI=--name=one --forks=0 --tag=a --tag=b plan
+        one PROBE_REGION=us-east-2
+        ",
+    );
+    base()
+        .cmd("deploy", "dev")
+        .env("BITOPS_PROBE_FORKS", "many")
+        .run()
+        .code(1)
+        .stderr_is(
+            "error: `probe.cli.forks`: $BITOPS_PROBE_FORKS must be an integer, found `many`\n",
+        );
+}
+
+#[test]
+fn missing_tool_config_or_schema_exits_2() {
+    let run = base()
+        .write("repo/dev/one/main.tf", "\n")
+        .cmd("deploy", "dev");
+    std::fs::remove_file(run.root().join("repo/dev/one/bitops.config.yaml")).unwrap();
+    run.run().code(2).stderr_is(
+        "
+        error: repo/dev/one/bitops.config.yaml: the tool folder has no bitops.config.yaml
+          hint: create it with a `probe:` root key (it may be `probe: {}`)
+        ",
+    );
+    let t = base().cmd("deploy", "dev");
+    std::fs::remove_file(t.root().join("plugins/probe/bitops.schema.yaml")).unwrap();
+    t.run().code(2).stderr_is(
+        "
+        error: <root>/plugins/probe/bitops.schema.yaml: plugin `probe` has no bitops.schema.yaml
+          hint: reinstall the plugin, or set `core_schema_parsing: false` in its plugin.config.yaml
+        ",
+    );
+}
+
+#[test]
+fn missing_deploy_script_exits_1() {
+    let t = base().cmd("deploy", "dev");
+    std::fs::remove_file(t.root().join("plugins/probe/deploy.sh")).unwrap();
+    t.run().code(1).stderr_is(
+        "
+        error: <root>/plugins/probe/deploy.sh: the plugin's deploy script `deploy.sh` is missing
+          hint: reinstall the plugin, or fix `plugin.deployment.deployment_script` in its plugin.config.yaml
+        ",
+    );
+}
+
+#[test]
+fn errors_of_every_step_are_reported_together() {
+    let schema = "
+        probe:
+          properties:
+            cli:
+              properties:
+                stack-action: {type: string, required: true}
+                name: {type: string, required: true}
+    ";
+    let run = Test::new()
+        .probe_plugin("probe", schema, &[])
+        .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    one: {plugin: probe}\n    two: {plugin: probe}\n    three: {plugin: nope}\n")
+        .write("repo/dev/one/bitops.config.yaml", "probe: {}\n")
+        .write("repo/dev/two/bitops.config.yaml", "probe:\n  cli:\n    name: [a, b]\n    stack-action: plan\n")
+        .mkdir("repo/dev/three")
+        .hook("repo/dev/one/bitops.before-deploy.d/01.sh")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1).stderr_is(
+        "
+        error: repo/dev/one/bitops.config.yaml: `probe.cli.stack-action`: required value `cli.stack-action` is not set
+          hint: set it in the tool's bitops.config.yaml or with $BITOPS_PROBE_STACK_ACTION
+        error: repo/dev/one/bitops.config.yaml: `probe.cli.name`: required value `cli.name` is not set
+          hint: set it in the tool's bitops.config.yaml or with $BITOPS_PROBE_NAME
+        error: repo/dev/two/bitops.config.yaml:3: `probe.cli.name`: must be a single value, found a list
+        error: repo/dev/bitops.config.yaml: `bitops.deployments.three.plugin`: unknown plugin `nope` for deployment `three`
+          hint: plugins in <root>/plugins: probe
+        4 errors found; nothing was run
+        ",
+    );
+    assert_eq!(run.log(), "");
+}
+
+#[test]
+fn unknown_keys_are_warnings_with_suggestions() {
+    let run = base()
+        .write(
+            "repo/dev/one/bitops.config.yaml",
+            "probe:\n  cli:\n    name: one\n    verbos: true\n  option: {}\n",
+        )
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  fail_fsat: false\n  deployments:\n    one: {plugin: probe}\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0)
+        .stderr_has("warning: repo/dev/bitops.config.yaml:2: `bitops.fail_fsat`: unknown core setting `fail_fsat`; it is ignored\n  hint: did you mean `fail_fast`?")
+        .stderr_has("warning: repo/dev/one/bitops.config.yaml:4: `probe.cli.verbos`: unknown key: the plugin's schema does not define it; it is ignored\n  hint: did you mean `verbose`?")
+        .stderr_has("warning: repo/dev/one/bitops.config.yaml:5: `probe.option`: unknown key");
+    assert!(run.log().contains("one deploy"));
+}
+
+#[test]
+fn yaml_syntax_errors_name_file_and_line() {
+    base()
+        .write(
+            "repo/dev/one/bitops.config.yaml",
+            "probe:\n  cli:\n    name: [one\n",
+        )
+        .cmd("deploy", "dev")
+        .run()
+        .code(1)
+        .stderr_has("error: repo/dev/one/bitops.config.yaml:4: invalid YAML:");
+}
+
+#[test]
+fn bad_names_in_deployments_are_refused() {
+    base()
+        .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    ../etc: {plugin: probe}\n    ok: {plugin: a/b}\n")
+        .cmd("deploy", "dev")
+        .run()
+        .code(1)
+        .stderr_is(
+            "
+            error: repo/dev/bitops.config.yaml:3: `bitops.deployments.../etc`: `../etc` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`)
+            error: repo/dev/bitops.config.yaml:4: `bitops.deployments.ok.plugin`: `a/b` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`)
+            2 errors found; nothing was run
+            ",
+        );
+}
+
+#[test]
+fn validate_config_run_mode_runs_nothing() {
+    let run = base()
+        .cmd("deploy", "dev")
+        .env("BITOPS_MODE", "validate_config")
+        .run();
+    run.code(0)
+        .stderr_is("run_mode validate_config: the configuration is valid; nothing was run\n");
+    assert_eq!(run.log(), "");
+}
+
+#[test]
+fn the_summary_lists_every_step() {
+    base()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    one: {plugin: probe}\n    missing: {plugin: probe}\n",
+        )
+        .cmd("deploy", "dev")
+        .run()
+        .code(0)
+        .stdout_is("deployed one\n")
+        .stderr_is(
+            "
+            [1/2] one (plugin probe)
+              deploy script: bash <root>/plugins/probe/deploy.sh plan
+            [1/2] one ok in <t>
+            [2/2] missing (plugin probe)
+            warning: tool folder dev/missing not found; skipping `missing`
+            [2/2] missing skipped
+            Summary for environment `dev`:
+              #   deployment  plugin  time      result
+              1   one         probe   <t>     ok
+              2   missing     probe   <t>     skipped (tool folder dev/missing not found)
+            ",
+        );
+}
+
+#[test]
+fn help_shows_realistic_examples() {
+    for command in ["deploy", "plan"] {
+        let run = Test::new().args(&[command, "--help"]).run();
+        run.code(0)
+            .stdout_has("Examples:")
+            .stdout_has(&format!("bitops {command} -e dev"));
+        for flag in [
+            "--environment",
+            "--ops-repo",
+            "--config",
+            "--plugins-dir",
+            "--log-level",
+            "--color",
+        ] {
+            run.stdout_has(flag);
+        }
+    }
+    Test::new()
+        .args(&["deploy", "--help"])
+        .run()
+        .stdout_has("--keep-workspace");
+}
