@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::{Error, Problem};
+use crate::hooks::Hook;
 use crate::output::{Output, paint};
 use crate::plan::{self, Context, Plan, Step};
 use crate::process::{self, Outcome, Signals, Spec};
@@ -243,13 +244,28 @@ fn describe(status: &Status) -> String {
     }
 }
 
+/// `850ms`, `4.2s`, `3m05s`: short, and precise where it matters.
 fn secs(s: f64) -> String {
-    format!("{s:.2}s")
+    if s < 1.0 {
+        format!("{}ms", (s * 1000.0).round() as u64)
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        let whole = s.round() as u64;
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
 }
 
-async fn run_step(
+/// One process of a step: a hook or the deploy script.
+struct Part<'a> {
+    label: String,
+    argv: Option<&'a [String]>,
+    skip: Option<&'a str>,
+}
+
+async fn run_step<'a>(
     ctx: &Context,
-    step: &Step,
+    step: &'a Step,
     ws: &Workspace,
     out: &Arc<Output>,
     signals: &mut Signals,
@@ -262,25 +278,33 @@ async fn run_step(
     let deadline = step
         .timeout_secs
         .map(|s| Instant::now() + Duration::from_secs(s));
-    let mut parts: Vec<(String, Option<&Vec<String>>, Option<&str>)> = Vec::new();
-    for hook in &step.before_hooks {
-        parts.push((
-            format!("before hook {}", hook.name),
-            hook.argv.as_ref(),
-            hook.skip_reason.as_deref(),
-        ));
-    }
-    parts.push(("deploy script".into(), Some(&step.deploy), None));
-    let after_start = parts.len();
-    for hook in &step.after_hooks {
-        parts.push((
-            format!("after hook {}", hook.name),
-            hook.argv.as_ref(),
-            hook.skip_reason.as_deref(),
-        ));
-    }
+    let hook_part = |kind: &str, hook: &'a Hook| Part {
+        label: format!("{kind} hook {}", hook.name),
+        argv: hook.argv.as_deref(),
+        skip: hook.skip_reason.as_deref(),
+    };
+    let parts: Vec<Part> = step
+        .before_hooks
+        .iter()
+        .map(|h| hook_part("before", h))
+        .chain(std::iter::once(Part {
+            label: "deploy script".into(),
+            argv: Some(&step.deploy),
+            skip: None,
+        }))
+        .chain(step.after_hooks.iter().map(|h| hook_part("after", h)))
+        .collect();
+    let after_start = step.before_hooks.len() + 1;
     let mut status = Status::Ok;
-    for (n, (part, argv, skip)) in parts.into_iter().enumerate() {
+    for (
+        n,
+        Part {
+            label: part,
+            argv,
+            skip,
+        },
+    ) in parts.into_iter().enumerate()
+    {
         if n == after_start && status != Status::Ok && ctx.settings.fail_fast {
             break; // after-hooks of a failed step are skipped
         }
@@ -293,7 +317,7 @@ async fn run_step(
         out.note(&text, Some(&paint("2", &text)));
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let spec = Spec {
-            argv: argv.clone(),
+            argv: argv.to_vec(),
             cwd: cwd.clone(),
             env: env.clone(),
             timeout,

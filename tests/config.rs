@@ -358,8 +358,8 @@ fn the_summary_lists_every_step() {
             [2/2] missing skipped
             Summary for environment `dev`:
               #   deployment  plugin  time      result
-              1   one         probe   <t>     ok
-              2   missing     probe   <t>     skipped (tool folder dev/missing not found)
+              1   one         probe   <t> ok
+              2   missing     probe   <t> skipped (tool folder dev/missing not found)
             ",
         );
 }

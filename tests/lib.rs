@@ -4,4 +4,5 @@ mod test;
 
 mod config;
 mod done_when;
+mod examples;
 mod execution;

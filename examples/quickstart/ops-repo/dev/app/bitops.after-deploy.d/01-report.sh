@@ -1,0 +1,1 @@
+echo "after: notes written to $(basename "$BITOPS_OPSREPO_ENVIRONMENT_DIR")/RELEASE-NOTES.txt"
