@@ -9,10 +9,11 @@ RUN cargo build --release --locked && strip target/release/bitops
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bash ca-certificates git \
+ && apt-get install -y --no-install-recommends bash ca-certificates git tini \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /opt/bitops/scripts/installed_plugins /opt/bitops_deployment /var/log/bitops
 COPY --from=build /src/target/release/bitops /usr/local/bin/bitops
 WORKDIR /opt/bitops_deployment
-ENTRYPOINT ["/usr/local/bin/bitops"]
+# tini reaps orphaned processes, which a PID 1 must do
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/bitops"]
 CMD ["deploy"]

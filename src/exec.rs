@@ -186,7 +186,7 @@ async fn run(
     }
     // Background processes a hook or plugin left behind do not outlive the run.
     for pgid in groups {
-        process::stop_group(pgid, Duration::from_secs(2)).await;
+        process::stop_group(pgid, Duration::from_secs(2), None).await;
     }
     print_summary(&report, out);
     let failed = report
@@ -324,7 +324,7 @@ async fn run_step<'a>(
             grace: GRACE,
         };
         let (outcome, pgid) = process::run(&spec, out, signals).await;
-        groups.push(pgid);
+        groups.extend(pgid);
         let this = match outcome {
             Outcome::Exited { code: 0 } => continue,
             Outcome::Exited { code } => Status::Failed { part, code },

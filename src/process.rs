@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::error::exit;
@@ -70,28 +70,53 @@ fn kill_group(pgid: i32, sig: i32) {
     }
 }
 
-/// Stops a whole process group: TERM, up to `grace` for it to go, then KILL.
-pub async fn stop_group(pgid: i32, grace: Duration) {
-    kill_group(pgid, libc::SIGTERM);
-    let deadline = tokio::time::Instant::now() + grace;
-    while tokio::time::Instant::now() < deadline {
-        // SAFETY: signal 0 only checks whether the group still exists.
-        if unsafe { libc::killpg(pgid, 0) } != 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// Whether any process of the group is still running. Zombies do not count: an
+/// orphaned child waits for PID 1 to reap it, and in a container nobody may.
+fn group_alive(pgid: i32) -> bool {
+    if pgid <= 0 {
+        return false;
     }
-    kill_group(pgid, libc::SIGKILL);
+    match std::fs::read_dir("/proc") {
+        Ok(entries) => entries.filter_map(Result::ok).any(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+            fields.get(2) == Some(&pgid.to_string().as_str()) && fields.first() != Some(&"Z")
+        }),
+        // SAFETY: signal 0 only checks whether the group still has members.
+        Err(_) => (unsafe { libc::killpg(pgid, 0) }) == 0,
+    }
 }
 
-/// Runs the process to the end; returns the outcome and the child's process group id.
-pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outcome, i32) {
+/// Stops a whole process group: TERM, up to `grace` for it to go, then KILL.
+/// The group's leader, when still ours to wait for, is reaped meanwhile: an
+/// unreaped leader would keep the group alive as a zombie.
+pub async fn stop_group(pgid: i32, grace: Duration, leader: Option<&mut Child>) {
+    kill_group(pgid, libc::SIGTERM);
+    let gone = async {
+        if let Some(child) = leader {
+            let _ = child.wait().await;
+        }
+        while group_alive(pgid) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(grace, gone).await.is_err() {
+        kill_group(pgid, libc::SIGKILL);
+    }
+}
+
+/// Runs the process to the end. Returns the outcome and, when processes of its group
+/// outlived it (background jobs), the group id so the run can stop them at its end.
+pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outcome, Option<i32>) {
     let Some((program, args)) = spec.argv.split_first() else {
         return (
             Outcome::SpawnFailed {
                 error: "empty command".into(),
             },
-            0,
+            None,
         );
     };
     let mut cmd = Command::new(program);
@@ -111,7 +136,7 @@ pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outc
                 Outcome::SpawnFailed {
                     error: format!("cannot start `{program}`: {e}"),
                 },
-                0,
+                None,
             );
         }
     };
@@ -135,13 +160,11 @@ pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outc
     let outcome = tokio::select! {
         status = child.wait() => exited(status),
         _ = timeout => {
-            stop_or_kill(pgid, spec.grace, signals).await;
-            let _ = child.wait().await;
+            stop_or_kill(pgid, spec.grace, &mut child, signals).await;
             Outcome::TimedOut
         }
         (name, code) = signals.next() => {
-            stop_or_kill(pgid, spec.grace, signals).await;
-            let _ = child.wait().await;
+            stop_or_kill(pgid, spec.grace, &mut child, signals).await;
             Outcome::Interrupted { signal: name.into(), code }
         }
     };
@@ -151,15 +174,16 @@ pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outc
             abort.abort();
         }
     }
-    (outcome, pgid)
+    (outcome, group_alive(pgid).then_some(pgid))
 }
 
 /// TERM the group and wait for the grace period; a second signal kills at once.
-async fn stop_or_kill(pgid: i32, grace: Duration, signals: &mut Signals) {
+async fn stop_or_kill(pgid: i32, grace: Duration, child: &mut Child, signals: &mut Signals) {
     tokio::select! {
-        _ = stop_group(pgid, grace) => {}
+        _ = stop_group(pgid, grace, Some(&mut *child)) => {}
         _ = signals.next() => kill_group(pgid, libc::SIGKILL),
     }
+    let _ = child.wait().await;
 }
 
 fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
