@@ -112,14 +112,13 @@ async fn run(
         let started = Instant::now();
         // Hooks of earlier steps may have edited this step's files: resolve again from the workspace.
         let mut problems = Vec::new();
-        let step = plan::build_step(
-            ctx,
-            i + 1,
-            dep,
-            &ws.view(&ctx.environment),
-            ws.root(),
-            &mut problems,
-        );
+        let view = ws.view(&ctx.environment);
+        let target = plan::Target {
+            view: &view,
+            root: ws.root(),
+            builtins: Some(ws.builtin_plugins()),
+        };
+        let step = plan::build_step(ctx, i + 1, dep, &target, &mut problems);
         let status = if problems.iter().any(Problem::is_error) {
             for p in problems.iter().filter(|p| p.is_error()) {
                 out.note(&p.to_string(), None);

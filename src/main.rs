@@ -1,6 +1,7 @@
 use clap::Parser;
 
 mod app;
+mod builtin;
 mod cli;
 mod error;
 mod exec;

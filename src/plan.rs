@@ -43,6 +43,8 @@ pub struct Step {
     pub alias: String,
     pub plugin: String,
     pub plugin_dir: Option<PathBuf>,
+    /// Whether the plugin is bitops' own (no installed plugin of that name).
+    pub plugin_builtin: bool,
     /// The tool folder, relative to the workspace root (`<env>/<alias>`).
     pub tool_dir: PathBuf,
     /// Why the step will not run, when it will not.
@@ -65,15 +67,28 @@ fn ordered_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok,
 /// The placeholder for the workspace root in a plan printed before staging.
 pub const WORKSPACE_PLACEHOLDER: &str = "<workspace>";
 
+/// Where a step is resolved: the ops repo before staging, or the workspace of a run.
+pub struct Target<'a> {
+    pub view: &'a EnvView,
+    /// The workspace root (a placeholder before staging).
+    pub root: &'a Path,
+    /// Where the run wrote the built-in plugins; `None` before staging.
+    pub builtins: Option<&'a Path>,
+}
+
 pub fn build(ctx: &Context, view: &EnvView) -> Plan {
     let mut problems = Vec::new();
-    let root = Path::new(WORKSPACE_PLACEHOLDER);
+    let target = Target {
+        view,
+        root: Path::new(WORKSPACE_PLACEHOLDER),
+        builtins: None,
+    };
     let steps = ctx
         .settings
         .deployments
         .iter()
         .enumerate()
-        .map(|(i, dep)| build_step(ctx, i + 1, dep, view, root, &mut problems))
+        .map(|(i, dep)| build_step(ctx, i + 1, dep, &target, &mut problems))
         .collect();
     Plan {
         environment: ctx.environment.clone(),
@@ -84,21 +99,22 @@ pub fn build(ctx: &Context, view: &EnvView) -> Plan {
     }
 }
 
-/// One step, resolved against `view` (the ops repo before staging, the workspace after).
+/// One step, resolved against `target` (the ops repo before staging, the workspace after).
 pub fn build_step(
     ctx: &Context,
     index: usize,
     dep: &Deployment,
-    view: &EnvView,
-    workspace: &Path,
+    target: &Target,
     problems: &mut Vec<Problem>,
 ) -> Step {
+    let view = target.view;
     let tool_rel = PathBuf::from(&dep.alias);
     let mut step = Step {
         index,
         alias: dep.alias.clone(),
         plugin: dep.plugin.clone(),
         plugin_dir: None,
+        plugin_builtin: false,
         tool_dir: Path::new(&ctx.environment).join(&dep.alias),
         skip: None,
         before_hooks: Vec::new(),
@@ -109,34 +125,32 @@ pub fn build_step(
         values: Vec::new(),
         timeout_secs: dep.timeout.or(ctx.settings.timeout).map(|d| d.as_secs()),
     };
-    let Some(plugin_dir) = plugin::find(ctx.plugins_dir.as_deref(), &dep.plugin) else {
-        let available = plugin::installed(ctx.plugins_dir.as_deref());
+    let located = plugin::locate(ctx.plugins_dir.as_deref(), target.builtins, &dep.plugin);
+    let Some(plugin) = located else {
+        let available = plugin::available(ctx.plugins_dir.as_deref());
         let mut p = Problem::error(format!(
             "unknown plugin `{}` for deployment `{}`",
             dep.plugin, dep.alias
         ))
         .key(format!("bitops.deployments.{}.plugin", dep.alias));
         p.file = ctx.settings.deployments_file.clone();
-        p = match (&ctx.plugins_dir, available.is_empty()) {
-            (None, _) => p.hint("no plugins folder: pass --plugins-dir or set BITOPS_PLUGINS_DIR"),
-            (Some(dir), true) => p.hint(format!("{} holds no plugins", dir.display())),
-            (Some(dir), false) => p.hint(format!(
-                "plugins in {}: {}",
-                dir.display(),
-                available.join(", ")
-            )),
+        let folder = match &ctx.plugins_dir {
+            Some(dir) => format!("installed in {} or built in", dir.display()),
+            None => "built in (no --plugins-dir)".to_string(),
         };
+        p = p.hint(format!("plugins {folder}: {}", available.join(", ")));
         problems.push(p);
         return step;
     };
-    step.plugin_dir = Some(plugin_dir.clone());
+    step.plugin_dir = Some(plugin.dir.clone());
+    step.plugin_builtin = plugin.builtin;
     if !view.is_dir(&tool_rel) {
         step.skip = Some(format!("tool folder {} not found", step.tool_dir.display()));
         return step;
     }
-    let manifest = plugin::load_manifest(&plugin_dir, problems);
-    let script = plugin_dir.join(&manifest.deployment.deployment_script);
-    if !script.is_file() {
+    let manifest = plugin::load_manifest(&plugin, problems);
+    let script = plugin.path(&manifest.deployment.deployment_script);
+    if !plugin.has_file(&manifest.deployment.deployment_script) {
         problems.push(
             Problem::error(format!(
                 "the plugin's deploy script `{}` is missing",
@@ -147,7 +161,7 @@ pub fn build_step(
         );
     }
     let resolution = if manifest.deployment.core_schema_parsing {
-        resolve_config(ctx, dep, view, &tool_rel, &plugin_dir, problems)
+        resolve_config(ctx, dep, view, &tool_rel, &plugin, problems)
     } else {
         schema::Resolution::default()
     };
@@ -172,7 +186,7 @@ pub fn build_step(
     );
     step.deploy = deploy_argv(&manifest, &script, resolution.stack_action.as_deref());
     step.cli = resolution.cli_words.join(" ");
-    step.env = step_env(ctx, dep, workspace, &plugin_dir, &resolution);
+    step.env = step_env(ctx, dep, target, &plugin.dir, &resolution);
     step.values = resolution.values;
     step
 }
@@ -182,13 +196,13 @@ fn resolve_config(
     dep: &Deployment,
     view: &EnvView,
     tool_rel: &Path,
-    plugin_dir: &Path,
+    plugin: &plugin::Located,
     problems: &mut Vec<Problem>,
 ) -> schema::Resolution {
-    let schema_path = plugin_dir.join(plugin::SCHEMA);
+    let schema_path = plugin.path(plugin::SCHEMA);
     let config_files = view.file_layers(&tool_rel.join(TOOL_CONFIG));
     let mut missing = false;
-    if !schema_path.is_file() {
+    if !plugin.has_file(plugin::SCHEMA) {
         missing = true;
         problems.push(
             Problem::error(format!("plugin `{}` has no {}", dep.plugin, plugin::SCHEMA))
@@ -212,20 +226,23 @@ fn resolve_config(
     if missing {
         return schema::Resolution::default();
     }
-    let mut load = |path: &Path, code: i32| match crate::yaml::load_file(path) {
-        Ok(root) => Some(Doc {
-            path: path.to_path_buf(),
-            root,
-        }),
-        Err(e) => {
-            problems.push(Problem::error(e.message).file(path).line(e.line).code(code));
-            None
-        }
-    };
-    let schema_doc = load(&schema_path, exit::FAILURE);
+    let mut keep =
+        |path: &Path, loaded: Result<crate::yaml::Node, crate::yaml::YamlError>| match loaded {
+            Ok(root) => Some(Doc {
+                path: path.to_path_buf(),
+                root,
+            }),
+            Err(e) => {
+                problems.push(Problem::error(e.message).file(path).line(e.line));
+                None
+            }
+        };
+    let schema_doc = plugin
+        .load_yaml(plugin::SCHEMA)
+        .and_then(|loaded| keep(&schema_path, loaded));
     let layers: Vec<Doc> = config_files
         .iter()
-        .filter_map(|p| load(p, exit::FAILURE))
+        .filter_map(|p| keep(p, crate::yaml::load_file(p)))
         .collect();
     let Some(schema) = schema_doc.and_then(|d| schema::parse_schema(&d, &dep.plugin, problems))
     else {
@@ -254,11 +271,15 @@ fn deploy_argv(manifest: &Manifest, script: &Path, stack_action: Option<&str>) -
 fn step_env(
     ctx: &Context,
     dep: &Deployment,
-    workspace: &Path,
+    target: &Target,
     plugin_dir: &Path,
     res: &schema::Resolution,
 ) -> Vec<(String, String)> {
     let s = |p: &Path| p.to_string_lossy().into_owned();
+    let workspace = target.root;
+    let builtins = target
+        .builtins
+        .unwrap_or(Path::new(plugin::BUILTIN_PLACEHOLDER));
     let env_root = workspace.join(&ctx.environment);
     let tool_dir = env_root.join(&dep.alias);
     let plugins_dir = ctx.plugins_dir.as_deref().map(s).unwrap_or_default();
@@ -283,6 +304,7 @@ fn step_env(
             format!("{}/", plugins_dir.trim_end_matches('/')),
         ),
         ("BITOPS_PLUGIN_DIR".into(), plugins_dir),
+        ("BITOPS_BUILTIN_PLUGINS_DIR".into(), s(builtins)),
         ("BITOPS_DIR".into(), s(&ctx.bitops_dir)),
         (
             "BITOPS_SCRIPTS_DIR".into(),

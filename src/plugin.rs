@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::builtin;
 use crate::error::Problem;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Value, YamlError};
 
 pub const MANIFEST: &str = "plugin.config.yaml";
 pub const SCHEMA: &str = "bitops.schema.yaml";
@@ -51,14 +52,76 @@ impl Default for Manifest {
     }
 }
 
-/// `<plugins_dir>/<name>`, when that folder exists.
-pub fn find(plugins_dir: Option<&Path>, name: &str) -> Option<PathBuf> {
-    let dir = plugins_dir?.join(name);
-    dir.is_dir().then_some(dir)
+/// A plugin found for a deployment: an installed folder, or a built-in one. A built-in
+/// plugin is read from memory until a run writes it to disk (`dir` is then real).
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub name: String,
+    pub dir: PathBuf,
+    pub builtin: bool,
+    on_disk: bool,
 }
 
-/// Installed plugin names, sorted, for "available plugins" hints.
-pub fn installed(plugins_dir: Option<&Path>) -> Vec<String> {
+/// Shown as the folder of a built-in plugin in a plan, before a run writes it out.
+pub const BUILTIN_PLACEHOLDER: &str = "<built-in>";
+
+/// `<plugins_dir>/<name>` when that folder exists, else the built-in plugin of that name;
+/// `builtin_dir` is where a run wrote the built-in plugins.
+pub fn locate(
+    plugins_dir: Option<&Path>,
+    builtin_dir: Option<&Path>,
+    name: &str,
+) -> Option<Located> {
+    if let Some(dir) = plugins_dir.map(|d| d.join(name)).filter(|d| d.is_dir()) {
+        return Some(Located {
+            name: name.into(),
+            dir,
+            builtin: false,
+            on_disk: true,
+        });
+    }
+    builtin::exists(name).then(|| match builtin_dir {
+        Some(b) => Located {
+            name: name.into(),
+            dir: b.join(name),
+            builtin: true,
+            on_disk: true,
+        },
+        None => Located {
+            name: name.into(),
+            dir: Path::new(BUILTIN_PLACEHOLDER).join(name),
+            builtin: true,
+            on_disk: false,
+        },
+    })
+}
+
+impl Located {
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn has_file(&self, rel: &str) -> bool {
+        if self.on_disk {
+            self.path(rel).is_file()
+        } else {
+            builtin::file(&self.name, rel).is_some()
+        }
+    }
+
+    /// Parses one of the plugin's YAML files; `None` when it has no such file.
+    pub fn load_yaml(&self, rel: &str) -> Option<Result<Node, YamlError>> {
+        if self.on_disk {
+            let path = self.path(rel);
+            path.exists().then(|| crate::yaml::load_file(&path))
+        } else {
+            builtin::file(&self.name, rel).map(|bytes| crate::yaml::parse_bytes(bytes.to_vec()))
+        }
+    }
+}
+
+/// Installed and built-in plugin names, sorted, for "available plugins" hints.
+pub fn available(plugins_dir: Option<&Path>) -> Vec<String> {
     let mut names: Vec<String> = plugins_dir
         .and_then(|d| std::fs::read_dir(d).ok())
         .into_iter()
@@ -66,20 +129,21 @@ pub fn installed(plugins_dir: Option<&Path>) -> Vec<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
         .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .chain(builtin::names().into_iter().map(String::from))
         .collect();
     names.sort();
+    names.dedup();
     names
 }
 
-pub fn load_manifest(plugin_dir: &Path, problems: &mut Vec<Problem>) -> Manifest {
-    let path = plugin_dir.join(MANIFEST);
+pub fn load_manifest(plugin: &Located, problems: &mut Vec<Problem>) -> Manifest {
+    let path = plugin.path(MANIFEST);
     let mut manifest = Manifest::default();
-    if !path.exists() {
-        return manifest;
-    }
-    let root = match crate::yaml::load_file(&path) {
-        Ok(root) => root,
-        Err(e) => {
+    let root = match plugin.load_yaml(MANIFEST) {
+        None => return manifest,
+        Some(Ok(root)) => root,
+        Some(Err(e)) => {
             problems.push(Problem::error(e.message).file(&path).line(e.line));
             return manifest;
         }
@@ -192,16 +256,19 @@ mod tests {
     fn manifest_defaults_and_overrides() {
         let tmp = tempfile::tempdir().unwrap();
         let mut problems = Vec::new();
-        assert_eq!(
-            load_manifest(tmp.path(), &mut problems),
-            Manifest::default()
-        );
+        let plugin = Located {
+            name: "p".into(),
+            dir: tmp.path().into(),
+            builtin: false,
+            on_disk: true,
+        };
+        assert_eq!(load_manifest(&plugin, &mut problems), Manifest::default());
         std::fs::write(
             tmp.path().join(MANIFEST),
             "plugin:\n  deployment:\n    language: sh\n    core_schema_parsing: false\n    after_hook_scripts: nope\n",
         )
         .unwrap();
-        let m = load_manifest(tmp.path(), &mut problems);
+        let m = load_manifest(&plugin, &mut problems);
         assert_eq!(m.deployment.language, "sh");
         assert!(!m.deployment.core_schema_parsing);
         assert_eq!(problems.len(), 1);

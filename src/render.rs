@@ -32,7 +32,12 @@ pub fn plan_text(plan: &Plan) -> String {
             continue;
         };
         let _ = writeln!(s, "  folder        {}", step.tool_dir.display());
-        let _ = writeln!(s, "  plugin        {}", plugin_dir.display());
+        let builtin = if step.plugin_builtin {
+            " (built in)"
+        } else {
+            ""
+        };
+        let _ = writeln!(s, "  plugin        {}{builtin}", plugin_dir.display());
         hooks(&mut s, "before hooks", &step.before_hooks);
         let _ = writeln!(s, "  deploy        {}", step.deploy.join(" "));
         hooks(&mut s, "after hooks", &step.after_hooks);

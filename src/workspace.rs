@@ -15,6 +15,9 @@ use crate::view::{EnvView, Source};
 pub struct Workspace {
     dir: Option<TempDir>,
     root: PathBuf,
+    /// The built-in plugins, written out for the run (outside the ops copy).
+    plugins: Option<TempDir>,
+    plugins_root: PathBuf,
     /// Notices from staging (e.g. a YAML clash that could not be merged).
     pub notices: Vec<String>,
 }
@@ -24,9 +27,16 @@ impl Workspace {
         &self.root
     }
 
-    /// Keeps the folder after the run; returns its path.
+    pub fn builtin_plugins(&self) -> &Path {
+        &self.plugins_root
+    }
+
+    /// Keeps the folder (and the built-in plugins' folder) after the run; returns its path.
     pub fn keep(&mut self) -> PathBuf {
         if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
+        }
+        if let Some(dir) = self.plugins.take() {
             let _ = dir.keep();
         }
         self.root.clone()
@@ -48,9 +58,19 @@ pub fn stage(repo: &Path, view: &EnvView) -> Result<Workspace> {
         .tempdir()
         .map_err(|e| Error::io("create the workspace in", &std::env::temp_dir(), e))?;
     let root = dir.path().to_path_buf();
+    let plugins = tempfile::Builder::new()
+        .prefix("bitops-plugins-")
+        .tempdir()
+        .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
+    for name in crate::builtin::names() {
+        crate::builtin::write(name, &plugins.path().join(name))
+            .map_err(|e| Error::io("write the built-in plugins to", plugins.path(), e))?;
+    }
     let mut ws = Workspace {
         dir: Some(dir),
         root,
+        plugins_root: plugins.path().to_path_buf(),
+        plugins: Some(plugins),
         notices: Vec::new(),
     };
     let entries = fs::read_dir(repo).map_err(|e| Error::io("read the ops repo", repo, e))?;

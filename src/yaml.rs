@@ -122,6 +122,22 @@ pub fn load_file(path: &Path) -> Result<Node, YamlError> {
         )));
     }
     let bytes = std::fs::read(path).map_err(|e| plain(format!("cannot read it: {e}")))?;
+    parse_bytes(bytes)
+}
+
+/// Parses file content, refusing binary data and text that is not UTF-8.
+pub fn parse_bytes(bytes: Vec<u8>) -> Result<Node, YamlError> {
+    let plain = |message: String| YamlError {
+        line: None,
+        message,
+    };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(plain(format!(
+            "it is {} bytes; config files over {} bytes are refused",
+            bytes.len(),
+            MAX_FILE_BYTES
+        )));
+    }
     if bytes.contains(&0) {
         return Err(plain(
             "it is a binary file, not YAML text (it contains NUL bytes)".into(),

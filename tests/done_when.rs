@@ -157,7 +157,7 @@ fn deploy_produces_the_cli_variables_hook_order_and_merged_files() {
     run.stderr_has("skipping before hook notes.txt: not a .sh file and not executable");
     // the kept workspace holds the merged environment, and only what a run can use
     let ws = run.workspaces();
-    assert_eq!(ws.len(), 1);
+    assert_eq!(ws.len(), 1, "{ws:?}");
     let ws = &ws[0];
     run.stderr_has("workspace kept at <ws>");
     let read =

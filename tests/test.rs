@@ -210,6 +210,8 @@ impl Run {
     pub fn normalize(&self, text: &str) -> String {
         let root = self.root.to_string_lossy();
         let text = text.replace(&*root, "<root>");
+        let builtins = regex::Regex::new(r"<root>/tmp/bitops-plugins-[A-Za-z0-9]+").unwrap();
+        let text = builtins.replace_all(&text, "<builtins>");
         let ws = regex::Regex::new(r"<root>/tmp/bitops-[A-Za-z0-9]+").unwrap();
         let text = ws.replace_all(&text, "<ws>");
         // A padded duration column collapses to one space, so column widths do not vary.
@@ -294,10 +296,8 @@ impl Run {
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("bitops-")
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with("bitops-") && !name.starts_with("bitops-plugins-")
             })
             .collect()
     }
