@@ -51,8 +51,16 @@ fn deploy(ctx: &Context, plan: &Plan, out: &Arc<Output>, keep: bool) -> Result<(
     }
     let (_report, result) = crate::exec::execute(ctx, plan, &ws, out);
     if keep {
+        let plugins = ws.builtin_plugins().to_path_buf();
         let path = ws.keep();
-        out.note(&format!("workspace kept at {}", path.display()), None);
+        out.note(
+            &format!(
+                "workspace kept at {} (built-in plugins at {})",
+                path.display(),
+                plugins.display()
+            ),
+            None,
+        );
     }
     result
 }

@@ -271,9 +271,7 @@ async fn run_step<'a>(
     groups: &mut Vec<i32>,
 ) -> Status {
     let cwd = ws.root().join(&step.tool_dir);
-    let mut env: std::collections::BTreeMap<String, String> = ctx.env.0.clone();
-    env.extend(step.env.iter().cloned());
-    let env: Vec<(String, String)> = env.into_iter().collect();
+    let env = ctx.env.with(&step.env);
     let deadline = step
         .timeout_secs
         .map(|s| Instant::now() + Duration::from_secs(s));

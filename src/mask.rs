@@ -103,6 +103,18 @@ impl Masker {
         out
     }
 
+    /// A place at or before `cut` where `text` can be split without splitting a match.
+    pub fn safe_cut(&self, text: &[u8], mut cut: usize) -> usize {
+        for (re, _) in &self.rules {
+            for m in re.find_iter(text) {
+                if m.start() < cut && cut < m.end() {
+                    cut = m.start();
+                }
+            }
+        }
+        cut.max(1)
+    }
+
     pub fn mask_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.mask(text.as_bytes()) {
             Cow::Borrowed(_) => Cow::Borrowed(text),
@@ -132,6 +144,15 @@ mod tests {
             "x ***** y visible t0k"
         );
         assert!(matches!(m.mask(b"nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn safe_cut_moves_before_a_match() {
+        let mut env = EnvVars::default();
+        env.0.insert("X_SECRET".into(), "hunter2".into());
+        let m = Masker::new(&[], &env, &[]);
+        assert_eq!(m.safe_cut(b"aaa hunter2 bbb", 7), 4);
+        assert_eq!(m.safe_cut(b"aaa hunter2 bbb", 12), 12);
     }
 
     #[test]

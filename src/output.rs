@@ -22,6 +22,10 @@ impl Output {
         })
     }
 
+    pub fn masker(&self) -> &Masker {
+        &self.masker
+    }
+
     fn to_log(&self, bytes: &[u8]) {
         if let Some(log) = &self.log
             && let Ok(mut f) = log.lock()

@@ -2,6 +2,7 @@
 //! the masker as it is produced, a timeout, and SIGINT/SIGTERM handling
 //! (TERM to the group, a grace period, then KILL).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,9 @@ use crate::output::Output;
 
 /// A line longer than this is written in pieces rather than held in memory.
 const MAX_LINE: usize = 1024 * 1024;
+/// How much of an over-long line is held back when the rest is written: masks
+/// see any secret of up to this size whole.
+const CUT_KEEP: usize = 64 * 1024;
 /// How long to wait for a child's pipes to close after it exits; a background
 /// grandchild may hold them open for ever.
 const PIPE_DRAIN: Duration = Duration::from_millis(500);
@@ -26,7 +30,7 @@ pub struct Spec {
     pub argv: Vec<String>,
     pub cwd: PathBuf,
     /// The complete environment of the child.
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(OsString, OsString)>,
     pub timeout: Option<Duration>,
     pub grace: Duration,
 }
@@ -221,8 +225,11 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
         }
         pending.extend_from_slice(chunk);
         if pending.len() >= MAX_LINE {
-            out.child_line(&pending);
-            pending.clear();
+            // Write most of the over-long line, but keep a tail so a secret being
+            // printed across the cut is still seen whole by the masks.
+            let cut = out.masker().safe_cut(&pending, pending.len() - CUT_KEEP);
+            out.child_line(&pending[..cut]);
+            pending.drain(..cut);
         }
     }
     if !pending.is_empty() {

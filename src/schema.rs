@@ -600,6 +600,7 @@ terraform:
             env.iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            Vec::new(),
         );
         let tc = ToolConfig {
             layers: config,

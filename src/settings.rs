@@ -3,6 +3,7 @@
 //! file, then the built-in default.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,17 +14,26 @@ use crate::error::{Problem, exit};
 use crate::names;
 use crate::yaml::{Doc, Node, Value};
 
-/// A snapshot of the caller's environment; plan building reads only this.
+/// A snapshot of the caller's environment; plan building reads only this. Settings
+/// are read from its UTF-8 part; children get all of it, bytes as they were.
 #[derive(Debug, Clone, Default)]
-pub struct EnvVars(pub BTreeMap<String, String>);
+pub struct EnvVars(pub BTreeMap<String, String>, pub Vec<(OsString, OsString)>);
 
 impl EnvVars {
     pub fn from_process() -> Self {
-        EnvVars(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        )
+        let raw: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let text = raw
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string())))
+            .collect();
+        EnvVars(text, raw)
+    }
+
+    /// The environment of a child: the caller's, then `vars` on top.
+    pub fn with(&self, vars: &[(String, String)]) -> Vec<(OsString, OsString)> {
+        let mut env: BTreeMap<OsString, OsString> = self.1.iter().cloned().collect();
+        env.extend(vars.iter().map(|(k, v)| (k.into(), v.into())));
+        env.into_iter().collect()
     }
 
     /// A set, non-empty variable.
