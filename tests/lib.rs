@@ -1,8 +1,15 @@
 //! All integration tests, compiled into one binary.
 
 mod test;
+mod tools;
 
 mod config;
 mod done_when;
 mod examples;
 mod execution;
+mod plugin_ansible;
+mod plugin_aws;
+mod plugin_cloudformation;
+mod plugin_helm;
+mod plugin_kubectl;
+mod plugin_terraform;
