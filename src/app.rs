@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{Cli, ColorChoice, Command, Common, Format};
+use crate::cli::{Cli, ColorChoice, Command, Common, DryRun, Format};
 use crate::error::{Error, Problem, Result, check};
 use crate::mask::Masker;
 use crate::output::{LogWriter, Output};
@@ -17,11 +17,13 @@ const DEFAULT_OPS_REPO: &str = "/opt/bitops_deployment";
 const DEFAULT_CORE_CONFIG: &str = "/opt/bitops/bitops.config.yaml";
 const DEFAULT_PLUGINS_DIR: &str = "/opt/bitops/scripts/installed_plugins";
 const IMAGE_BITOPS_DIR: &str = "/opt/bitops";
+const BUILTIN_CONFIG: &str = include_str!("default_config.yaml");
+const BUILTIN_CONFIG_NAME: &str = "<built-in config>";
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Deploy(args) => {
-            let (ctx, plan, out) = prepare(&args.common)?;
+            let (ctx, plan, out) = prepare(&args.common, &args.dry_run)?;
             if ctx.settings.run_mode == RunMode::ValidateConfig {
                 out.note(
                     "run_mode validate_config: the configuration is valid; nothing was run",
@@ -32,7 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
             deploy(&ctx, &plan, &out, args.keep_workspace)
         }
         Command::Plan(args) => {
-            let (_, plan, out) = prepare(&args.common)?;
+            let (_, plan, out) = prepare(&args.common, &args.dry_run)?;
             match args.format {
                 Format::Text => out.print(&crate::render::plan_text(&plan)),
                 Format::Json => {
@@ -74,13 +76,27 @@ fn view(ctx: &Context) -> EnvView {
     }
 }
 
+/// The image-level core config: `-c`, else the image's file, else the built-in one.
+fn image_config(flag: Option<&Path>) -> Result<Doc> {
+    match flag
+        .map(Path::to_path_buf)
+        .or_else(|| existing(DEFAULT_CORE_CONFIG))
+    {
+        Some(path) => settings::load_core_file(&path).map_err(|p| Error::Invalid(vec![p])),
+        None => Ok(Doc {
+            path: PathBuf::from(BUILTIN_CONFIG_NAME),
+            root: crate::yaml::parse(BUILTIN_CONFIG).expect("the built-in config is valid YAML"),
+        }),
+    }
+}
+
 fn existing(path: &str) -> Option<PathBuf> {
     let p = PathBuf::from(path);
     p.exists().then_some(p)
 }
 
 /// Everything up to a checked plan: config layers, settings, output, plan.
-fn prepare(args: &Common) -> Result<(Context, Plan, Arc<Output>)> {
+fn prepare(args: &Common, dry: &DryRun) -> Result<(Context, Plan, Arc<Output>)> {
     let env = EnvVars::from_process();
     let mut problems = Vec::new();
     let ops_repo = args
@@ -96,17 +112,7 @@ fn prepare(args: &Common) -> Result<(Context, Plan, Arc<Output>)> {
         ]));
     }
     let environment = environment(args, &env, &ops_repo, &mut problems)?;
-    let image_doc = match args
-        .config
-        .clone()
-        .or_else(|| existing(DEFAULT_CORE_CONFIG))
-    {
-        Some(path) => match settings::load_core_file(&path) {
-            Ok(doc) => Some(doc),
-            Err(p) => return Err(Error::Invalid(vec![p])),
-        },
-        None => None,
-    };
+    let image_doc = image_config(args.config.as_deref())?;
     // The environment-level core config, with the default folder's merged under it.
     let env_dir = ops_repo.join(&environment);
     let default_folder = env
@@ -114,7 +120,7 @@ fn prepare(args: &Common) -> Result<(Context, Plan, Arc<Output>)> {
         .map(String::from)
         .or_else(|| {
             let path = ["bitops".to_string(), "default_folder".to_string()];
-            image_doc.as_ref()?.root.get_path(&path)?.scalar_text()
+            image_doc.root.get_path(&path)?.scalar_text()
         })
         .unwrap_or_else(|| "_default".into());
     let pre_view = EnvView {
@@ -131,7 +137,7 @@ fn prepare(args: &Common) -> Result<(Context, Plan, Arc<Output>)> {
     }
     let layers = Layers {
         env: &env,
-        docs: env_docs.iter().chain(image_doc.iter()).collect(),
+        docs: env_docs.iter().chain(std::iter::once(&image_doc)).collect(),
     };
     let mut settings = settings::resolve(&layers, &mut problems);
     settings::require_deployments(&settings, &env_dir.join(plan::TOOL_CONFIG), &mut problems);
@@ -188,7 +194,8 @@ fn prepare(args: &Common) -> Result<(Context, Plan, Arc<Output>)> {
         plugins_dir,
         env,
         bitops_dir: bitops_dir(),
-        dry_run: false,
+        dry_run: dry.dry_run,
+        dry_run_hooks: dry.dry_run_hooks,
         settings,
     };
     let mut plan = plan::build(&ctx, &view(&ctx));

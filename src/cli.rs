@@ -24,6 +24,7 @@ pub enum Command {
 Examples:
   bitops deploy -e dev --ops-repo ./ops-repo
   BITOPS_ENVIRONMENT=prod bitops deploy --keep-workspace
+  bitops deploy -e prod --dry-run            # plugins preview their changes, hooks skipped
   docker run -e BITOPS_ENVIRONMENT=dev -v $PWD:/opt/bitops_deployment bitops deploy")]
     Deploy(DeployArgs),
     /// Show what `deploy` would run, without running or writing anything
@@ -38,6 +39,8 @@ Examples:
 pub struct DeployArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub dry_run: DryRun,
     /// Keep the temporary workspace after the run and print its path
     #[arg(long, env = "BITOPS_KEEP_WORKSPACE", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub keep_workspace: bool,
@@ -47,9 +50,21 @@ pub struct DeployArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub dry_run: DryRun,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DryRun {
+    /// Take every plugin's no-change path (exports BITOPS_DRY_RUN=true to each step); user hooks are skipped
+    #[arg(long, env = "BITOPS_DRY_RUN", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub dry_run: bool,
+    /// With --dry-run, still run the before/after hooks (they may change real things)
+    #[arg(long, env = "BITOPS_DRY_RUN_HOOKS", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub dry_run_hooks: bool,
 }
 
 #[derive(Debug, Args)]

@@ -40,7 +40,25 @@ pub struct StepReport {
 #[derive(Debug, Serialize)]
 pub struct RunReport {
     pub environment: String,
+    pub dry_run: bool,
     pub steps: Vec<StepReport>,
+}
+
+impl RunReport {
+    fn new(ctx: &Context) -> Self {
+        RunReport {
+            environment: ctx.environment.clone(),
+            dry_run: ctx.dry_run,
+            steps: Vec::new(),
+        }
+    }
+}
+
+/// The single-threaded runtime that drives child processes.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 pub fn execute(
@@ -49,16 +67,10 @@ pub fn execute(
     ws: &Workspace,
     out: &Arc<Output>,
 ) -> (RunReport, Result<(), Error>) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            let report = RunReport {
-                environment: ctx.environment.clone(),
-                steps: Vec::new(),
-            };
+            let report = RunReport::new(ctx);
             return (
                 report,
                 Err(Error::io("start the runtime for", ws.root(), e)),
@@ -74,10 +86,7 @@ async fn run(
     ws: &Workspace,
     out: &Arc<Output>,
 ) -> (RunReport, Result<(), Error>) {
-    let mut report = RunReport {
-        environment: ctx.environment.clone(),
-        steps: Vec::new(),
-    };
+    let mut report = RunReport::new(ctx);
     let mut signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -365,8 +374,13 @@ fn print_summary(report: &RunReport, out: &Output) {
         .max()
         .unwrap_or(0)
         .max("plugin".len());
+    let dry = if report.dry_run {
+        " (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks)"
+    } else {
+        ""
+    };
     out.note(
-        &format!("Summary for environment `{}`:", report.environment),
+        &format!("Summary for environment `{}`{dry}:", report.environment),
         None,
     );
     out.note(

@@ -26,6 +26,8 @@ pub struct Context {
     /// bitops' own install folder (`BITOPS_DIR`).
     pub bitops_dir: PathBuf,
     pub dry_run: bool,
+    /// With `dry_run`, run the user's hooks anyway.
+    pub dry_run_hooks: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,6 +35,7 @@ pub struct Plan {
     pub environment: String,
     pub ops_repo: PathBuf,
     pub fail_fast: bool,
+    pub dry_run: bool,
     pub steps: Vec<Step>,
     pub problems: Vec<Problem>,
 }
@@ -94,6 +97,7 @@ pub fn build(ctx: &Context, view: &EnvView) -> Plan {
         environment: ctx.environment.clone(),
         ops_repo: ctx.ops_repo.clone(),
         fail_fast: ctx.settings.fail_fast,
+        dry_run: ctx.dry_run,
         steps,
         problems,
     }
@@ -169,10 +173,17 @@ pub fn build_step(
         if !enabled {
             return Vec::new();
         }
-        hooks::list(view, &tool_rel, folder).unwrap_or_else(|p| {
+        let mut hooks = hooks::list(view, &tool_rel, folder).unwrap_or_else(|p| {
             problems.push(p);
             Vec::new()
-        })
+        });
+        if ctx.dry_run && !ctx.dry_run_hooks {
+            for hook in hooks.iter_mut().filter(|h| h.argv.is_some()) {
+                hook.argv = None;
+                hook.skip_reason = Some("dry run (--dry-run-hooks runs hooks)".into());
+            }
+        }
+        hooks
     };
     step.before_hooks = hooks_of(
         manifest.deployment.before_hook_scripts,

@@ -17,6 +17,12 @@ pub fn plan_text(plan: &Plan) -> String {
         if n == 1 { "" } else { "s" },
         if plan.fail_fast { "on" } else { "off" }
     );
+    if plan.dry_run {
+        let _ = writeln!(
+            s,
+            "Dry run: every step gets BITOPS_DRY_RUN=true and takes its plugin's no-change path."
+        );
+    }
     for step in &plan.steps {
         let _ = writeln!(
             s,

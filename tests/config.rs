@@ -167,7 +167,9 @@ fn deployments_come_from_the_environment_file_else_the_image_file() {
 fn no_deployments_at_all_is_an_error() {
     base()
         .write("repo/dev/bitops.config.yaml", "bitops:\n  fail_fast: true\n")
+        .write("core.yaml", "bitops:\n  logging: {level: INFO}\n")
         .cmd("deploy", "dev")
+        .args(&["-c", "core.yaml"])
         .run()
         .code(1)
         .stderr_is(
@@ -386,4 +388,78 @@ fn help_shows_realistic_examples() {
         .args(&["deploy", "--help"])
         .run()
         .stdout_has("--keep-workspace");
+}
+
+#[test]
+fn without_an_image_config_the_built_in_one_deploys_the_standard_tools() {
+    let run = base()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  fail_fast: true\n",
+        )
+        .cmd("plan", "dev")
+        .run();
+    run.code(0);
+    for (i, tool) in ["cloudformation", "terraform", "helm", "ansible"]
+        .iter()
+        .enumerate()
+    {
+        run.stdout_has(&format!(
+            "[{}/4] {tool} (plugin {tool})\n  skipped: tool folder dev/{tool} not found",
+            i + 1
+        ));
+    }
+}
+
+#[test]
+fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
+    let t = || {
+        Test::new()
+            .probe_plugin("probe", SCHEMA, &["BITOPS_DRY_RUN"])
+            .write(
+                "repo/dev/bitops.config.yaml",
+                "bitops:\n  deployments:\n    one: {plugin: probe}\n",
+            )
+            .write("repo/dev/one/bitops.config.yaml", "probe: {}\n")
+            .hook("repo/dev/one/bitops.before-deploy.d/01.sh")
+            .hook("repo/dev/one/bitops.after-deploy.d/02.sh")
+    };
+    let run = t().cmd("deploy", "dev").args(&["--dry-run"]).run();
+    run.code(0).log_is(
+        "
+        one deploy args=plan pwd=<ws>/dev/one
+        one BITOPS_DRY_RUN=true
+        ",
+    );
+    run.stderr_has("  skipping before hook 01.sh: dry run (--dry-run-hooks runs hooks)\n")
+        .stderr_has("  skipping after hook 02.sh: dry run (--dry-run-hooks runs hooks)\n")
+        .stderr_has("Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):");
+    t().cmd("deploy", "dev")
+        .env("BITOPS_DRY_RUN", "true")
+        .args(&["--dry-run-hooks"])
+        .run()
+        .code(0)
+        .log_is(
+            "
+        one hook 01.sh
+        one deploy args=plan pwd=<ws>/dev/one
+        one BITOPS_DRY_RUN=true
+        one hook 02.sh
+        ",
+        );
+    // without it, nothing says dry run
+    t().cmd("deploy", "dev").run().code(0).log_is(
+        "
+        one hook 01.sh
+        one deploy args=plan pwd=<ws>/dev/one
+        one BITOPS_DRY_RUN=<unset>
+        one hook 02.sh
+        ",
+    );
+    let plan = t().cmd("plan", "dev").args(&["--dry-run"]).run();
+    plan.code(0)
+        .stdout_has(
+            "Dry run: every step gets BITOPS_DRY_RUN=true and takes its plugin's no-change path.\n",
+        )
+        .stdout_has("before hooks  01.sh skipped: dry run (--dry-run-hooks runs hooks)\n");
 }
