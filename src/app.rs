@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{Cli, ColorChoice, Command, Common, DryRun, Format};
+use crate::cli::{Cli, ColorChoice, Command, Common, DryRun, Format, InstallArgs};
 use crate::error::{Error, Problem, Result, check};
 use crate::mask::Masker;
 use crate::output::{LogWriter, Output};
@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             deploy(&ctx, &plan, &out, args.keep_workspace)
         }
+        Command::Install(args) => install(&args),
         Command::Plan(args) => {
             let (_, plan, out) = prepare(&args.common, &args.dry_run)?;
             match args.format {
@@ -42,6 +43,45 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+fn install(args: &InstallArgs) -> Result<()> {
+    let env = EnvVars::from_process();
+    let doc = image_config(args.config.as_deref())?;
+    let mut problems = Vec::new();
+    let layers = Layers {
+        env: &env,
+        docs: vec![&doc],
+    };
+    let settings = settings::resolve(&layers, &mut problems);
+    let color = use_color(args.color, &env, settings.color);
+    let out = Output::new(Masker::new(&settings.masks, &env, &[]), None, color);
+    for p in problems.iter().filter(|p| !p.is_error()) {
+        out.note(&p.to_string(), None);
+    }
+    let plugins_dir = args
+        .plugins_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PLUGINS_DIR));
+    let plugins_dir = std::path::absolute(&plugins_dir).unwrap_or(plugins_dir);
+    let request = crate::install::Request {
+        sources: &settings.plugins,
+        config_file: &doc.path,
+        plugins_dir: &plugins_dir,
+        fail_fast: settings.fail_fast,
+    };
+    crate::install::install(&request, problems, &env, &out)
+}
+
+fn use_color(choice: ColorChoice, env: &EnvVars, configured: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            env.get("NO_COLOR").is_none()
+                && (configured || std::io::IsTerminal::is_terminal(&std::io::stderr()))
         }
     }
 }
@@ -150,14 +190,7 @@ fn prepare(args: &Common, dry: &DryRun) -> Result<(Context, Plan, Arc<Output>)> 
             ),
         }
     }
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            env.get("NO_COLOR").is_none()
-                && (settings.color || std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        }
-    };
+    let color = use_color(args.color, &env, settings.color);
     let log_file = settings.log_file().and_then(|path| {
         let opened = path
             .parent()

@@ -33,6 +33,18 @@ Examples:
   bitops plan -e dev --ops-repo ./ops-repo
   bitops plan -e prod --format json | jq '.steps[].deploy'")]
     Plan(PlanArgs),
+    /// Install the plugins listed under `bitops.plugins` of the image-level config
+    #[command(after_help = "\
+Sources (per plugin under bitops.plugins):
+  terraform: {source: builtin}                                  bitops' own plugin
+  mine:      {source: file:///src/my-plugin}                    a local folder
+  helm:      {source: https://git.example.com/helm.git, source_commit: <40-char SHA>}
+             (or source_branch / source_tag; a commit is the safest pin)
+
+Examples:
+  bitops install -c /opt/bitops/bitops.config.yaml
+  bitops install -c bitops.config.yaml --plugins-dir ./plugins")]
+    Install(InstallArgs),
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +67,25 @@ pub struct PlanArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Image-level core config listing the plugins [default: /opt/bitops/bitops.config.yaml when it exists, else the built-in plugins]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "BITOPS_BUILD_CONFIG_YAML",
+        alias = "bitops_config_file"
+    )]
+    pub config: Option<PathBuf>,
+    /// Folder to install into [default: /opt/bitops/scripts/installed_plugins]
+    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// When to use colour; NO_COLOR in the environment means never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "BITOPS_COLOR")]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Args)]

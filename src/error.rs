@@ -13,6 +13,8 @@ pub mod exit {
     /// A tool folder's `bitops.config.yaml` or a plugin's `bitops.schema.yaml` is missing
     /// (as BitOps), or the command line is wrong.
     pub const MISSING_CONFIG: i32 = 2;
+    /// `bitops install`: a plugin's dependency is not listed under `plugins` (as BitOps).
+    pub const DEPENDENCY_MISSING: i32 = 10;
     /// A step ran longer than its `timeout`.
     pub const TIMED_OUT: i32 = 124;
     pub const INTERRUPTED_SIGINT: i32 = 130;

@@ -6,6 +6,7 @@ mod cli;
 mod error;
 mod exec;
 mod hooks;
+mod install;
 mod mask;
 mod merge;
 mod names;

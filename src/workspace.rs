@@ -131,7 +131,7 @@ fn stage_merged(
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for entry in WalkDir::new(from).follow_links(false) {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(from).to_path_buf();

@@ -7,6 +7,7 @@ mod config;
 mod done_when;
 mod examples;
 mod execution;
+mod install;
 mod plugin_ansible;
 mod plugin_aws;
 mod plugin_cloudformation;

@@ -1,0 +1,270 @@
+//! `bitops install`: sources, pinning, dependencies, atomicity, idempotence.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::test::{Test, snapshot};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A plugin whose install script records that it ran and which version it is.
+fn plugin_files(t: Test, dir: &str, version: &str) -> Test {
+    t.write(&format!("{dir}/plugin.config.yaml"), "plugin:\n  install: {install_script: install.sh}\n")
+        .write(&format!("{dir}/bitops.schema.yaml"), "p: {type: object}\n")
+        .write(&format!("{dir}/deploy.sh"), &format!("echo deploying {version}\n"))
+        .write(&format!("{dir}/install.sh"), &format!("echo \"installing {version} in $(basename \"$PWD\") as $BITOPS_PLUGIN_NAME\"\necho {version} > installed.txt\n"))
+}
+
+fn install(t: Test) -> crate::test::Run {
+    t.args(&[
+        "install",
+        "-c",
+        "core.yaml",
+        "--plugins-dir",
+        "installed",
+        "--color",
+        "never",
+    ])
+    .run()
+}
+
+#[test]
+fn a_folder_source_is_copied_and_its_install_script_runs() {
+    let t = plugin_files(Test::new(), "src/mine", "v1").write(
+        "core.yaml",
+        "bitops:\n  plugins:\n    mine:\n      source: file://SRC\n",
+    );
+    let core = t.root().join("core.yaml");
+    let text = std::fs::read_to_string(&core)
+        .unwrap()
+        .replace("SRC", &t.root().join("src/mine").to_string_lossy());
+    std::fs::write(&core, text).unwrap();
+    let run = install(t);
+    run.code(0).stdout_is("installing v1 in mine as mine\n");
+    run.stderr_has("[1/1] fetching mine (from <root>/src/mine)\n")
+        .stderr_has("installed 1 plugin into <root>/installed\n");
+    assert_eq!(
+        std::fs::read_to_string(run.root.join("installed/mine/installed.txt")).unwrap(),
+        "v1\n"
+    );
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.root.join("installed/mine/.bitops-plugin.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["name"], "mine");
+    // no staging folder is left behind
+    let left: Vec<_> = std::fs::read_dir(run.root.join("installed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["mine"]);
+}
+
+#[test]
+fn git_sources_are_pinned_by_tag_branch_or_commit() {
+    let t = Test::new();
+    let repo = t.root().join("remote");
+    std::fs::create_dir_all(&repo).unwrap();
+    let t = plugin_files(t, "remote", "v1");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "v1"]);
+    git(&repo, &["tag", "v1.0"]);
+    let v1 = git(&repo, &["rev-parse", "HEAD"]);
+    let t = plugin_files(t, "remote", "v2");
+    git(&repo, &["commit", "-qam", "v2"]);
+    let url = repo.to_string_lossy().into_owned();
+    let core = format!(
+        "bitops:\n  plugins:\n    by-tag: {{source: {url}, source_tag: v1.0}}\n    by-branch: {{source: {url}, source_branch: main}}\n    by-commit: {{source: {url}, source_commit: {v1}}}\n"
+    );
+    let run = install(t.write("core.yaml", &core));
+    run.code(0);
+    let version = |name: &str| {
+        std::fs::read_to_string(run.root.join(format!("installed/{name}/installed.txt"))).unwrap()
+    };
+    assert_eq!(version("by-tag"), "v1\n");
+    assert_eq!(version("by-branch"), "v2\n");
+    assert_eq!(version("by-commit"), "v1\n");
+    let record =
+        std::fs::read_to_string(run.root.join("installed/by-commit/.bitops-plugin.json")).unwrap();
+    assert!(record.contains(&v1), "{record}");
+    run.stderr_has(&format!(
+        "fetching by-commit (from <root>/remote at commit {v1})"
+    ));
+}
+
+#[test]
+fn a_commit_that_does_not_exist_installs_nothing() {
+    let t = Test::new();
+    let repo = t.root().join("remote");
+    std::fs::create_dir_all(&repo).unwrap();
+    let t = plugin_files(t, "remote", "v1");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "v1"]);
+    let url = repo.to_string_lossy().into_owned();
+    let core = format!(
+        "bitops:\n  plugins:\n    ok: {{source: {url}}}\n    pinned: {{source: {url}, source_commit: {}}}\n",
+        "deadbeef".repeat(5)
+    );
+    let run = install(t.write("core.yaml", &core));
+    run.code(1)
+        .stderr_has("error: core.yaml: `bitops.plugins.pinned.source`: cannot fetch plugin `pinned`: git checkout failed:")
+        .stderr_has("hint: nothing was installed; fix the source and run `bitops install` again");
+    let left: Vec<_> = std::fs::read_dir(run.root.join("installed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_missing_dependency_exits_10_and_installs_nothing() {
+    let t = plugin_files(Test::new(), "src/a", "v1")
+        .write(
+            "src/a/plugin.config.yaml",
+            "plugin:\n  install: {dependencies: [aws, kubectl]}\n",
+        )
+        .write(
+            "core.yaml",
+            "bitops:\n  plugins:\n    a: {source: file://SRC}\n    kubectl: {source: file://SRC}\n",
+        );
+    let core = t.root().join("core.yaml");
+    let text = std::fs::read_to_string(&core)
+        .unwrap()
+        .replace("SRC", &t.root().join("src/a").to_string_lossy());
+    std::fs::write(&core, text).unwrap();
+    let run = install(t);
+    run.code(10).stderr_has(
+        "error: core.yaml: `bitops.plugins.aws`: plugin `a` depends on `aws`, which is not listed under `bitops.plugins`\n  hint: add `aws` to `bitops.plugins`; nothing was installed\n",
+    );
+    run.stderr_lacks("depends on `kubectl`");
+    assert_eq!(
+        std::fs::read_dir(run.root.join("installed"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_failing_install_script_keeps_the_previous_version() {
+    let t = plugin_files(Test::new(), "src/mine", "v1");
+    let src = t.root().join("src/mine").to_string_lossy().into_owned();
+    let t = t.write(
+        "core.yaml",
+        &format!("bitops:\n  plugins:\n    mine: {{source: 'file://{src}'}}\n"),
+    );
+    let first = t.args(&["install", "-c", "core.yaml", "--plugins-dir", "installed"]);
+    let root = first.root().to_path_buf();
+    // install v1, then try v2 whose install script fails
+    let run = first.run();
+    run.code(0);
+    let before = snapshot(&root.join("installed"));
+    std::fs::write(
+        root.join("src/mine/install.sh"),
+        "echo v2 > installed.txt\necho broken >&2\nexit 4\n",
+    )
+    .unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_bitops"))
+        .args([
+            "install",
+            "-c",
+            "core.yaml",
+            "--plugins-dir",
+            "installed",
+            "--color",
+            "never",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("error: the install script of `mine` failed (exit code 4); the previous version was put back"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&again.stdout), "broken\n");
+    assert!(
+        before == snapshot(&root.join("installed")),
+        "the previous version was not restored"
+    );
+}
+
+#[test]
+fn installing_twice_gives_the_same_tree() {
+    let t = plugin_files(Test::new(), "src/mine", "v1");
+    let src = t.root().join("src/mine").to_string_lossy().into_owned();
+    let t = t.write(
+        "core.yaml",
+        &format!("bitops:\n  plugins:\n    mine: 'file://{src}'\n"),
+    );
+    let root = t.root().to_path_buf();
+    let args = ["install", "-c", "core.yaml", "--plugins-dir", "installed"];
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_bitops"))
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .unwrap()
+    };
+    assert!(run().status.success());
+    let first = snapshot(&root.join("installed"));
+    assert!(run().status.success());
+    assert!(first == snapshot(&root.join("installed")));
+    drop(t);
+}
+
+#[test]
+fn bad_sources_and_names_are_refused_before_anything_is_fetched() {
+    let run = install(Test::new().write(
+        "core.yaml",
+        "bitops:\n  plugins:\n    empty: {source: ''}\n    ../evil: {source: builtin}\n    nope: {source: builtin}\n    both: {source: https://example.invalid/x.git, source_branch: a, source_tag: b}\n    short: {source: https://example.invalid/x.git, source_commit: abc123}\n",
+    ));
+    run.code(1)
+        .stderr_has("error: core.yaml:4: `bitops.plugins.../evil`: `../evil` is not a valid name")
+        .stderr_has("error: core.yaml: `bitops.plugins.empty`: the plugin has no `source`")
+        .stderr_has("error: core.yaml: `bitops.plugins.nope`: there is no built-in plugin `nope`")
+        .stderr_has("error: core.yaml: `bitops.plugins.both`: `source_branch` and `source_tag` are both set")
+        .stderr_has("error: core.yaml: `bitops.plugins.short`: `source_commit` must be a full 40-character SHA, found `abc123`");
+    assert!(!run.root.join("installed").exists());
+}
+
+#[test]
+fn deploy_prefers_an_installed_plugin_over_the_built_in_one() {
+    let run = Test::new()
+        .write(
+            "plugins/terraform/deploy.sh",
+            "echo \"installed terraform plugin, args=$*\"\n",
+        )
+        .write(
+            "plugins/terraform/plugin.config.yaml",
+            "plugin:\n  deployment: {core_schema_parsing: false}\n",
+        )
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    terraform: {}\n",
+        )
+        .mkdir("repo/dev/terraform")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0).stdout_is("installed terraform plugin, args=\n");
+}
