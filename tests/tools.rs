@@ -11,7 +11,11 @@ pub fn tools_bin() -> PathBuf {
 /// `PATH` with `.tools/bin` first, when every tool named is there; `None` (skip) otherwise.
 pub fn path_with(tools: &[&str]) -> Option<String> {
     let bin = tools_bin();
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !bin.join(t).exists()).collect();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| !bin.join(t).exists())
+        .collect();
     if !missing.is_empty() {
         let msg = format!(
             "real tools missing from {}: {} (install them with `bash .ci/tools.sh`)",
@@ -24,10 +28,18 @@ pub fn path_with(tools: &[&str]) -> Option<String> {
         eprintln!("SKIPPED: {msg}");
         return None;
     }
-    Some(format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+    Some(format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    ))
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
