@@ -181,6 +181,7 @@ fn prepare(args: &Common, dry: &DryRun) -> Result<(Context, Plan, Arc<Output>)> 
     };
     let mut settings = settings::resolve(&layers, &mut problems);
     settings::require_deployments(&settings, &env_dir.join(plan::TOOL_CONFIG), &mut problems);
+    settings::select(&mut settings, &args.only, &args.skip, &mut problems);
     if let Some(level) = &args.log_level {
         match LogLevel::parse(level) {
             Some(l) => settings.log_level = l,

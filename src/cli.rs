@@ -124,6 +124,22 @@ pub struct Common {
     /// When to use colour; NO_COLOR in the environment means never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "BITOPS_COLOR")]
     pub color: ColorChoice,
+    /// Run only these deployment aliases (comma-separated), in the configured order
+    #[arg(
+        long,
+        value_name = "ALIASES",
+        env = "BITOPS_ONLY",
+        value_delimiter = ','
+    )]
+    pub only: Vec<String>,
+    /// Leave out these deployment aliases (comma-separated)
+    #[arg(
+        long,
+        value_name = "ALIASES",
+        env = "BITOPS_SKIP",
+        value_delimiter = ','
+    )]
+    pub skip: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -579,6 +579,47 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     (number.is_empty() && !text.is_empty()).then_some(Duration::from_secs(total))
 }
 
+/// Keeps the deployments selected by `--only` and `--skip`; an unknown alias is an error
+/// listing the valid ones.
+pub fn select(
+    settings: &mut Settings,
+    only: &[String],
+    skip: &[String],
+    problems: &mut Vec<Problem>,
+) {
+    let valid: Vec<&str> = settings
+        .deployments
+        .iter()
+        .map(|d| d.alias.as_str())
+        .collect();
+    let mut unknown = Vec::new();
+    for (flag, names) in [("--only", only), ("--skip", skip)] {
+        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            if !valid.contains(&name) {
+                unknown.push(
+                    Problem::error(format!("{flag}: there is no deployment `{name}`")).hint(
+                        match names::suggest(name, valid.iter().copied()) {
+                            Some(best) => {
+                                format!("did you mean `{best}`? deployments: {}", valid.join(", "))
+                            }
+                            None => format!("deployments: {}", valid.join(", ")),
+                        },
+                    ),
+                );
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        problems.extend(unknown);
+        return;
+    }
+    let wanted = |alias: &String| {
+        (only.iter().all(|o| o.trim().is_empty()) || only.iter().any(|o| o.trim() == alias))
+            && !skip.iter().any(|s| s.trim() == alias)
+    };
+    settings.deployments.retain(|d| wanted(&d.alias));
+}
+
 /// Problems in `deployments` that stop everything (no deployments at all).
 pub fn require_deployments(settings: &Settings, env_file: &Path, problems: &mut Vec<Problem>) {
     if settings.deployments.is_empty() && settings.deployments_file.is_none() {

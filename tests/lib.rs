@@ -8,6 +8,7 @@ mod done_when;
 mod examples;
 mod execution;
 mod install;
+mod operator;
 mod plugin_ansible;
 mod plugin_aws;
 mod plugin_cloudformation;
