@@ -7,6 +7,7 @@ mod error;
 mod exec;
 mod hooks;
 mod install;
+mod load;
 mod mask;
 mod merge;
 mod names;

@@ -1,0 +1,188 @@
+//! Finding and reading the inputs of a command: the ops repo, the environment, the
+//! core config layers and the plugins folder. Reads only.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Problem, Result};
+use crate::plan;
+use crate::settings::{self, EnvVars, Layers, Settings};
+use crate::view::EnvView;
+use crate::yaml::Doc;
+
+pub const DEFAULT_OPS_REPO: &str = "/opt/bitops_deployment";
+pub const DEFAULT_CORE_CONFIG: &str = "/opt/bitops/bitops.config.yaml";
+pub const DEFAULT_PLUGINS_DIR: &str = "/opt/bitops/scripts/installed_plugins";
+pub const IMAGE_BITOPS_DIR: &str = "/opt/bitops";
+pub const BUILTIN_CONFIG: &str = include_str!("default_config.yaml");
+pub const BUILTIN_CONFIG_NAME: &str = "<built-in config>";
+
+/// `--ops-repo`, else the image's mount point when it exists, else the current folder.
+pub fn ops_repo(flag: Option<&Path>) -> Result<PathBuf> {
+    let repo = flag
+        .map(Path::to_path_buf)
+        .or_else(|| existing(DEFAULT_OPS_REPO))
+        .unwrap_or_else(|| PathBuf::from("."));
+    if repo.is_dir() {
+        Ok(repo)
+    } else {
+        Err(Error::Invalid(vec![
+            Problem::error("the ops repo folder does not exist")
+                .file(&repo)
+                .hint("pass --ops-repo DIR or set BITOPS_OPS_REPO"),
+        ]))
+    }
+}
+
+/// `--plugins-dir`, else the image's plugins folder when it exists; made absolute.
+pub fn plugins_dir(flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| existing(DEFAULT_PLUGINS_DIR))
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+}
+
+/// The environment to deploy: the flag, else `BITOPS_ENVIRONMENT`, else the deprecated
+/// `ENVIRONMENT`; it must be a folder of the repo that is not `_`- or `.`-prefixed.
+pub fn environment(
+    flag: Option<&str>,
+    env: &EnvVars,
+    repo: &Path,
+    problems: &mut Vec<Problem>,
+) -> Result<String> {
+    let name = match (flag, env.get("BITOPS_ENVIRONMENT"), env.get("ENVIRONMENT")) {
+        (Some(name), _, _) => name.to_string(),
+        (None, Some(name), _) => name.to_string(),
+        (None, None, Some(name)) => {
+            problems.push(Problem::warning(
+                "ENVIRONMENT is deprecated; set BITOPS_ENVIRONMENT instead",
+            ));
+            name.to_string()
+        }
+        (None, None, None) => {
+            return Err(Error::Invalid(vec![
+                Problem::error("no environment given").hint(format!(
+                    "pass -e ENV or set BITOPS_ENVIRONMENT; environments in {}: {}",
+                    repo.display(),
+                    environments(repo).join(", ")
+                )),
+            ]));
+        }
+    };
+    let invalid = crate::names::check(&name).err();
+    if let Some(why) = invalid {
+        return Err(Error::Invalid(vec![Problem::error(why).key("environment")]));
+    }
+    if name.starts_with('_') || name.starts_with('.') {
+        return Err(Error::Invalid(vec![
+            Problem::error(format!(
+                "`{name}` is not an environment: folders starting with `_` or `.` never are"
+            ))
+            .hint(format!(
+                "environments in {}: {}",
+                repo.display(),
+                environments(repo).join(", ")
+            )),
+        ]));
+    }
+    if !repo.join(&name).is_dir() {
+        return Err(Error::Invalid(vec![
+            Problem::error(format!(
+                "environment `{name}` not found: there is no folder {}",
+                repo.join(&name).display()
+            ))
+            .hint(format!(
+                "environments in {}: {}",
+                repo.display(),
+                environments(repo).join(", ")
+            )),
+        ]));
+    }
+    Ok(name)
+}
+
+/// The environment folders of a repo, sorted.
+pub fn environments(repo: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('_') && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The image-level core config: `-c`, else the image's file, else the built-in one.
+pub fn image_config(flag: Option<&Path>) -> Result<Doc> {
+    match flag
+        .map(Path::to_path_buf)
+        .or_else(|| existing(DEFAULT_CORE_CONFIG))
+    {
+        Some(path) => settings::load_core_file(&path).map_err(|p| Error::Invalid(vec![p])),
+        None => Ok(Doc {
+            path: PathBuf::from(BUILTIN_CONFIG_NAME),
+            root: crate::yaml::parse(BUILTIN_CONFIG).expect("the built-in config is valid YAML"),
+        }),
+    }
+}
+
+fn existing(path: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    p.exists().then_some(p)
+}
+
+/// The default folder's name, known before the settings are (it shapes the env-level layer).
+fn default_folder(image: &Doc, env: &EnvVars) -> String {
+    env.get("BITOPS_DEFAULT_FOLDER")
+        .map(String::from)
+        .or_else(|| {
+            let path = ["bitops".to_string(), "default_folder".to_string()];
+            image.root.get_path(&path)?.scalar_text()
+        })
+        .unwrap_or_else(|| "_default".into())
+}
+
+/// The environment folder as a run sees it, with the default folder merged in.
+pub fn env_view(repo: &Path, environment: &str, default_folder: &str) -> EnvView {
+    let default_dir = repo.join(default_folder);
+    EnvView {
+        env_name: environment.to_string(),
+        env_dir: repo.join(environment),
+        default_dir: default_dir.is_dir().then_some(default_dir),
+    }
+}
+
+/// The core settings of one environment: variables, then `<env>/bitops.config.yaml`
+/// (with the default folder's merged under it), then the image-level file, then defaults.
+pub fn env_settings(
+    repo: &Path,
+    environment: &str,
+    image: &Doc,
+    env: &EnvVars,
+    problems: &mut Vec<Problem>,
+) -> Settings {
+    let view = env_view(repo, environment, &default_folder(image, env));
+    let mut env_docs: Vec<Doc> = Vec::new();
+    for path in view.file_layers(Path::new(plan::TOOL_CONFIG)) {
+        match settings::load_core_file(&path) {
+            Ok(doc) => env_docs.push(doc),
+            Err(p) => problems.push(p),
+        }
+    }
+    let layers = Layers {
+        env,
+        docs: env_docs.iter().chain(std::iter::once(image)).collect(),
+    };
+    settings::resolve(&layers, problems)
+}
+
+pub fn bitops_dir() -> PathBuf {
+    if Path::new(IMAGE_BITOPS_DIR).is_dir() {
+        return PathBuf::from(IMAGE_BITOPS_DIR);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default()
+}
