@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{Cli, ColorChoice, Command, Common, DryRun, Format, InstallArgs};
+use crate::cli::{
+    Cli, ColorChoice, Command, Common, DryRun, Format, InstallArgs, ListArgs, PluginsArgs,
+    PluginsCommand, TableFormat,
+};
+use crate::discover;
 use crate::error::{Problem, Result, check};
 use crate::load;
 use crate::mask::Masker;
@@ -27,6 +31,15 @@ pub fn run(cli: Cli) -> Result<()> {
             deploy(&ctx, &plan, &out, args.keep_workspace)
         }
         Command::Install(args) => install(&args),
+        Command::List(args) => list(&args),
+        Command::Plugins(args) => plugins(&args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "bitops", &mut script);
+            emit(&String::from_utf8_lossy(&script));
+            Ok(())
+        }
         Command::Plan(args) => {
             let (_, plan, out) = prepare(&args.common, &args.dry_run)?;
             match args.format {
@@ -66,6 +79,83 @@ fn install(args: &InstallArgs) -> Result<()> {
         fail_fast: settings.fail_fast,
     };
     crate::install::install(&request, problems, &env, &out)
+}
+
+fn list(args: &ListArgs) -> Result<()> {
+    let env = EnvVars::from_process();
+    let repo = load::ops_repo(args.ops_repo.as_deref())?;
+    let name = args
+        .environment
+        .clone()
+        .or_else(|| env.get("BITOPS_ENVIRONMENT").map(String::from));
+    let Some(name) = name else {
+        let envs = discover::environments(&repo);
+        match args.format {
+            TableFormat::Json => print_json(&envs),
+            _ => emit(&discover::environments_text(&repo, &envs)),
+        }
+        return Ok(());
+    };
+    let mut problems = Vec::new();
+    let environment = load::environment(Some(&name), &env, &repo, &mut problems)?;
+    let image = load::image_config(args.config.as_deref())?;
+    let settings = load::env_settings(&repo, &environment, &image, &env, &mut problems);
+    check(&problems)?;
+    let plugins_dir = load::plugins_dir(args.plugins_dir.as_deref());
+    let view = load::env_view(&repo, &environment, &settings.default_folder);
+    let deps: Vec<discover::DeploymentSummary> = settings
+        .deployments
+        .iter()
+        .map(|d| discover::DeploymentSummary {
+            alias: d.alias.clone(),
+            plugin: d.plugin.clone(),
+            source: discover::source_of(
+                crate::plugin::locate(plugins_dir.as_deref(), None, &d.plugin).as_ref(),
+            ),
+            folder: view.is_dir(std::path::Path::new(&d.alias)),
+        })
+        .collect();
+    match args.format {
+        TableFormat::Json => print_json(&deps),
+        _ => emit(&discover::deployments_text(
+            &environment,
+            settings.deployments_file.as_deref(),
+            &deps,
+        )),
+    }
+    Ok(())
+}
+
+fn plugins(args: &PluginsArgs) -> Result<()> {
+    let plugins_dir = load::plugins_dir(args.plugins_dir.as_deref());
+    match &args.show {
+        None => {
+            let list = discover::plugins(plugins_dir.as_deref());
+            match args.format {
+                TableFormat::Json => print_json(&list),
+                _ => emit(&discover::plugins_text(&list)),
+            }
+        }
+        Some(PluginsCommand::Show { name }) => {
+            let (located, rows) = discover::settings_of(plugins_dir.as_deref(), name)?;
+            match args.format {
+                TableFormat::Json => print_json(&rows),
+                format => emit(&discover::settings_text(name, &located, &rows, format)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pretty JSON with a final newline.
+fn print_json<T: serde::Serialize>(value: &T) {
+    emit(&(serde_json::to_string_pretty(value).unwrap_or_default() + "\n"));
+}
+
+/// Writes to stdout; a reader that went away (`| head`) just ends the output.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn use_color(choice: ColorChoice, env: &EnvVars, configured: bool) -> bool {

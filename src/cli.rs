@@ -45,6 +45,81 @@ Examples:
   bitops install -c /opt/bitops/bitops.config.yaml
   bitops install -c bitops.config.yaml --plugins-dir ./plugins")]
     Install(InstallArgs),
+    /// List the environments of the ops repo, or with -e the deployments of one
+    #[command(after_help = "\
+Examples:
+  bitops list --ops-repo ./ops-repo
+  bitops list -e prod --ops-repo ./ops-repo")]
+    List(ListArgs),
+    /// List the installed and built-in plugins, or show the settings of one
+    #[command(after_help = "\
+Examples:
+  bitops plugins
+  bitops plugins show terraform
+  bitops plugins show helm --format markdown")]
+    Plugins(PluginsArgs),
+    /// Print a completion script for your shell
+    #[command(after_help = "\
+Examples:
+  bitops completions bash > /etc/bash_completion.d/bitops
+  bitops completions zsh > \"${fpath[1]}/_bitops\"
+  bitops completions fish > ~/.config/fish/completions/bitops.fish")]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Show the deployments of this environment [env: BITOPS_ENVIRONMENT]
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
+    #[arg(long, value_name = "DIR", env = "BITOPS_OPS_REPO")]
+    pub ops_repo: Option<PathBuf>,
+    /// Image-level core config [default: /opt/bitops/bitops.config.yaml when it exists, else built-in defaults]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "BITOPS_BUILD_CONFIG_YAML"
+    )]
+    pub config: Option<PathBuf>,
+    /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
+    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsArgs {
+    #[command(subcommand)]
+    pub show: Option<PluginsCommand>,
+    /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
+    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR", global = true)]
+    pub plugins_dir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TableFormat::Text, global = true)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Show a plugin's settings: key, type, variables, CLI flag, default, required, description
+    Show {
+        /// Plugin name
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Args)]

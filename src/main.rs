@@ -3,6 +3,7 @@ use clap::Parser;
 mod app;
 mod builtin;
 mod cli;
+mod discover;
 mod error;
 mod exec;
 mod hooks;

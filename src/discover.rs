@@ -1,0 +1,333 @@
+//! Discovery: `bitops list` (environments and deployments) and `bitops plugins`
+//! (installed and built-in plugins, and one plugin's settings). Reads only.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::TableFormat;
+use crate::error::{Error, Problem, Result};
+use crate::plugin::{self, Located};
+use crate::schema::{self, Property};
+use crate::yaml::Doc;
+
+/// Aligned text columns; the last column is not padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::from(" ");
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.into_iter().enumerate() {
+            if i == last {
+                s.push(' ');
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, " {cell:<w$}", w = widths[i]);
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
+    let esc = |c: &str| c.replace('|', "\\|");
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| esc(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
+#[derive(Serialize)]
+pub struct EnvSummary {
+    pub name: String,
+    pub tool_folders: Vec<String>,
+}
+
+/// The environments of a repo and the tool folders of each.
+pub fn environments(repo: &Path) -> Vec<EnvSummary> {
+    crate::load::environments(repo)
+        .into_iter()
+        .map(|name| {
+            let mut tool_folders: Vec<String> = std::fs::read_dir(repo.join(&name))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            tool_folders.sort();
+            EnvSummary { name, tool_folders }
+        })
+        .collect()
+}
+
+pub fn environments_text(repo: &Path, envs: &[EnvSummary]) -> String {
+    if envs.is_empty() {
+        return format!(
+            "No environments in {} (an environment is a top-level folder not starting with `_` or `.`).\n",
+            repo.display()
+        );
+    }
+    let rows: Vec<Vec<String>> = envs
+        .iter()
+        .map(|e| vec![e.name.clone(), e.tool_folders.join(", ")])
+        .collect();
+    format!(
+        "Environments in {}:\n{}",
+        repo.display(),
+        table(&["ENVIRONMENT", "TOOL FOLDERS"], &rows)
+    )
+}
+
+#[derive(Serialize)]
+pub struct DeploymentSummary {
+    pub alias: String,
+    pub plugin: String,
+    pub source: String,
+    pub folder: bool,
+}
+
+pub fn deployments_text(env: &str, from: Option<&Path>, deps: &[DeploymentSummary]) -> String {
+    let rows: Vec<Vec<String>> = deps
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            vec![
+                (i + 1).to_string(),
+                d.alias.clone(),
+                d.plugin.clone(),
+                if d.folder {
+                    "present".into()
+                } else {
+                    "missing: skipped".into()
+                },
+                d.source.clone(),
+            ]
+        })
+        .collect();
+    let from = from.map_or(String::new(), |f| format!(" (from {})", f.display()));
+    format!(
+        "Deployments of `{env}`{from}, in order:\n{}",
+        table(
+            &["#", "DEPLOYMENT", "PLUGIN", "FOLDER", "PLUGIN SOURCE"],
+            &rows
+        )
+    )
+}
+
+/// Where a plugin comes from, for a person.
+pub fn source_of(located: Option<&Located>) -> String {
+    let Some(p) = located else {
+        return "unknown plugin".into();
+    };
+    if p.builtin {
+        return "built in".into();
+    }
+    let record = std::fs::read_to_string(p.dir.join(crate::install::RECORD))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    let origin = record.and_then(|r| {
+        let mut s = r["source"].as_str()?.to_string();
+        for (key, label) in [
+            ("source_tag", "tag"),
+            ("source_branch", "branch"),
+            ("source_commit", "commit"),
+        ] {
+            if let Some(v) = r[key].as_str() {
+                let _ = write!(s, " {label} {v}");
+            }
+        }
+        Some(s)
+    });
+    match origin {
+        Some(o) => format!("installed in {} from {o}", p.dir.display()),
+        None => format!("installed in {}", p.dir.display()),
+    }
+}
+
+#[derive(Serialize)]
+pub struct PluginSummary {
+    pub name: String,
+    pub source: String,
+    pub overrides_builtin: bool,
+}
+
+pub fn plugins(plugins_dir: Option<&Path>) -> Vec<PluginSummary> {
+    plugin::available(plugins_dir)
+        .into_iter()
+        .map(|name| {
+            let located = plugin::locate(plugins_dir, None, &name);
+            PluginSummary {
+                overrides_builtin: located.as_ref().is_some_and(|l| !l.builtin)
+                    && crate::builtin::exists(&name),
+                source: source_of(located.as_ref()),
+                name,
+            }
+        })
+        .collect()
+}
+
+pub fn plugins_text(list: &[PluginSummary]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|p| {
+            let note = if p.overrides_builtin {
+                " (replaces the built-in one)"
+            } else {
+                ""
+            };
+            vec![p.name.clone(), format!("{}{note}", p.source)]
+        })
+        .collect();
+    table(&["PLUGIN", "SOURCE"], &rows)
+}
+
+#[derive(Serialize)]
+pub struct Setting {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub override_var: String,
+    pub exported_as: Option<String>,
+    pub cli_flag: Option<String>,
+    pub default: Option<String>,
+    pub required: bool,
+    pub description: Option<String>,
+}
+
+/// The settings of a plugin, from its schema.
+pub fn settings_of(plugins_dir: Option<&Path>, name: &str) -> Result<(Located, Vec<Setting>)> {
+    let located = plugin::locate(plugins_dir, None, name).ok_or_else(|| {
+        Error::Invalid(vec![
+            Problem::error(format!("unknown plugin `{name}`")).hint(format!(
+                "plugins: {}",
+                plugin::available(plugins_dir).join(", ")
+            )),
+        ])
+    })?;
+    let path = located.path(plugin::SCHEMA);
+    let root = match located.load_yaml(plugin::SCHEMA) {
+        None => {
+            return Err(Error::Invalid(vec![
+                Problem::error(format!("plugin `{name}` has no {}", plugin::SCHEMA)).file(&path),
+            ]));
+        }
+        Some(Err(e)) => {
+            return Err(Error::Invalid(vec![
+                Problem::error(e.message).file(&path).line(e.line),
+            ]));
+        }
+        Some(Ok(root)) => root,
+    };
+    let mut problems = Vec::new();
+    let doc = Doc { path, root };
+    let parsed = schema::parse_schema(&doc, name, &mut problems);
+    crate::error::check(&problems)?;
+    let Some(parsed) = parsed else {
+        return Err(Error::Invalid(problems));
+    };
+    let rows = parsed
+        .leaves()
+        .into_iter()
+        .map(|p| setting(name, p))
+        .collect();
+    Ok((located, rows))
+}
+
+fn setting(plugin: &str, p: &Property) -> Setting {
+    let default = p.default.as_ref().map(|d| match d.scalar_text() {
+        Some(t) => t,
+        None => match &d.value {
+            crate::yaml::Value::Seq(items) => {
+                let items: Vec<String> = items.iter().filter_map(|i| i.scalar_text()).collect();
+                format!("[{}]", items.join(", "))
+            }
+            _ => d.kind().to_string(),
+        },
+    });
+    let cli_flag = if p.is_cli() {
+        Some(match p.flag() {
+            Some(flag) if p.kind == schema::Type::Boolean => flag,
+            Some(flag) if p.kind == schema::Type::List => format!("{flag}=ITEM (repeated)"),
+            Some(flag) => format!("{flag}=VALUE"),
+            None => "positional".into(),
+        })
+    } else {
+        None
+    };
+    Setting {
+        key: p.dotted(),
+        kind: format!("{:?}", p.kind).to_lowercase(),
+        override_var: schema::env_name(plugin, &p.name),
+        exported_as: p.export_env.clone(),
+        cli_flag,
+        default,
+        required: p.required,
+        description: p.description.clone(),
+    }
+}
+
+pub fn settings_text(
+    name: &str,
+    located: &Located,
+    rows: &[Setting],
+    format: TableFormat,
+) -> String {
+    let header = [
+        "KEY",
+        "TYPE",
+        "ENV VAR",
+        "CLI FLAG",
+        "DEFAULT",
+        "REQUIRED",
+        "DESCRIPTION",
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|s| {
+            let env = match &s.exported_as {
+                Some(e) => format!("{e} (set with {})", s.override_var),
+                None => format!("(set with {})", s.override_var),
+            };
+            vec![
+                s.key.clone(),
+                s.kind.clone(),
+                env,
+                s.cli_flag.clone().unwrap_or_else(|| "-".into()),
+                s.default.clone().unwrap_or_else(|| "-".into()),
+                if s.required {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                s.description.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    match format {
+        TableFormat::Markdown => markdown(&header, &cells),
+        _ => format!(
+            "Plugin `{name}` ({}); settings of its tool config, in schema order:\n{}",
+            source_of(Some(located)),
+            table(&header, &cells)
+        ),
+    }
+}
