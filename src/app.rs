@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::cli::{
     Cli, ColorChoice, Command, Common, DryRun, Format, InstallArgs, ListArgs, PluginsArgs,
-    PluginsCommand, TableFormat,
+    PluginsCommand, TableFormat, ValidateArgs,
 };
 use crate::discover;
-use crate::error::{Problem, Result, check};
+use crate::error::{Error, Problem, Result, check};
 use crate::load;
 use crate::mask::Masker;
 use crate::output::{LogWriter, Output};
@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Install(args) => install(&args),
         Command::List(args) => list(&args),
+        Command::Validate(args) => validate(&args),
         Command::Plugins(args) => plugins(&args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -79,6 +80,35 @@ fn install(args: &InstallArgs) -> Result<()> {
         fail_fast: settings.fail_fast,
     };
     crate::install::install(&request, problems, &env, &out)
+}
+
+fn validate(args: &ValidateArgs) -> Result<()> {
+    let env = EnvVars::from_process();
+    let repo = load::ops_repo(args.ops_repo.as_deref())?;
+    let environments = if args.all {
+        load::environments(&repo)
+    } else {
+        let mut problems = Vec::new();
+        let name = load::environment(args.environment.as_deref(), &env, &repo, &mut problems)?;
+        vec![name]
+    };
+    let request = crate::validate::Request {
+        repo: &repo,
+        environments,
+        config: args.config.as_deref(),
+        plugins_dir: load::plugins_dir(args.plugins_dir.as_deref()),
+        strict: args.strict,
+    };
+    let report = crate::validate::validate(&request, &env)?;
+    match args.format {
+        Format::Json => print_json(&report),
+        Format::Text => emit(&crate::validate::text(&report)),
+    }
+    if report.errors > 0 {
+        Err(Error::Reported)
+    } else {
+        Ok(())
+    }
 }
 
 fn list(args: &ListArgs) -> Result<()> {

@@ -33,6 +33,13 @@ Examples:
   bitops plan -e dev --ops-repo ./ops-repo
   bitops plan -e prod --format json | jq '.steps[].deploy'")]
     Plan(PlanArgs),
+    /// Check the configuration of one or every environment and report every problem; runs nothing
+    #[command(after_help = "\
+Examples:
+  bitops validate -e dev --ops-repo ./ops-repo
+  bitops validate --all --ops-repo ./ops-repo
+  bitops validate --all --format json | jq '.problems[] | select(.severity == \"error\")'")]
+    Validate(ValidateArgs),
     /// Install the plugins listed under `bitops.plugins` of the image-level config
     #[command(after_help = "\
 Sources (per plugin under bitops.plugins):
@@ -68,6 +75,36 @@ Examples:
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Environment to check [env: BITOPS_ENVIRONMENT]
+    #[arg(short, long, value_name = "ENV", conflicts_with = "all")]
+    pub environment: Option<String>,
+    /// Check every environment of the ops repo
+    #[arg(long)]
+    pub all: bool,
+    /// Fail on warnings too (hidden default-folder files, skipped deployments)
+    #[arg(long)]
+    pub strict: bool,
+    /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
+    #[arg(long, value_name = "DIR", env = "BITOPS_OPS_REPO")]
+    pub ops_repo: Option<PathBuf>,
+    /// Image-level core config [default: /opt/bitops/bitops.config.yaml when it exists, else built-in defaults]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "BITOPS_BUILD_CONFIG_YAML"
+    )]
+    pub config: Option<PathBuf>,
+    /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
+    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

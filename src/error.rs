@@ -39,6 +39,9 @@ pub struct Problem {
     pub hint: Option<String>,
     #[serde(skip)]
     pub exit_code: i32,
+    /// A warning for `deploy` that `validate` reports as an error.
+    #[serde(skip)]
+    pub strict: bool,
 }
 
 impl Problem {
@@ -51,6 +54,7 @@ impl Problem {
             message: message.into(),
             hint: None,
             exit_code: exit::FAILURE,
+            strict: false,
         }
     }
 
@@ -82,6 +86,12 @@ impl Problem {
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks a warning that `validate` treats as an error.
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
         self
     }
 
@@ -138,6 +148,9 @@ pub enum Error {
     /// Under `fail_fast: false`, some steps failed.
     #[error("{failed} of {total} deployments failed")]
     SomeFailed { failed: usize, total: usize },
+    /// The problems were already printed (e.g. by `validate`); exit 1 quietly.
+    #[error("")]
+    Reported,
     #[error("interrupted by {signal}; the running step was stopped")]
     Interrupted { signal: &'static str, code: i32 },
 }
@@ -166,7 +179,7 @@ impl Error {
                 .iter()
                 .find(|p| p.is_error())
                 .map_or(exit::FAILURE, |p| p.exit_code),
-            Error::Io { .. } | Error::SomeFailed { .. } => exit::FAILURE,
+            Error::Io { .. } | Error::SomeFailed { .. } | Error::Reported => exit::FAILURE,
             Error::StepFailed { code, .. } => *code,
             Error::TimedOut { .. } => exit::TIMED_OUT,
             Error::Interrupted { code, .. } => *code,

@@ -19,6 +19,7 @@ mod process;
 mod render;
 mod schema;
 mod settings;
+mod validate;
 mod view;
 mod workspace;
 mod yaml;
@@ -30,6 +31,7 @@ fn main() {
         Err(e) => {
             match &e {
                 error::Error::Invalid(_) => eprintln!("{e}"),
+                error::Error::Reported => {}
                 _ => eprintln!("error: {e}"),
             }
             e.exit_code()

@@ -138,11 +138,14 @@ pub fn build_step(
         ))
         .key(format!("bitops.deployments.{}.plugin", dep.alias));
         p.file = ctx.settings.deployments_file.clone();
+        p.line = (dep.line > 0).then_some(dep.line);
         let folder = match &ctx.plugins_dir {
             Some(dir) => format!("installed in {} or built in", dir.display()),
             None => "built in (no --plugins-dir)".to_string(),
         };
-        p = p.hint(format!("plugins {folder}: {}", available.join(", ")));
+        let guess = crate::names::suggest(&dep.plugin, available.iter().map(String::as_str))
+            .map_or(String::new(), |g| format!("did you mean `{g}`? "));
+        p = p.hint(format!("{guess}plugins {folder}: {}", available.join(", ")));
         problems.push(p);
         return step;
     };

@@ -535,6 +535,7 @@ fn walk_config(
                         let mut p = Problem::warning(
                             "unknown key: the plugin's schema does not define it; it is ignored",
                         )
+                        .strict()
                         .at(file, child.line)
                         .key(dotted);
                         if let Some(best) =

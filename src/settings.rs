@@ -84,6 +84,9 @@ pub struct MaskRule {
 pub struct Deployment {
     pub alias: String,
     pub plugin: String,
+    /// Line of the deployment (its `plugin:` when given) in `Settings::deployments_file`.
+    #[serde(skip)]
+    pub line: usize,
     #[serde(skip)]
     pub timeout: Option<Duration>,
 }
@@ -361,6 +364,7 @@ impl<'a> Resolver<'a, '_> {
             if !KNOWN_KEYS.contains(&key.as_str()) {
                 let mut p =
                     Problem::warning(format!("unknown core setting `{key}`; it is ignored"))
+                        .strict()
                         .at(&doc.path, node.line)
                         .key(format!("bitops.{key}"));
                 if let Some(best) = names::suggest(key, KNOWN_KEYS.iter().copied()) {
@@ -530,6 +534,7 @@ impl<'a> Resolver<'a, '_> {
                         Problem::warning(format!(
                             "unknown deployment setting `{field}`; it is ignored"
                         ))
+                        .strict()
                         .at(file, value.line)
                         .key(format!("{key}.{field}"))
                         .hint("a deployment takes `plugin` and `timeout`"),
@@ -540,6 +545,7 @@ impl<'a> Resolver<'a, '_> {
                 out.push(Deployment {
                     alias: alias.clone(),
                     plugin,
+                    line: entry.get("plugin").map_or(entry.line, |p| p.line),
                     timeout,
                 });
             }

@@ -101,6 +101,68 @@ impl EnvView {
     }
 }
 
+/// A file of the default folder that the environment hides: its content is not used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hidden {
+    pub env: PathBuf,
+    pub default: PathBuf,
+    pub why: &'static str,
+}
+
+impl EnvView {
+    /// Every default-folder file whose content a run will not use (`.sh` and other
+    /// clashes, and YAML clashes that cannot be merged), for `validate`.
+    pub fn hidden_defaults(&self) -> Vec<Hidden> {
+        let mut out = Vec::new();
+        if let Some(default) = &self.default_dir {
+            hidden_in(&self.env_dir, default, &mut out);
+        }
+        out
+    }
+}
+
+fn hidden_in(env: &Path, default: &Path, out: &mut Vec<Hidden>) {
+    let (Ok(mut ours), Ok(theirs)) = (list(env), list(default)) else {
+        return;
+    };
+    ours.sort_by(|a, b| a.name.cmp(&b.name));
+    for theirs in theirs {
+        let Some(mine) = ours.iter().find(|e| e.name == theirs.name) else {
+            continue;
+        };
+        match (&mine.source, &theirs.source) {
+            (Source::Dir, Source::Dir) => {
+                hidden_in(&env.join(&mine.name), &default.join(&theirs.name), out)
+            }
+            (Source::File(e), Source::File(d)) => {
+                let why = match clash_kind(&theirs.name.to_string_lossy()) {
+                    Clash::Shell => Some("a .sh clash: the environment's script is used"),
+                    Clash::Other => Some("a clash: the environment's file is used"),
+                    Clash::Yaml => {
+                        let read = |p: &Path| fs::read_to_string(p).unwrap_or_default();
+                        crate::merge::merge_yaml_text(&read(e), &read(d))
+                            .err()
+                            .map(|_| "a YAML clash that cannot be merged (invalid YAML): the environment's file is used")
+                    }
+                    Clash::Terraform => None,
+                };
+                if let Some(why) = why {
+                    out.push(Hidden {
+                        env: e.clone(),
+                        default: d.clone(),
+                        why,
+                    });
+                }
+            }
+            _ => out.push(Hidden {
+                env: env.join(&mine.name),
+                default: default.join(&theirs.name),
+                why: "a file and a folder of the same name: the environment's is used",
+            }),
+        }
+    }
+}
+
 /// A folder's entries; a missing folder is empty. Symlinks are not followed, so a
 /// link to a folder is copied as a link and a link loop cannot recurse.
 fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {

@@ -285,7 +285,7 @@ fn errors_of_every_step_are_reported_together() {
             error: repo/dev/one/bitops.config.yaml: `probe.cli.name`: required value `cli.name` is not set
               hint: set it in the tool's bitops.config.yaml or with $BITOPS_PROBE_NAME
             error: repo/dev/two/bitops.config.yaml:3: `probe.cli.name`: must be a single value, found a list
-            error: repo/dev/bitops.config.yaml: `bitops.deployments.three.plugin`: unknown plugin `nope` for deployment `three`
+            error: repo/dev/bitops.config.yaml:5: `bitops.deployments.three.plugin`: unknown plugin `nope` for deployment `three`
               hint: plugins installed in <root>/plugins or built in: ..., probe, ...
             4 errors found; nothing was run
             "

@@ -209,3 +209,221 @@ fn completions_for_each_shell() {
         .code(2)
         .stderr_has("invalid value 'tcsh'");
 }
+
+const STRICT_SCHEMA: &str = "
+    probe:
+      type: object
+      properties:
+        cli:
+          type: object
+          properties:
+            name: {type: string, parameter: name}
+            forks: {type: integer, parameter: forks}
+            stack-action: {type: string, default: plan}
+        options:
+          type: object
+          properties:
+            region: {type: string, required: true, export_env: REGION}
+";
+
+/// Three environments with five distinct mistakes between them.
+fn five_mistakes() -> Test {
+    let deployments = "bitops:\n  deployments:\n    app: {plugin: probe}\n";
+    Test::new()
+        .probe_plugin("probe", STRICT_SCHEMA, &[])
+        // dev: a YAML syntax error, and a misspelt key in another tool
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    app: {plugin: probe}\n    db: {plugin: probe}\n",
+        )
+        .write(
+            "repo/dev/app/bitops.config.yaml",
+            "probe:\n  options:\n    region: [eu\n",
+        )
+        .write(
+            "repo/dev/db/bitops.config.yaml",
+            "probe:\n  cli:\n    nmae: db\n  options: {region: eu}\n",
+        )
+        // staging: a wrong type and a missing required value
+        .write("repo/staging/bitops.config.yaml", deployments)
+        .write(
+            "repo/staging/app/bitops.config.yaml",
+            "probe:\n  cli:\n    forks: many\n",
+        )
+        // prod: an unknown plugin (and a clean tool folder)
+        .write(
+            "repo/prod/bitops.config.yaml",
+            "bitops:\n  deployments:\n    app: {plugin: probe}\n    web:\n      plugin: prbe\n",
+        )
+        .write(
+            "repo/prod/app/bitops.config.yaml",
+            "probe:\n  options: {region: us}\n",
+        )
+        .mkdir("repo/prod/web")
+        .hook("repo/prod/app/bitops.before-deploy.d/01.sh")
+}
+
+#[test]
+fn validate_all_reports_every_mistake_of_every_environment() {
+    let run = five_mistakes()
+        .args(&[
+            "validate",
+            "--all",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(1);
+    let stdout = run.stdout();
+    for expected in [
+        "error: repo/dev/app/bitops.config.yaml:4: invalid YAML:",
+        "error: repo/dev/db/bitops.config.yaml:3: `probe.cli.nmae`: unknown key: the plugin's schema does not define it; it is ignored\n  hint: did you mean `name`?\n  in: dev\n",
+        "error: repo/staging/app/bitops.config.yaml:3: `probe.cli.forks`: must be an integer, found a string `many`\n  in: staging\n",
+        "error: repo/staging/app/bitops.config.yaml: `probe.options.region`: required value `options.region` is not set\n",
+        "error: repo/prod/bitops.config.yaml:5: `bitops.deployments.web.plugin`: unknown plugin `prbe` for deployment `web`\n  hint: did you mean `probe`? plugins installed in <root>/plugins or built in: ",
+        "5 errors and 0 warnings found in 3 environments (dev, prod, staging)\n",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "stdout lacks {expected:?}:\n{stdout}"
+        );
+    }
+    assert_eq!(stdout.matches("error: ").count(), 5, "{stdout}");
+    assert_eq!(run.log(), "", "validate ran something");
+    assert!(run.workspaces().is_empty(), "validate staged a workspace");
+    // the same as JSON, for machines
+    let run = five_mistakes()
+        .args(&[
+            "validate",
+            "--all",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--format",
+            "json",
+        ])
+        .run();
+    run.code(1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["errors"], 5);
+    let problems = report["problems"].as_array().unwrap();
+    let forks = problems
+        .iter()
+        .find(|p| p["key"] == "probe.cli.forks")
+        .unwrap();
+    assert_eq!(forks["line"], 3);
+    assert_eq!(forks["severity"], "error");
+    assert_eq!(forks["environments"], serde_json::json!(["staging"]));
+}
+
+#[test]
+fn validate_one_environment_clean_and_with_warnings() {
+    let run = five_mistakes()
+        .args(&[
+            "validate",
+            "-e",
+            "prod",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(1)
+        .stdout_has("1 error and 0 warnings found in 1 environment (prod)\n");
+    // skipped hooks, missing folders of an environment's own deployments and unknown keys fail validation;
+    // a default-folder file hidden by the environment is a warning unless --strict
+    let t = || {
+        Test::new()
+            .probe_plugin("probe", STRICT_SCHEMA, &[])
+            .write(
+                "repo/dev/bitops.config.yaml",
+                "bitops:\n  deployments:\n    app: {plugin: probe}\n",
+            )
+            .write(
+                "repo/dev/app/bitops.config.yaml",
+                "probe:\n  options: {region: eu}\n",
+            )
+            .write("repo/dev/app/notes.txt", "env\n")
+            .write("repo/_default/app/notes.txt", "default\n")
+            .write("repo/dev/app/bitops.before-deploy.d/.gitkeep", "")
+    };
+    let run = t()
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(0).stdout_is(
+        "
+        warning: repo/dev/app/notes.txt hides repo/_default/app/notes.txt
+          hint: a clash: the environment's file is used; the default folder's file is not used
+        0 errors and 1 warning found in 1 environment (dev)
+        ",
+    );
+    t().args(&[
+        "validate",
+        "-e",
+        "dev",
+        "--strict",
+        "--ops-repo",
+        "repo",
+        "--plugins-dir",
+        "plugins",
+    ])
+    .run()
+    .code(1);
+    let run = t()
+        .write(
+            "repo/dev/app/bitops.before-deploy.d/check",
+            "echo not executable\n",
+        )
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    app: {plugin: probe}\n    gone: {plugin: probe}\n",
+        )
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(1)
+        .stdout_has("error: repo/dev/bitops.config.yaml: `bitops.deployments.gone`: deployment `gone`: tool folder dev/gone not found; it will be skipped\n")
+        .stdout_has("error: repo/dev/app/bitops.before-deploy.d/check: this hook will be skipped: not a .sh file and not executable\n");
+    let clean = Test::new()
+        .probe_plugin("probe", STRICT_SCHEMA, &[])
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    app: {plugin: probe}\n",
+        )
+        .write(
+            "repo/dev/app/bitops.config.yaml",
+            "probe:\n  options: {region: eu}\n",
+        )
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    clean
+        .code(0)
+        .stdout_is("no problems found in 1 environment (dev)\n");
+}

@@ -1,0 +1,166 @@
+//! `bitops validate`: build the plan of one or every environment and report every
+//! problem at once. Runs nothing, writes nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Problem, Severity};
+use crate::load;
+use crate::plan::{self, Context};
+use crate::settings::EnvVars;
+use crate::yaml::Doc;
+
+#[derive(Debug, Serialize)]
+pub struct Finding {
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub environments: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub environments: Vec<String>,
+    pub errors: usize,
+    pub warnings: usize,
+    pub problems: Vec<Finding>,
+}
+
+pub struct Request<'a> {
+    pub repo: &'a Path,
+    pub environments: Vec<String>,
+    pub config: Option<&'a Path>,
+    pub plugins_dir: Option<PathBuf>,
+    pub strict: bool,
+}
+
+/// Problems of one environment, as `validate` sees them.
+fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let settings = load::env_settings(req.repo, name, image, env, &mut problems);
+    let env_file = req.repo.join(name).join(plan::TOOL_CONFIG);
+    crate::settings::require_deployments(&settings, &env_file, &mut problems);
+    let from_env_file = settings.deployments_file.as_ref().is_some_and(|f| {
+        f.starts_with(req.repo.join(name)) || f.starts_with(req.repo.join(&settings.default_folder))
+    });
+    let ctx = Context {
+        environment: name.to_string(),
+        ops_repo: req.repo.to_path_buf(),
+        plugins_dir: req.plugins_dir.clone(),
+        env: env.clone(),
+        bitops_dir: load::bitops_dir(),
+        dry_run: false,
+        dry_run_hooks: false,
+        settings,
+    };
+    let view = load::env_view(req.repo, name, &ctx.settings.default_folder);
+    let mut built = plan::build(&ctx, &view);
+    problems.append(&mut built.problems);
+    for step in &built.steps {
+        if let Some(reason) = &step.skip {
+            let mut p = Problem::warning(format!(
+                "deployment `{}`: {reason}; it will be skipped",
+                step.alias
+            ))
+            .key(format!("bitops.deployments.{}", step.alias))
+            .hint(format!(
+                "create the folder {}, or remove the deployment",
+                step.tool_dir.display()
+            ));
+            p.file = ctx.settings.deployments_file.clone();
+            // Listed for this environment on purpose: a missing folder is a mistake.
+            if from_env_file {
+                p = p.strict();
+            }
+            problems.push(p);
+        }
+        for hook in step.before_hooks.iter().chain(&step.after_hooks) {
+            if let Some(reason) = &hook.skip_reason
+                && !hook.name.starts_with('.')
+            {
+                problems.push(
+                    Problem::warning(format!("this hook will be skipped: {reason}"))
+                        .file(&hook.path)
+                        .hint("name it *.sh, make it executable (chmod +x), or move it out of the hook folder")
+                        .strict(),
+                );
+            }
+        }
+    }
+    for hidden in view.hidden_defaults() {
+        problems.push(
+            Problem::warning(format!(
+                "{} hides {}",
+                hidden.env.display(),
+                hidden.default.display()
+            ))
+            .hint(format!(
+                "{}; the default folder's file is not used",
+                hidden.why
+            )),
+        );
+    }
+    problems
+}
+
+pub fn validate(req: &Request, env: &EnvVars) -> Result<Report, Error> {
+    let image = load::image_config(req.config)?;
+    let mut findings: Vec<Finding> = Vec::new();
+    for name in &req.environments {
+        let mut problems = check_env(req, &image, name, env);
+        for p in &mut problems {
+            if p.strict || req.strict {
+                p.severity = Severity::Error;
+            }
+        }
+        for p in problems {
+            match findings.iter_mut().find(|f| f.problem == p) {
+                Some(f) => f.environments.push(name.clone()),
+                None => findings.push(Finding {
+                    problem: p,
+                    environments: vec![name.clone()],
+                }),
+            }
+        }
+    }
+    let errors = findings.iter().filter(|f| f.problem.is_error()).count();
+    Ok(Report {
+        environments: req.environments.clone(),
+        errors,
+        warnings: findings.len() - errors,
+        problems: findings,
+    })
+}
+
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let several = report.environments.len() > 1;
+    for f in &report.problems {
+        out.push_str(&f.problem.to_string());
+        if several {
+            out.push_str(&format!("\n  in: {}", f.environments.join(", ")));
+        }
+        out.push('\n');
+    }
+    let envs = format!(
+        "{} environment{} ({})",
+        report.environments.len(),
+        if report.environments.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        report.environments.join(", ")
+    );
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if report.problems.is_empty() {
+        out.push_str(&format!("no problems found in {envs}\n"));
+    } else {
+        out.push_str(&format!(
+            "{} and {} found in {envs}\n",
+            plural(report.errors, "error"),
+            plural(report.warnings, "warning")
+        ));
+    }
+    out
+}
