@@ -4,32 +4,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cli::{
-    Cli, ColorChoice, Command, Common, DryRun, Format, InstallArgs, ListArgs, PluginsArgs,
-    PluginsCommand, TableFormat, ValidateArgs,
+    Cli, ColorChoice, Command, Common, DeployArgs, DryRun, Format, InstallArgs, ListArgs,
+    PluginsArgs, PluginsCommand, TableFormat, ValidateArgs,
 };
 use crate::discover;
 use crate::error::{Error, Problem, Result, check};
 use crate::load;
 use crate::mask::Masker;
-use crate::output::{LogWriter, Output};
+use crate::output::{Ci, LogFormat, LogWriter, Output, Tone};
 use crate::plan::{self, Context, Plan};
+use crate::report::{self, RunReport, RunStatus};
 use crate::settings::{self, EnvVars, Layers, LogLevel, RunMode};
 use crate::view::EnvView;
 use crate::workspace;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Deploy(args) => {
-            let (ctx, plan, out) = prepare(&args.common, &args.dry_run)?;
-            if ctx.settings.run_mode == RunMode::ValidateConfig {
-                out.note(
-                    "run_mode validate_config: the configuration is valid; nothing was run",
-                    None,
-                );
-                return Ok(());
-            }
-            deploy(&ctx, &plan, &out, args.keep_workspace)
-        }
+        Command::Deploy(args) => deploy(&args),
         Command::Install(args) => install(&args),
         Command::List(args) => list(&args),
         Command::Validate(args) => validate(&args),
@@ -42,7 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plan(args) => {
-            let (_, plan, out) = prepare(&args.common, &args.dry_run)?;
+            let (_, plan, out) = prepare(&args.common, &args.dry_run, Style::default())?;
             match args.format {
                 Format::Text => out.print(&crate::render::plan_text(&plan)),
                 Format::Json => {
@@ -64,9 +55,9 @@ fn install(args: &InstallArgs) -> Result<()> {
     };
     let settings = settings::resolve(&layers, &mut problems);
     let color = use_color(args.color, &env, settings.color);
-    let out = Output::new(Masker::new(&settings.masks, &env, &[]), None, color);
+    let out = Output::new(Masker::new(&settings.masks, &env, &[]), None, color).shared();
     for p in problems.iter().filter(|p| !p.is_error()) {
-        out.note(&p.to_string(), None);
+        out.say(Tone::Plain, &p.to_string());
     }
     let plugins_dir = args
         .plugins_dir
@@ -199,25 +190,147 @@ fn use_color(choice: ColorChoice, env: &EnvVars, configured: bool) -> bool {
     }
 }
 
-fn deploy(ctx: &Context, plan: &Plan, out: &Arc<Output>, keep: bool) -> Result<()> {
+/// How bitops' own output looks.
+#[derive(Clone, Copy)]
+struct Style {
+    format: LogFormat,
+    ci: Ci,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            format: LogFormat::Text,
+            ci: Ci::None,
+        }
+    }
+}
+
+/// `--ci auto`: GitHub Actions or GitLab CI when their variables say so.
+fn resolve_ci(choice: Ci, env: &EnvVars) -> Ci {
+    match choice {
+        Ci::Auto if env.get("GITHUB_ACTIONS") == Some("true") => Ci::Github,
+        Ci::Auto if env.get("GITLAB_CI") == Some("true") => Ci::Gitlab,
+        Ci::Auto => Ci::None,
+        other => other,
+    }
+}
+
+fn deploy(args: &DeployArgs) -> Result<()> {
+    let env = EnvVars::from_process();
+    let style = Style {
+        format: args.log_format,
+        ci: resolve_ci(args.ci, &env),
+    };
+    let (ctx, out) = match prepare(&args.common, &args.dry_run, style) {
+        Ok((ctx, _plan, out)) => (ctx, out),
+        Err(e) => {
+            // Nothing ran; reports and CI still hear why.
+            if let Error::Invalid(problems) = &e {
+                if style.ci == Ci::Github {
+                    for p in problems {
+                        emit(&(report::github_problem(p) + "\n"));
+                    }
+                }
+                let name = args
+                    .common
+                    .environment
+                    .clone()
+                    .or_else(|| env.get("BITOPS_ENVIRONMENT").map(String::from));
+                let repo = args.common.ops_repo.clone().unwrap_or_default();
+                let mut run =
+                    RunReport::new(name.as_deref().unwrap_or(""), &repo, args.dry_run.dry_run);
+                run.status = RunStatus::Invalid;
+                run.exit_code = e.exit_code();
+                run.problems = problems.clone();
+                let masker = Masker::new(&[], &env, &[]);
+                write_reports(args, &run, &masker, None);
+                github_summary(style.ci, &env, &run);
+            }
+            return Err(e);
+        }
+    };
+    if ctx.settings.run_mode == RunMode::ValidateConfig {
+        out.say(
+            Tone::Plain,
+            "run_mode validate_config: the configuration is valid; nothing was run",
+        );
+        return Ok(());
+    }
+    let mut run = RunReport::new(&ctx.environment, &ctx.ops_repo, ctx.dry_run);
+    let result = stage_and_run(&ctx, &out, args.keep_workspace, &mut run);
+    if let Err(e) = &result
+        && run.steps.is_empty()
+    {
+        run.status = RunStatus::Failed;
+        run.exit_code = e.exit_code();
+    }
+    for (tone, line) in report::summary(&run) {
+        out.say(tone, &line);
+    }
+    write_reports(args, &run, out.masker(), Some(&out));
+    github_summary(style.ci, &ctx.env, &run);
+    result
+}
+
+fn stage_and_run(ctx: &Context, out: &Arc<Output>, keep: bool, run: &mut RunReport) -> Result<()> {
     let mut ws = workspace::stage(&ctx.ops_repo, &view(ctx))?;
     for notice in &ws.notices {
-        out.note(&format!("warning: {notice}"), None);
+        out.say(Tone::Warn, &format!("warning: {notice}"));
     }
-    let (_report, result) = crate::exec::execute(ctx, plan, &ws, out);
+    let result = crate::exec::execute(ctx, &ws, out, run);
     if keep {
         let plugins = ws.builtin_plugins().to_path_buf();
         let path = ws.keep();
-        out.note(
+        out.say(
+            Tone::Plain,
             &format!(
                 "workspace kept at {} (built-in plugins at {})",
                 path.display(),
                 plugins.display()
             ),
-            None,
         );
     }
     result
+}
+
+/// `--report` and `--junit`, written whatever the outcome.
+fn write_reports(args: &DeployArgs, run: &RunReport, masker: &Masker, out: Option<&Output>) {
+    let writers: [(
+        &Option<PathBuf>,
+        fn(&RunReport, &std::path::Path, &Masker) -> std::io::Result<()>,
+    ); 2] = [
+        (&args.report, report::write_json),
+        (&args.junit, report::write_junit),
+    ];
+    for (path, write) in writers {
+        if let Some(path) = path
+            && let Err(e) = write(run, path, masker)
+        {
+            let text = format!("warning: cannot write {}: {e}", path.display());
+            match out {
+                Some(out) => out.say(Tone::Warn, &text),
+                None => eprintln!("{text}"),
+            }
+        }
+    }
+}
+
+/// Appends the run's Markdown table to `$GITHUB_STEP_SUMMARY` under GitHub Actions.
+fn github_summary(ci: Ci, env: &EnvVars, run: &RunReport) {
+    if ci != Ci::Github {
+        return;
+    }
+    if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut f) = file {
+            let _ = f.write_all((report::markdown(run) + "\n").as_bytes());
+        }
+    }
 }
 
 fn view(ctx: &Context) -> EnvView {
@@ -229,7 +342,7 @@ fn view(ctx: &Context) -> EnvView {
 }
 
 /// Everything up to a checked plan: config layers, settings, output, plan.
-fn prepare(args: &Common, dry: &DryRun) -> Result<(Context, Plan, Arc<Output>)> {
+fn prepare(args: &Common, dry: &DryRun, style: Style) -> Result<(Context, Plan, Arc<Output>)> {
     let env = EnvVars::from_process();
     let mut problems = Vec::new();
     let ops_repo = load::ops_repo(args.ops_repo.as_deref())?;
@@ -273,7 +386,9 @@ fn prepare(args: &Common, dry: &DryRun) -> Result<(Context, Plan, Arc<Output>)> 
             }
         }
     });
-    let out = Output::new(Masker::new(&settings.masks, &env, &[]), log_file, color);
+    let out = Output::new(Masker::new(&settings.masks, &env, &[]), log_file, color)
+        .with_format(style.format, style.ci)
+        .shared();
     init_tracing(&out, settings.log_level, color);
     let plugins_dir = load::plugins_dir(args.plugins_dir.as_deref());
     let ctx = Context {
@@ -290,10 +405,7 @@ fn prepare(args: &Common, dry: &DryRun) -> Result<(Context, Plan, Arc<Output>)> 
     problems.append(&mut plan.problems);
     if ctx.settings.log_level <= LogLevel::Warning {
         for p in problems.iter().filter(|p| !p.is_error()) {
-            out.note(
-                &p.to_string(),
-                Some(&crate::output::paint("33", &p.to_string())),
-            );
+            out.say(Tone::Warn, &p.to_string());
         }
     }
     check(&problems)?;
@@ -308,7 +420,7 @@ fn init_tracing(out: &Arc<Output>, level: LogLevel, color: bool) {
         LogLevel::Warning => tracing::Level::WARN,
         LogLevel::Error | LogLevel::Critical => tracing::Level::ERROR,
     };
-    let writer = LogWriter(Arc::new(std::sync::Mutex::new(Some(out.clone()))));
+    let writer = LogWriter(out.clone());
     let _ = tracing_subscriber::fmt()
         .with_writer(writer)
         .with_max_level(max)

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::{Ci, LogFormat};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bitops",
@@ -165,6 +167,18 @@ pub struct DeployArgs {
     pub common: Common,
     #[command(flatten)]
     pub dry_run: DryRun,
+    /// Write a JSON report of the run (versioned schema) to FILE, whatever the outcome
+    #[arg(long, value_name = "FILE", env = "BITOPS_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML file (one test case per deployment) to FILE, whatever the outcome
+    #[arg(long, value_name = "FILE", env = "BITOPS_JUNIT")]
+    pub junit: Option<PathBuf>,
+    /// Format of bitops' console output: text, or JSON lines for log shippers
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "BITOPS_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// CI log features: groups per step, error annotations, a summary table
+    #[arg(long, value_enum, default_value_t = Ci::Auto, env = "BITOPS_CI")]
+    pub ci: Ci,
     /// Keep the temporary workspace after the run and print its path
     #[arg(long, env = "BITOPS_KEEP_WORKSPACE", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub keep_workspace: bool,

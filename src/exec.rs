@@ -4,55 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::error::{Error, Problem};
+use crate::error::{Error, exit};
 use crate::hooks::Hook;
-use crate::output::{Output, paint};
-use crate::plan::{self, Context, Plan, Step};
+use crate::output::{Ci, Output, Tone};
+use crate::plan::{self, Context, Step};
 use crate::process::{self, Outcome, Signals, Spec};
+use crate::report::{PartKind, PartReport, RunReport, RunStatus, Status, StepReport, secs};
 use crate::workspace::Workspace;
 
 /// Time a step's processes get to stop after SIGTERM before SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    Failed { part: String, code: i32 },
-    TimedOut { part: String },
-    Interrupted { part: String },
-    Skipped { reason: String },
-    NotRun,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StepReport {
-    pub index: usize,
-    pub alias: String,
-    pub plugin: String,
-    #[serde(flatten)]
-    pub status: Status,
-    pub seconds: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RunReport {
-    pub environment: String,
-    pub dry_run: bool,
-    pub steps: Vec<StepReport>,
-}
-
-impl RunReport {
-    fn new(ctx: &Context) -> Self {
-        RunReport {
-            environment: ctx.environment.clone(),
-            dry_run: ctx.dry_run,
-            steps: Vec::new(),
-        }
-    }
-}
 
 /// The single-threaded runtime that drives child processes.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -61,64 +22,51 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// Runs every step; fills `report` and returns the run's result.
 pub fn execute(
     ctx: &Context,
-    plan: &Plan,
     ws: &Workspace,
     out: &Arc<Output>,
-) -> (RunReport, Result<(), Error>) {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            let report = RunReport::new(ctx);
-            return (
-                report,
-                Err(Error::io("start the runtime for", ws.root(), e)),
-            );
-        }
-    };
-    runtime.block_on(run(ctx, plan, ws, out))
+    report: &mut RunReport,
+) -> Result<(), Error> {
+    let runtime = runtime().map_err(|e| Error::io("start the runtime for", ws.root(), e))?;
+    runtime.block_on(run(ctx, ws, out, report))
 }
 
 async fn run(
     ctx: &Context,
-    plan: &Plan,
     ws: &Workspace,
     out: &Arc<Output>,
-) -> (RunReport, Result<(), Error>) {
-    let mut report = RunReport::new(ctx);
-    let mut signals = match Signals::install() {
-        Ok(s) => s,
-        Err(e) => {
-            return (
-                report,
-                Err(Error::io("install signal handlers in", ws.root(), e)),
-            );
-        }
-    };
-    let total = plan.steps.len();
+    report: &mut RunReport,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let mut signals =
+        Signals::install().map_err(|e| Error::io("install signal handlers in", ws.root(), e))?;
+    let total = ctx.settings.deployments.len();
     let mut first_error: Option<Error> = None;
     let mut groups = Vec::new();
     for (i, dep) in ctx.settings.deployments.iter().enumerate() {
-        if first_error.is_some() && ctx.settings.fail_fast {
-            report.steps.push(StepReport {
-                index: i + 1,
-                alias: dep.alias.clone(),
-                plugin: dep.plugin.clone(),
-                status: Status::NotRun,
-                seconds: 0.0,
-            });
+        let stopped = matches!(first_error, Some(Error::Interrupted { .. }))
+            || (first_error.is_some() && ctx.settings.fail_fast);
+        let mut step_report = StepReport {
+            index: i + 1,
+            alias: dep.alias.clone(),
+            plugin: dep.plugin.clone(),
+            plugin_source: String::new(),
+            status: Status::NotRun,
+            seconds: 0.0,
+            parts: Vec::new(),
+            output_tail: Vec::new(),
+        };
+        if stopped {
+            report.steps.push(step_report);
             continue;
         }
-        let header = format!(
-            "[{}/{}] {} (plugin {})",
-            i + 1,
-            total,
-            dep.alias,
-            dep.plugin
-        );
-        out.note(&header, Some(&paint("1;36", &header)));
-        let started = Instant::now();
+        let header = format!("[{}/{total}] {} (plugin {})", i + 1, dep.alias, dep.plugin);
+        group(out, true, i + 1, &header);
+        out.say(Tone::Step, &header);
+        out.set_step(Some(&dep.alias));
+        let step_started = Instant::now();
         // Hooks of earlier steps may have edited this step's files: resolve again from the workspace.
         let mut problems = Vec::new();
         let view = ws.view(&ctx.environment);
@@ -128,199 +76,211 @@ async fn run(
             builtins: Some(ws.builtin_plugins()),
         };
         let step = plan::build_step(ctx, i + 1, dep, &target, &mut problems);
-        let status = if problems.iter().any(Problem::is_error) {
-            for p in problems.iter().filter(|p| p.is_error()) {
-                out.note(&p.to_string(), None);
+        step_report.plugin_source = match (&step.plugin_dir, step.plugin_builtin) {
+            (_, true) => "built in".into(),
+            (Some(dir), false) => dir.to_string_lossy().into_owned(),
+            (None, false) => "unknown".into(),
+        };
+        let errors: Vec<_> = problems.into_iter().filter(|p| p.is_error()).collect();
+        step_report.status = if let Some(first) = errors.first() {
+            for p in &errors {
+                out.say(Tone::Bad, &p.to_string());
+                if out.ci() == Ci::Github {
+                    out.control(&crate::report::github_problem(p));
+                }
             }
-            let code = problems
-                .iter()
-                .find(|p| p.is_error())
-                .map_or(1, |p| p.exit_code);
             Status::Failed {
                 part: "configuration".into(),
-                code,
+                exit_code: first.exit_code,
             }
         } else if let Some(reason) = &step.skip {
-            let text = format!("warning: {reason}; skipping `{}`", dep.alias);
-            out.note(&text, Some(&paint("33", &text)));
+            out.say(
+                Tone::Warn,
+                &format!("warning: {reason}; skipping `{}`", dep.alias),
+            );
             Status::Skipped {
                 reason: reason.clone(),
             }
         } else {
-            run_step(ctx, &step, ws, out, &mut signals, &mut groups).await
+            run_step(
+                ctx,
+                &step,
+                ws,
+                out,
+                &mut signals,
+                &mut groups,
+                &mut step_report.parts,
+            )
+            .await
         };
-        let seconds = started.elapsed().as_secs_f64();
-        let (line, color) = match &status {
-            Status::Ok => (
-                format!(
-                    "[{}/{}] {} ok in {}",
-                    i + 1,
-                    total,
-                    dep.alias,
-                    secs(seconds)
-                ),
-                "32",
+        step_report.seconds = step_started.elapsed().as_secs_f64();
+        step_report.output_tail = out.take_tail();
+        out.set_step(None);
+        let done = format!("[{}/{total}] {}", i + 1, dep.alias);
+        match &step_report.status {
+            Status::Ok => out.say(
+                Tone::Good,
+                &format!("{done} ok in {}", secs(step_report.seconds)),
             ),
-            Status::Skipped { .. } => {
-                (format!("[{}/{}] {} skipped", i + 1, total, dep.alias), "33")
+            Status::Skipped { .. } => out.say(Tone::Warn, &format!("{done} skipped")),
+            other => {
+                out.say(
+                    Tone::Bad,
+                    &format!(
+                        "{done} {} after {}",
+                        other.describe(),
+                        secs(step_report.seconds)
+                    ),
+                );
+                if out.ci() == Ci::Github
+                    && !matches!(other, Status::Failed { part, .. } if part == "configuration")
+                {
+                    out.control(&crate::report::github_error(
+                        None,
+                        None,
+                        &format!("bitops: {} failed", dep.alias),
+                        &format!("{} {}", dep.alias, other.describe()),
+                    ));
+                }
             }
-            other => (
-                format!(
-                    "[{}/{}] {} {} after {}",
-                    i + 1,
-                    total,
-                    dep.alias,
-                    describe(other),
-                    secs(seconds)
-                ),
-                "31",
-            ),
-        };
-        out.note(&line, Some(&paint(color, &line)));
+        }
+        group(out, false, i + 1, &header);
         if first_error.is_none() {
-            first_error = failure(&status, &dep.alias);
+            first_error = failure(&step_report.status, &dep.alias);
         }
-        let interrupted = matches!(status, Status::Interrupted { .. });
-        report.steps.push(StepReport {
-            index: i + 1,
-            alias: dep.alias.clone(),
-            plugin: dep.plugin.clone(),
-            status,
-            seconds,
-        });
-        if interrupted {
-            break;
-        }
+        report.steps.push(step_report);
     }
     // Background processes a hook or plugin left behind do not outlive the run.
     for pgid in groups {
         process::stop_group(pgid, Duration::from_secs(2), None).await;
     }
-    print_summary(&report, out);
-    let failed = report
-        .steps
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.status,
-                Status::Failed { .. } | Status::TimedOut { .. } | Status::Interrupted { .. }
-            )
-        })
-        .count();
+    report.seconds = started.elapsed().as_secs_f64();
+    let failed = report.steps.iter().filter(|s| s.status.failed()).count();
     let result = match first_error {
         None => Ok(()),
         Some(e @ Error::Interrupted { .. }) => Err(e),
         Some(e) if ctx.settings.fail_fast => Err(e),
         Some(_) => Err(Error::SomeFailed { failed, total }),
     };
-    (report, result)
+    report.status = match &result {
+        Ok(()) => RunStatus::Succeeded,
+        Err(Error::Interrupted { .. }) => RunStatus::Interrupted,
+        Err(_) => RunStatus::Failed,
+    };
+    report.exit_code = result.as_ref().err().map_or(exit::OK, Error::exit_code);
+    result
+}
+
+/// A collapsible group around a step in CI logs.
+fn group(out: &Output, start: bool, index: usize, title: &str) {
+    match (out.ci(), start) {
+        (Ci::Github, true) => out.control(&format!("::group::{title}")),
+        (Ci::Github, false) => out.control("::endgroup::"),
+        (Ci::Gitlab, start) => out.control(&crate::report::gitlab_section(
+            start,
+            &format!("bitops_step_{index}"),
+            title,
+        )),
+        _ => {}
+    }
 }
 
 fn failure(status: &Status, alias: &str) -> Option<Error> {
     match status {
-        Status::Failed { part, code } => Some(Error::StepFailed {
+        Status::Failed { part, exit_code } => Some(Error::StepFailed {
             what: format!("{part} of `{alias}`"),
-            code: *code,
+            code: *exit_code,
         }),
-        Status::TimedOut { part } => Some(Error::TimedOut {
+        Status::TimedOut { part, .. } => Some(Error::TimedOut {
             what: format!("{part} of `{alias}`"),
         }),
-        Status::Interrupted { part } => Some(Error::Interrupted {
-            signal: if part.contains("SIGTERM") {
+        Status::Interrupted {
+            signal, exit_code, ..
+        } => Some(Error::Interrupted {
+            signal: if signal == "SIGTERM" {
                 "SIGTERM"
             } else {
                 "SIGINT"
             },
-            code: if part.contains("SIGTERM") {
-                crate::error::exit::INTERRUPTED_SIGTERM
-            } else {
-                crate::error::exit::INTERRUPTED_SIGINT
-            },
+            code: *exit_code,
         }),
         _ => None,
     }
 }
 
-fn describe(status: &Status) -> String {
-    match status {
-        Status::Ok => "ok".into(),
-        Status::Failed { part, code } => format!("failed ({part}, exit {code})"),
-        Status::TimedOut { part } => format!("timed out ({part})"),
-        Status::Interrupted { part } => format!("interrupted ({part})"),
-        Status::Skipped { reason } => format!("skipped ({reason})"),
-        Status::NotRun => "not run".into(),
-    }
-}
-
-/// `850ms`, `4.2s`, `3m05s`: short, and precise where it matters.
-fn secs(s: f64) -> String {
-    if s < 1.0 {
-        format!("{}ms", (s * 1000.0).round() as u64)
-    } else if s < 60.0 {
-        format!("{s:.1}s")
-    } else {
-        let whole = s.round() as u64;
-        format!("{}m{:02}s", whole / 60, whole % 60)
-    }
-}
-
 /// One process of a step: a hook or the deploy script.
 struct Part<'a> {
+    kind: PartKind,
     label: String,
     argv: Option<&'a [String]>,
     skip: Option<&'a str>,
 }
 
-async fn run_step<'a>(
+fn hook_part(kind: PartKind, hook: &Hook) -> Part<'_> {
+    let when = if kind == PartKind::BeforeHook {
+        "before"
+    } else {
+        "after"
+    };
+    Part {
+        kind,
+        label: format!("{when} hook {}", hook.name),
+        argv: hook.argv.as_deref(),
+        skip: hook.skip_reason.as_deref(),
+    }
+}
+
+async fn run_step(
     ctx: &Context,
-    step: &'a Step,
+    step: &Step,
     ws: &Workspace,
     out: &Arc<Output>,
     signals: &mut Signals,
     groups: &mut Vec<i32>,
+    reports: &mut Vec<PartReport>,
 ) -> Status {
     let cwd = ws.root().join(&step.tool_dir);
     let env = ctx.env.with(&step.env);
     let deadline = step
         .timeout_secs
         .map(|s| Instant::now() + Duration::from_secs(s));
-    let hook_part = |kind: &str, hook: &'a Hook| Part {
-        label: format!("{kind} hook {}", hook.name),
-        argv: hook.argv.as_deref(),
-        skip: hook.skip_reason.as_deref(),
-    };
     let parts: Vec<Part> = step
         .before_hooks
         .iter()
-        .map(|h| hook_part("before", h))
+        .map(|h| hook_part(PartKind::BeforeHook, h))
         .chain(std::iter::once(Part {
+            kind: PartKind::Deploy,
             label: "deploy script".into(),
             argv: Some(&step.deploy),
             skip: None,
         }))
-        .chain(step.after_hooks.iter().map(|h| hook_part("after", h)))
+        .chain(
+            step.after_hooks
+                .iter()
+                .map(|h| hook_part(PartKind::AfterHook, h)),
+        )
         .collect();
-    let after_start = step.before_hooks.len() + 1;
     let mut status = Status::Ok;
-    for (
-        n,
-        Part {
-            label: part,
-            argv,
-            skip,
-        },
-    ) in parts.into_iter().enumerate()
-    {
-        if n == after_start && status != Status::Ok && ctx.settings.fail_fast {
+    for part in parts {
+        if part.kind == PartKind::AfterHook && status != Status::Ok && ctx.settings.fail_fast {
             break; // after-hooks of a failed step are skipped
         }
-        let Some(argv) = argv else {
-            let text = format!("  skipping {part}: {}", skip.unwrap_or("not runnable"));
-            out.note(&text, Some(&paint("33", &text)));
+        let name = part.label.clone();
+        let Some(argv) = part.argv else {
+            let reason = part.skip.unwrap_or("not runnable").to_string();
+            out.say(Tone::Warn, &format!("  skipping {name}: {reason}"));
+            reports.push(PartReport {
+                kind: part.kind,
+                name,
+                command: None,
+                outcome: "skipped",
+                exit_code: None,
+                seconds: 0.0,
+                skip_reason: Some(reason),
+            });
             continue;
         };
-        let text = format!("  {part}: {}", shell_words(argv));
-        out.note(&text, Some(&paint("2", &text)));
+        out.say(Tone::Dim, &format!("  {name}: {}", shell_words(argv)));
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let spec = Spec {
             argv: argv.to_vec(),
@@ -329,22 +289,60 @@ async fn run_step<'a>(
             timeout,
             grace: GRACE,
         };
+        let started = Instant::now();
         let (outcome, pgid) = process::run(&spec, out, signals).await;
         groups.extend(pgid);
-        let this = match outcome {
-            Outcome::Exited { code: 0 } => continue,
-            Outcome::Exited { code } => Status::Failed { part, code },
-            Outcome::TimedOut => Status::TimedOut { part },
-            Outcome::Interrupted { signal, .. } => Status::Interrupted {
-                part: format!("{part}, {signal}"),
-            },
+        let (this, outcome_name, code) = match outcome {
+            Outcome::Exited { code: 0 } => (Status::Ok, "ok", Some(0)),
+            Outcome::Exited { code } => (
+                Status::Failed {
+                    part: name.clone(),
+                    exit_code: code,
+                },
+                "failed",
+                Some(code),
+            ),
+            Outcome::TimedOut => (
+                Status::TimedOut {
+                    part: name.clone(),
+                    exit_code: exit::TIMED_OUT,
+                },
+                "timed_out",
+                None,
+            ),
+            Outcome::Interrupted { signal, code } => (
+                Status::Interrupted {
+                    part: name.clone(),
+                    signal,
+                    exit_code: code,
+                },
+                "interrupted",
+                None,
+            ),
             Outcome::SpawnFailed { error } => {
-                out.note(&format!("error: {error}"), None);
-                Status::Failed { part, code: 127 }
+                out.say(Tone::Bad, &format!("error: {error}"));
+                (
+                    Status::Failed {
+                        part: name.clone(),
+                        exit_code: 127,
+                    },
+                    "failed",
+                    Some(127),
+                )
             }
         };
-        let stop = ctx.settings.fail_fast
-            || matches!(this, Status::Interrupted { .. } | Status::TimedOut { .. });
+        reports.push(PartReport {
+            kind: part.kind,
+            name,
+            command: Some(argv.to_vec()),
+            outcome: outcome_name,
+            exit_code: code,
+            seconds: started.elapsed().as_secs_f64(),
+            skip_reason: None,
+        });
+        let stop = this != Status::Ok
+            && (ctx.settings.fail_fast
+                || matches!(this, Status::Interrupted { .. } | Status::TimedOut { .. }));
         if status == Status::Ok {
             status = this;
         }
@@ -357,63 +355,4 @@ async fn run_step<'a>(
 
 fn shell_words(argv: &[String]) -> String {
     shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
-}
-
-fn print_summary(report: &RunReport, out: &Output) {
-    let width = report
-        .steps
-        .iter()
-        .map(|s| s.alias.len())
-        .max()
-        .unwrap_or(0)
-        .max("deployment".len());
-    let pwidth = report
-        .steps
-        .iter()
-        .map(|s| s.plugin.len())
-        .max()
-        .unwrap_or(0)
-        .max("plugin".len());
-    let dry = if report.dry_run {
-        " (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks)"
-    } else {
-        ""
-    };
-    out.note(
-        &format!("Summary for environment `{}`{dry}:", report.environment),
-        None,
-    );
-    out.note(
-        &format!(
-            "  {:<3} {:<width$}  {:<pwidth$}  {:<8}  result",
-            "#", "deployment", "plugin", "time"
-        ),
-        None,
-    );
-    for s in &report.steps {
-        let time = if s.status == Status::NotRun {
-            "-".to_string()
-        } else {
-            secs(s.seconds)
-        };
-        let result = describe(&s.status);
-        let plain = format!(
-            "  {:<3} {:<width$}  {:<pwidth$}  {:<8}  {result}",
-            s.index, s.alias, s.plugin, time
-        );
-        let color = match s.status {
-            Status::Ok => "32",
-            Status::Skipped { .. } | Status::NotRun => "33",
-            _ => "31",
-        };
-        let styled = format!(
-            "  {:<3} {:<width$}  {:<pwidth$}  {:<8}  {}",
-            s.index,
-            s.alias,
-            s.plugin,
-            time,
-            paint(color, &result)
-        );
-        out.note(&plain, Some(&styled));
-    }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Problem, Result, exit};
-use crate::output::Output;
+use crate::output::{Output, Tone};
 use crate::plugin;
 use crate::process::{self, Outcome, Signals, Spec};
 use crate::settings::{EnvVars, PluginSource};
@@ -249,12 +249,12 @@ pub fn install(
         fail_fast,
     } = *req;
     if sources.is_empty() && problems.is_empty() {
-        out.note(
+        out.say(
+            Tone::Plain,
             &format!(
                 "no plugins listed under `bitops.plugins` in {}; nothing to install",
                 config_file.display()
             ),
-            None,
         );
         return Ok(());
     }
@@ -281,7 +281,7 @@ pub fn install(
             src.name,
             describe(kind)
         );
-        out.note(&line, None);
+        out.say(Tone::Plain, &line);
         let commit = fetch(&src.name, kind, &staging.path().join(&src.name)).map_err(|why| {
             Error::Invalid(vec![
                 Problem::error(format!("cannot fetch plugin `{}`: {why}", src.name))
@@ -374,29 +374,29 @@ pub fn install(
                 timeout: None,
                 grace: Duration::from_secs(10),
             };
-            out.note(
+            out.say(
+                Tone::Plain,
                 &format!(
                     "  install script: {} {}",
                     spec.argv[0], manifest.install.install_script
                 ),
-                None,
             );
             runtime.block_on(process::run(&spec, out, &mut signals)).0
         } else {
-            out.note(
+            out.say(
+                Tone::Plain,
                 &format!(
                     "  no install script ({}); nothing to run",
                     manifest.install.install_script
                 ),
-                None,
             );
             Outcome::Exited { code: 0 }
         };
         match outcome {
             Outcome::Exited { code: 0 } => {
-                out.note(
+                out.say(
+                    Tone::Plain,
                     &format!("  installed {} into {}", src.name, target.display()),
-                    None,
                 );
             }
             other => {
@@ -418,12 +418,12 @@ pub fn install(
                 } else {
                     ""
                 };
-                out.note(
+                out.say(
+                    Tone::Bad,
                     &format!(
                         "error: the install script of `{}` failed ({what}){restored}",
                         src.name
                     ),
-                    None,
                 );
                 if fail_fast || interrupted {
                     return Err(Error::StepFailed {
@@ -436,13 +436,13 @@ pub fn install(
         }
     }
     if failed.is_empty() {
-        out.note(
+        out.say(
+            Tone::Plain,
             &format!(
                 "installed {total} plugin{} into {}",
                 if total == 1 { "" } else { "s" },
                 plugins_dir.display()
             ),
-            None,
         );
         Ok(())
     } else {

@@ -17,6 +17,7 @@ mod plan;
 mod plugin;
 mod process;
 mod render;
+mod report;
 mod schema;
 mod settings;
 mod validate;

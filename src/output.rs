@@ -1,29 +1,120 @@
-//! Where bitops writes: child output to stdout, its own messages to stderr, both
-//! to the log file when one is configured; every line through the masker.
+//! Where bitops writes. Child output goes to stdout, bitops' own messages to stderr
+//! (to stdout too under CI, so that groups and output stay in order), both to the log
+//! file when one is configured; every line goes through the masker first.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use serde::Serialize;
+
 use crate::mask::Masker;
+
+/// Lines of output kept per step for reports.
+pub const TAIL_LINES: usize = 40;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// CI systems whose log viewers get groups, annotations and summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ci {
+    /// GitHub Actions when GITHUB_ACTIONS=true, GitLab CI when GITLAB_CI=true, else none
+    Auto,
+    Github,
+    Gitlab,
+    None,
+}
+
+/// How a message of bitops' own is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    /// The command a step runs.
+    Dim,
+    /// A step header.
+    Step,
+    Good,
+    Warn,
+    Bad,
+}
+
+impl Tone {
+    fn ansi(self) -> Option<&'static str> {
+        match self {
+            Tone::Plain => None,
+            Tone::Dim => Some("2"),
+            Tone::Step => Some("1;36"),
+            Tone::Good => Some("32"),
+            Tone::Warn => Some("33"),
+            Tone::Bad => Some("31"),
+        }
+    }
+
+    fn level(self) -> &'static str {
+        match self {
+            Tone::Warn => "warning",
+            Tone::Bad => "error",
+            _ => "info",
+        }
+    }
+}
 
 pub struct Output {
     masker: Masker,
     log: Option<Mutex<File>>,
-    pub color: bool,
+    color: bool,
+    format: LogFormat,
+    ci: Ci,
+    /// The deployment whose output is flowing, for JSON lines.
+    step: Mutex<Option<String>>,
+    tail: Mutex<VecDeque<String>>,
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    time: String,
+    level: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<&'a str>,
+    stream: &'a str,
+    message: &'a str,
 }
 
 impl Output {
-    pub fn new(masker: Masker, log: Option<File>, color: bool) -> Arc<Output> {
-        Arc::new(Output {
+    pub fn new(masker: Masker, log: Option<File>, color: bool) -> Output {
+        Output {
             masker,
             log: log.map(Mutex::new),
             color,
-        })
+            format: LogFormat::Text,
+            ci: Ci::None,
+            step: Mutex::new(None),
+            tail: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn with_format(mut self, format: LogFormat, ci: Ci) -> Output {
+        self.format = format;
+        self.ci = ci;
+        self
+    }
+
+    pub fn shared(self) -> Arc<Output> {
+        Arc::new(self)
     }
 
     pub fn masker(&self) -> &Masker {
         &self.masker
+    }
+
+    pub fn ci(&self) -> Ci {
+        self.ci
     }
 
     fn to_log(&self, bytes: &[u8]) {
@@ -34,12 +125,57 @@ impl Output {
         }
     }
 
+    fn json(&self, level: &str, stream: &str, message: &str) -> String {
+        let step = self.step.lock().ok().and_then(|s| s.clone());
+        let line = JsonLine {
+            time: crate::report::now_rfc3339(),
+            level,
+            step: step.as_deref(),
+            stream,
+            message,
+        };
+        serde_json::to_string(&line).unwrap_or_default() + "\n"
+    }
+
+    /// Starts or ends a step: JSON lines name it, and its output tail starts afresh.
+    pub fn set_step(&self, alias: Option<&str>) {
+        if let Ok(mut s) = self.step.lock() {
+            *s = alias.map(String::from);
+        }
+        if let Ok(mut t) = self.tail.lock() {
+            t.clear();
+        }
+    }
+
+    /// The last lines of output of the current step, masked.
+    pub fn take_tail(&self) -> Vec<String> {
+        self.tail
+            .lock()
+            .map(|mut t| t.drain(..).collect())
+            .unwrap_or_default()
+    }
+
     /// One line of a hook's or plugin's output (without its newline).
     pub fn child_line(&self, line: &[u8]) {
         let masked = self.masker.mask(line);
-        let mut buf = Vec::with_capacity(masked.len() + 1);
-        buf.extend_from_slice(&masked);
-        buf.push(b'\n');
+        if let Ok(mut tail) = self.tail.lock() {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            // A report keeps at most 1 KiB of a line.
+            let keep = &masked[..masked.len().min(1024)];
+            tail.push_back(String::from_utf8_lossy(keep).into_owned());
+        }
+        let mut buf;
+        if self.format == LogFormat::Json {
+            buf = self
+                .json("info", "output", &String::from_utf8_lossy(&masked))
+                .into_bytes();
+        } else {
+            buf = Vec::with_capacity(masked.len() + 1);
+            buf.extend_from_slice(&masked);
+            buf.push(b'\n');
+        }
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(&buf);
         let _ = out.flush();
@@ -47,15 +183,39 @@ impl Output {
         self.to_log(&buf);
     }
 
-    /// bitops' own message; `styled` is the coloured form for a terminal.
-    pub fn note(&self, plain: &str, styled: Option<&str>) {
-        let plain = self.masker.mask_str(plain);
-        let shown = match (self.color, styled) {
-            (true, Some(s)) => self.masker.mask_str(s).into_owned(),
-            _ => plain.to_string(),
+    /// A message of bitops' own.
+    pub fn say(&self, tone: Tone, text: &str) {
+        let plain = self.masker.mask_str(text);
+        let shown = match self.format {
+            LogFormat::Json => self.json(tone.level(), "bitops", &plain),
+            LogFormat::Text => match tone.ansi().filter(|_| self.color) {
+                Some(code) => format!("{}\n", paint(code, &plain)),
+                None => format!("{plain}\n"),
+            },
         };
-        let _ = writeln!(std::io::stderr().lock(), "{shown}");
-        self.to_log(format!("{plain}\n").as_bytes());
+        self.narrate(shown.as_bytes());
+        match self.format {
+            LogFormat::Json => self.to_log(shown.as_bytes()),
+            LogFormat::Text => self.to_log(format!("{plain}\n").as_bytes()),
+        }
+    }
+
+    /// Narration goes to stderr, or to stdout under CI so that it interleaves with
+    /// child output in order.
+    fn narrate(&self, bytes: &[u8]) {
+        if self.ci == Ci::None {
+            let _ = std::io::stderr().lock().write_all(bytes);
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(bytes);
+            let _ = out.flush();
+        }
+    }
+
+    /// A CI control line (group markers, annotations), masked, never coloured.
+    pub fn control(&self, text: &str) {
+        let line = format!("{}\n", self.masker.mask_str(text));
+        self.narrate(line.as_bytes());
     }
 
     /// Plain text to stdout (plan output), masked.
@@ -66,28 +226,20 @@ impl Output {
     }
 }
 
-/// ANSI styling, applied only when colour is on.
+/// ANSI styling.
 pub fn paint(code: &str, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 /// A writer for tracing events: masked, to stderr and the log file.
 #[derive(Clone)]
-pub struct LogWriter(pub Arc<Mutex<Option<Arc<Output>>>>);
+pub struct LogWriter(pub Arc<Output>);
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let output = self.0.lock().ok().and_then(|o| o.clone());
-        match output {
-            Some(out) => {
-                let masked = out.masker.mask(buf);
-                let _ = std::io::stderr().lock().write_all(&masked);
-                out.to_log(&strip_ansi(&masked));
-            }
-            None => {
-                let _ = std::io::stderr().lock().write_all(buf);
-            }
-        }
+        let masked = self.0.masker.mask(buf);
+        self.0.narrate(&masked);
+        self.0.to_log(&strip_ansi(&masked));
         Ok(buf.len())
     }
 
