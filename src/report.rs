@@ -319,6 +319,7 @@ pub fn junit(report: &RunReport) -> String {
     }
     suite.set_time(Duration::from_secs_f64(report.seconds));
     let mut junit = Report::new("bitops");
+    junit.set_time(Duration::from_secs_f64(report.seconds));
     junit.add_test_suite(suite);
     junit.to_string().unwrap_or_default()
 }

@@ -15,3 +15,4 @@ mod plugin_cloudformation;
 mod plugin_helm;
 mod plugin_kubectl;
 mod plugin_terraform;
+mod reports;
