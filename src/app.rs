@@ -296,10 +296,8 @@ fn stage_and_run(ctx: &Context, out: &Arc<Output>, keep: bool, run: &mut RunRepo
 
 /// `--report` and `--junit`, written whatever the outcome.
 fn write_reports(args: &DeployArgs, run: &RunReport, masker: &Masker, out: Option<&Output>) {
-    let writers: [(
-        &Option<PathBuf>,
-        fn(&RunReport, &std::path::Path, &Masker) -> std::io::Result<()>,
-    ); 2] = [
+    type Writer = fn(&RunReport, &std::path::Path, &Masker) -> std::io::Result<()>;
+    let writers: [(&Option<PathBuf>, Writer); 2] = [
         (&args.report, report::write_json),
         (&args.junit, report::write_junit),
     ];

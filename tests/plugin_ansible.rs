@@ -1,0 +1,220 @@
+//! The built-in ansible plugin against the real ansible-playbook (`.ci/tools.sh`): a
+//! playbook on localhost that writes files into a folder given as an extra var.
+
+use std::path::PathBuf;
+
+use crate::test::{Run, Test};
+
+const PLAYBOOK: &str = r#"
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: write the greeting
+      ansible.builtin.copy:
+        dest: "{{ out_dir }}/greeting.txt"
+        content: "hello {{ who | default('world') }}\n"
+      tags: [greeting]
+    - name: write the farewell
+      ansible.builtin.copy:
+        dest: "{{ out_dir }}/farewell.txt"
+        content: "bye {{ who | default('world') }}\n"
+      tags: [farewell]
+"#;
+
+/// An ops repo with one `ansible` deployment: `cli` and `options` are the YAML bodies of
+/// those sections of the tool config (indented by 4; `{out}` is the output folder). The
+/// inventory is `inventory.ini`, and `extra-vars` is `out_dir=<out>` unless `cli` sets it.
+fn ansible(cli: &str, options: &str) -> Option<Test> {
+    let path = crate::tools::path_with(&["ansible-playbook"])?;
+    let t = Test::new();
+    let out = t.root().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let out = out.display().to_string();
+    let mut cli = format!(
+        "    inventory: inventory.ini\n{}",
+        cli.replace("{out}", &out)
+    );
+    if !cli.contains("extra-vars:") {
+        cli.push_str(&format!("    extra-vars: out_dir={out}\n"));
+    }
+    Some(
+        t.write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    ansible: {plugin: ansible}\n",
+        )
+        .write(
+            "repo/dev/ansible/bitops.config.yaml",
+            &format!("ansible:\n  cli:\n{cli}  options:\n{options}"),
+        )
+        .write("repo/dev/ansible/playbook.yaml", PLAYBOOK)
+        .write(
+            "repo/dev/ansible/inventory.ini",
+            "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
+        )
+        .env("PATH", &path)
+        .cmd("deploy", "dev"),
+    )
+}
+
+fn out(run: &Run, name: &str) -> Option<String> {
+    let path: PathBuf = run.root.join("out").join(name);
+    std::fs::read_to_string(path).ok()
+}
+
+fn lacks(run: &Run, part: &str) {
+    assert!(
+        !run.stdout().contains(part),
+        "stdout has {part:?}:\n{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn the_playbook_runs_in_the_tool_folder_with_the_cli_flags() {
+    let Some(t) = ansible("", "    {}\n") else {
+        return;
+    };
+    let run = t.run();
+    run.code(0);
+    run.stdout_has(&format!(
+        "ansible: running: {}/ansible-playbook --inventory=inventory.ini --extra-vars=out_dir=<root>/out playbook.yaml\n",
+        crate::tools::tools_bin().display()
+    ))
+    .stdout_has("TASK [write the greeting]")
+    .stdout_has("TASK [write the farewell]")
+    .stdout_has("ok=2    changed=2");
+    assert_eq!(out(&run, "greeting.txt").as_deref(), Some("hello world\n"));
+    assert_eq!(out(&run, "farewell.txt").as_deref(), Some("bye world\n"));
+}
+
+#[test]
+fn dry_run_is_check_mode_and_writes_nothing() {
+    let Some(t) = ansible("", "    {}\n") else {
+        return;
+    };
+    let run = t.env("BITOPS_DRY_RUN", "true").run();
+    run.code(0);
+    run.stdout_has("ansible: dry run: check mode (--check --diff): tasks report what they would change; nothing is changed\n")
+        .stdout_has(" playbook.yaml --check --diff\n")
+        .stdout_has("TASK [write the greeting] [CHECK MODE]")
+        .stdout_has("+hello world")
+        .stdout_has("changed=2");
+    assert_eq!(out(&run, "greeting.txt"), None, "check mode wrote a file");
+    assert_eq!(out(&run, "farewell.txt"), None, "check mode wrote a file");
+
+    // `cli.dryrun: true` is ansible's --check
+    let Some(t) = ansible("    dryrun: true\n", "    {}\n") else {
+        return;
+    };
+    let run = t.run();
+    run.code(0);
+    run.stdout_has(" playbook.yaml --check\n");
+    assert_eq!(out(&run, "greeting.txt"), None, "--check wrote a file");
+}
+
+#[test]
+fn tags_and_skip_tags_choose_the_tasks() {
+    let Some(t) = ansible("    tags: greeting\n", "    {}\n") else {
+        return;
+    };
+    let run = t.run();
+    run.code(0);
+    run.stdout_has(" --tags=greeting ");
+    assert_eq!(out(&run, "greeting.txt").as_deref(), Some("hello world\n"));
+    assert_eq!(out(&run, "farewell.txt"), None, "a task not tagged ran");
+
+    let Some(t) = ansible("    skip-tags: greeting\n", "    {}\n") else {
+        return;
+    };
+    let run = t.run();
+    run.code(0);
+    run.stdout_has(" --skip-tags=greeting ");
+    assert_eq!(out(&run, "greeting.txt"), None, "a skipped task ran");
+    assert_eq!(out(&run, "farewell.txt").as_deref(), Some("bye world\n"));
+}
+
+#[test]
+fn every_cli_key_reaches_ansible_playbook() {
+    // A value with spaces survives (BITOPS_ANSIBLE_CLI_QUOTED); the playbook has another name.
+    let Some(t) = ansible(
+        "    flush-cache: true\n    force-handlers: true\n    forks: 3\n    extra-vars: \"out_dir={out} who='big world'\"\n    main-playbook: site.yml\n",
+        "    verbosity: 1\n",
+    ) else {
+        return;
+    };
+    let run = t.write("repo/dev/ansible/site.yml", PLAYBOOK).run();
+    run.code(0);
+    run.stdout_has("ansible: verbosity 1 (ANSIBLE_VERBOSITY)\n")
+        .stdout_has("/ansible-playbook --flush-cache --force-handlers --forks=3 --inventory=inventory.ini --extra-vars=out_dir=<root>/out who='big world' site.yml\n")
+        // verbosity 1 shows each task's result
+        .stdout_has("changed: [localhost] => {");
+    assert_eq!(
+        out(&run, "greeting.txt").as_deref(),
+        Some("hello big world\n")
+    );
+}
+
+#[test]
+fn skip_deploy_runs_nothing() {
+    let Some(t) = ansible("", "    skip-deploy: true\n") else {
+        return;
+    };
+    let run = t.run();
+    run.code(0);
+    run.stdout_is("ansible: skip-deploy is set: nothing to do\n");
+    assert_eq!(out(&run, "greeting.txt"), None);
+    lacks(&run, "PLAY");
+}
+
+#[test]
+fn a_missing_playbook_or_ansible_is_a_clear_error() {
+    let Some(t) = ansible("    main-playbook: missing.yaml\n", "    {}\n") else {
+        return;
+    };
+    let run = t.run();
+    run.code(1);
+    run.stdout_is("ansible: error: main-playbook `missing.yaml` not found in <ws>/dev/ansible (YAML files there: playbook.yaml); set cli.main-playbook in bitops.config.yaml\n");
+
+    let Some(t) = ansible("", "    {}\n") else {
+        return;
+    };
+    let run = t.env("PATH", "/usr/bin:/bin").run();
+    run.code(127);
+    run.stdout_is("ansible: error: ansible-playbook not found on PATH; install ansible-core and put it on PATH (see install.sh)\n");
+}
+
+#[test]
+fn install_checks_that_ansible_playbook_is_on_path() {
+    let Some(path) = crate::tools::path_with(&["ansible-playbook"]) else {
+        return;
+    };
+    let install = |path: &str| {
+        Test::new()
+            .write(
+                "core.yaml",
+                "bitops:\n  plugins:\n    ansible: {source: builtin}\n",
+            )
+            .env("PATH", path)
+            .args(&[
+                "install",
+                "-c",
+                "core.yaml",
+                "--plugins-dir",
+                "installed",
+                "--color",
+                "never",
+            ])
+            .run()
+    };
+    let run = install(&path);
+    run.code(0);
+    run.stdout_has(&format!(
+        "ansible: found {}/ansible-playbook\nansible-playbook [core ",
+        crate::tools::tools_bin().display()
+    ));
+
+    let run = install("/usr/bin:/bin");
+    run.code(127);
+    run.stdout_has("ansible: error: ansible-playbook not found on PATH; install ansible-core (pip install ansible-core) and put it on PATH\n");
+}

@@ -1,0 +1,503 @@
+//! The built-in terraform plugin against the real terraform (`.ci/tools.sh`):
+//! `terraform_data` resources and outputs with the local backend. The workspace is
+//! deleted after each run, so the state lives in a folder of its own that outlives the
+//! runs, and each test runs `bitops deploy` once or more against it.
+
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use crate::test::{Run, Test};
+
+/// A state folder shared by the runs of one test, and the PATH holding terraform.
+struct Tf {
+    state: TempDir,
+    path: String,
+}
+
+const RESOURCES: &str = r#"
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+resource "terraform_data" "first" {
+  input = var.greeting
+}
+
+resource "terraform_data" "second" {
+  input = "second"
+}
+
+output "greeting" {
+  value = terraform_data.first.output
+}
+"#;
+
+impl Tf {
+    fn new() -> Option<Tf> {
+        let path = crate::tools::path_with(&["terraform"])?;
+        let state = tempfile::Builder::new()
+            .prefix("bitops-tf-state-")
+            .tempdir()
+            .unwrap();
+        Some(Tf { state, path })
+    }
+
+    fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// The default workspace's state file, as configured in `main.tf`.
+    fn state_file(&self) -> PathBuf {
+        self.state_dir().join("terraform.tfstate")
+    }
+
+    /// `main.tf` with the local backend writing into the state folder; `backend_extra`
+    /// goes inside the backend block.
+    fn main_tf(&self, backend_extra: &str, resources: &str) -> String {
+        format!(
+            "terraform {{\n  backend \"local\" {{\n    path = \"{}\"\n{backend_extra}  }}\n}}\n{resources}",
+            self.state_file().display()
+        )
+    }
+
+    /// An ops repo with one `terraform` deployment: `config` is the tool's
+    /// bitops.config.yaml, and the default `main.tf`.
+    fn test(&self, config: &str) -> Test {
+        self.test_with(config, &self.main_tf("", RESOURCES))
+    }
+
+    fn test_with(&self, config: &str, main_tf: &str) -> Test {
+        Test::new()
+            .write(
+                "repo/dev/bitops.config.yaml",
+                "bitops:\n  deployments:\n    terraform: {plugin: terraform}\n",
+            )
+            .write("repo/dev/terraform/bitops.config.yaml", config)
+            .write_raw("repo/dev/terraform/main.tf", main_tf.as_bytes())
+            .env("PATH", &self.path)
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .env("CHECKPOINT_DISABLE", "1")
+            .cmd("deploy", "dev")
+    }
+
+    /// `stack-action: apply` of the default configuration, checked.
+    fn apply(&self) {
+        let run = self.test("terraform: {cli: {stack-action: apply}}\n").run();
+        run.code(0);
+        assert_eq!(
+            resources(&self.state_file()),
+            Some(vec![
+                "terraform_data.first".to_string(),
+                "terraform_data.second".to_string()
+            ])
+        );
+    }
+}
+
+/// `type.name` of every resource in a state file; `None` when there is no state file.
+fn resources(state: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(state).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out: Vec<String> = json["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}.{}",
+                r["type"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+fn output(state: &Path, name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(state).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["outputs"][name]["value"].clone()
+}
+
+fn lacks(run: &Run, part: &str) {
+    assert!(
+        !run.stdout().contains(part),
+        "stdout has {part:?}:\n{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn plan_is_the_default_and_writes_no_state() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf.test("terraform: {}\n").run();
+    run.code(0);
+    run.stdout_has("terraform: running: terraform init -input=false -no-color\n")
+        .stdout_has("Terraform has been successfully initialized!")
+        .stdout_has("# terraform_data.first will be created")
+        .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.")
+        .stdout_has("terraform: plan: changes pending (stack-action is plan: nothing applied)");
+    lacks(&run, "Apply complete");
+    assert_eq!(resources(&tf.state_file()), None, "plan wrote a state");
+}
+
+#[test]
+fn apply_writes_the_state_and_shows_the_outputs() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf.test("terraform: {cli: {stack-action: apply}}\n").run();
+    run.code(0);
+    run.stdout_has("terraform: terraform 1.")
+        .stdout_has(", stack-action apply\n")
+        .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.")
+        .stdout_has("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.")
+        .stdout_has("Outputs:\n\ngreeting = \"hello\"\n")
+        .stdout_has("terraform: apply complete\n");
+    assert_eq!(
+        resources(&tf.state_file()).unwrap(),
+        ["terraform_data.first", "terraform_data.second"]
+    );
+    assert_eq!(output(&tf.state_file(), "greeting"), "hello");
+
+    // a second apply finds nothing to do, and still shows the outputs
+    let run = tf.test("terraform: {cli: {stack-action: apply}}\n").run();
+    run.code(0);
+    run.stdout_has("terraform: apply: no changes to apply\n")
+        .stdout_has("greeting = \"hello\"");
+    lacks(&run, "Apply complete");
+    // the saved plan is removed
+    let left: Vec<_> = std::fs::read_dir(run.root.join("tmp"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("terraform-plan."))
+        .collect();
+    assert!(left.is_empty(), "plan files left behind: {left:?}");
+}
+
+#[test]
+fn terraform_apply_true_forces_an_apply() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf
+        .test("terraform: {cli: {stack-action: plan}}\n")
+        .env("TERRAFORM_APPLY", "true")
+        .run();
+    run.code(0);
+    run.stdout_has("terraform: TERRAFORM_APPLY is set: apply instead of plan\n")
+        .stdout_has("Apply complete! Resources: 2 added");
+    assert_eq!(resources(&tf.state_file()).unwrap().len(), 2);
+}
+
+#[test]
+fn destroy_plans_the_destruction_then_removes_everything() {
+    let Some(tf) = Tf::new() else { return };
+    tf.apply();
+    let run = tf.test("terraform: {cli: {stack-action: destroy}}\n").run();
+    run.code(0);
+    run.stdout_has("terraform: running: terraform plan -input=false -detailed-exitcode -no-color -destroy -out=<root>/tmp/terraform-plan.")
+        .stdout_has("# terraform_data.first will be destroyed")
+        .stdout_has("Plan: 0 to add, 0 to change, 2 to destroy.")
+        .stdout_has("Resources: 0 added, 0 changed, 2 destroyed.")
+        .stdout_has("terraform: destroy complete\n");
+    assert_eq!(resources(&tf.state_file()).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn terraform_destroy_true_forces_a_destroy() {
+    let Some(tf) = Tf::new() else { return };
+    tf.apply();
+    let run = tf
+        .test("terraform: {cli: {stack-action: apply}}\n")
+        .env("TERRAFORM_DESTROY", "true")
+        .run();
+    run.code(0);
+    run.stdout_has("terraform: TERRAFORM_DESTROY is set: destroy instead of apply\n")
+        .stdout_has("2 destroyed.");
+    assert_eq!(resources(&tf.state_file()).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
+    let Some(tf) = Tf::new() else { return };
+    tf.apply();
+    let before = std::fs::read(tf.state_file()).unwrap();
+
+    // the same configuration: nothing to do
+    let run = tf
+        .test("terraform: {cli: {stack-action: apply}}\n")
+        .env("BITOPS_DRY_RUN", "true")
+        .run();
+    run.code(0);
+    run.stdout_has(", stack-action apply, dry run\n")
+        .stdout_has(
+            "terraform: running: terraform plan -input=false -detailed-exitcode -no-color\n",
+        )
+        .stdout_has("No changes.")
+        .stdout_has("terraform: dry run: no changes (stack-action apply)\n");
+    lacks(&run, "Apply complete");
+
+    // a changed configuration: the plan shows the change, nothing is applied
+    let changed = tf.main_tf("", &RESOURCES.replace("\"hello\"", "\"changed\""));
+    let run = tf
+        .test_with("terraform: {cli: {stack-action: apply}}\n", &changed)
+        .env("BITOPS_DRY_RUN", "true")
+        .run();
+    run.code(0);
+    run.stdout_has("# terraform_data.first will be updated in-place")
+        .stdout_has("terraform: dry run: changes pending (stack-action apply): see the plan above; nothing was applied\n");
+    lacks(&run, "Apply complete");
+    assert!(
+        std::fs::read(tf.state_file()).unwrap() == before,
+        "a dry run changed the state"
+    );
+
+    // a dry run of a destroy plans the destruction only
+    let run = tf
+        .test("terraform: {cli: {stack-action: destroy}}\n")
+        .args(&["--dry-run"])
+        .run();
+    run.code(0);
+    run.stdout_has(
+        "terraform: running: terraform plan -input=false -detailed-exitcode -no-color -destroy\n",
+    )
+    .stdout_has("Plan: 0 to add, 0 to change, 2 to destroy.")
+    .stdout_has("terraform: dry run: changes pending (stack-action destroy): see the plan above; nothing was applied\n");
+    assert!(
+        std::fs::read(tf.state_file()).unwrap() == before,
+        "a dry run changed the state"
+    );
+}
+
+#[test]
+fn var_file_values_reach_the_outputs() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf
+        .test("terraform: {cli: {var-file: dev.tfvars, stack-action: apply}}\n")
+        .write(
+            "repo/dev/terraform/dev.tfvars",
+            "greeting = \"hello from dev.tfvars\"\n",
+        )
+        .run();
+    run.code(0);
+    run.stdout_has("-no-color -var-file=dev.tfvars -out=<root>/tmp/terraform-plan.")
+        .stdout_has("greeting = \"hello from dev.tfvars\"\n");
+    assert_eq!(
+        output(&tf.state_file(), "greeting"),
+        "hello from dev.tfvars"
+    );
+}
+
+#[test]
+fn targets_limit_the_run_and_the_older_target_key_still_works() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf
+        .test("terraform:\n  cli:\n    targets: [terraform_data.second]\n    stack-action: apply\n")
+        .run();
+    run.code(0);
+    run.stdout_has("-target=terraform_data.second -out=<root>/tmp/terraform-plan.")
+        .stdout_has("Resource targeting is in effect")
+        .stdout_has("Apply complete! Resources: 1 added");
+    assert_eq!(
+        resources(&tf.state_file()).unwrap(),
+        ["terraform_data.second"]
+    );
+
+    // `target` (a single address), as in older BitOps configs
+    let run = tf
+        .test("terraform: {cli: {target: terraform_data.first, stack-action: apply}}\n")
+        .run();
+    run.code(0);
+    run.stdout_has("-target=terraform_data.first -out=<root>/tmp/terraform-plan.")
+        .stdout_has("Apply complete! Resources: 1 added");
+    assert_eq!(resources(&tf.state_file()).unwrap().len(), 2);
+}
+
+#[test]
+fn backend_config_and_init_upgrade_go_to_init() {
+    let Some(tf) = Tf::new() else { return };
+    let other = tf.state_dir().join("from-backend-config.tfstate");
+    let config = format!(
+        "terraform:\n  cli:\n    backend-config: [\"path={}\"]\n    stack-action: apply\n  options:\n    init-upgrade: true\n",
+        other.display()
+    );
+    let run = tf.test(&config).run();
+    run.code(0);
+    run.stdout_has(&format!(
+        "terraform: running: terraform init -input=false -no-color -upgrade -backend-config=path={}\n",
+        other.display()
+    ));
+    assert_eq!(resources(&other).unwrap().len(), 2);
+    assert_eq!(resources(&tf.state_file()), None);
+}
+
+#[test]
+fn a_workspace_is_created_then_selected() {
+    let Some(tf) = Tf::new() else { return };
+    // The local backend keeps a workspace's state in `terraform.tfstate.d/<name>/` under the
+    // working folder, which is the staged tool folder: gone after the run.
+    let run = tf
+        .test("terraform: {cli: {stack-action: apply}, options: {workspace: staging}}\n")
+        .args(&["--keep-workspace"])
+        .run();
+    run.code(0);
+    run.stdout_has("terraform: running: terraform workspace new -no-color staging\n")
+        .stdout_has("Created and switched to workspace \"staging\"!")
+        .stdout_has("Apply complete! Resources: 2 added");
+    let ws = run.workspaces();
+    assert_eq!(ws.len(), 1, "{ws:?}");
+    let staged = ws[0].join("dev/terraform/terraform.tfstate.d/staging/terraform.tfstate");
+    assert_eq!(resources(&staged).unwrap().len(), 2);
+    assert_eq!(
+        resources(&tf.state_file()),
+        None,
+        "default workspace touched"
+    );
+
+    // With `workspace_dir` in the backend the workspaces outlive the run: the first
+    // run creates `staging`, the next ones select it.
+    let workspaces = tf.state_dir().join("workspaces");
+    let main_tf = tf.main_tf(
+        &format!("    workspace_dir = \"{}\"\n", workspaces.display()),
+        RESOURCES,
+    );
+    let config = "terraform: {cli: {stack-action: apply}, options: {workspace: staging}}\n";
+    // a dry run does not create a missing workspace
+    let run = tf
+        .test_with(config, &main_tf)
+        .env("BITOPS_DRY_RUN", "true")
+        .run();
+    run.code(0);
+    run.stdout_has("terraform: dry run: changes pending: workspace `staging` does not exist yet and would be created; no plan was made (creating it is a change)\n");
+    assert!(!workspaces.exists(), "a dry run created the workspace");
+
+    let run = tf.test_with(config, &main_tf).run();
+    run.code(0);
+    run.stdout_has("terraform workspace new -no-color staging");
+    let staging = workspaces.join("staging/terraform.tfstate");
+    assert_eq!(resources(&staging).unwrap().len(), 2);
+
+    // options.workspace wins over TF_WORKSPACE
+    let run = tf
+        .test_with(config, &main_tf)
+        .env("BITOPS_DRY_RUN", "true")
+        .env("TF_WORKSPACE", "other")
+        .run();
+    run.code(0);
+    run.stdout_has("terraform: TF_WORKSPACE=other is ignored: options.workspace is staging\n")
+        .stdout_has("terraform: running: terraform workspace select -no-color staging\n")
+        .stdout_has("terraform: dry run: no changes (stack-action apply)\n");
+    assert_eq!(
+        resources(&tf.state_file()),
+        None,
+        "default workspace touched"
+    );
+}
+
+#[test]
+fn skip_deploy_runs_nothing() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf
+        .test("terraform: {cli: {stack-action: apply}, options: {skip-deploy: true}}\n")
+        .run();
+    run.code(0);
+    run.stdout_is("terraform: skip-deploy is set: nothing to do\n");
+    assert_eq!(resources(&tf.state_file()), None);
+}
+
+#[test]
+fn a_pinned_version_must_match_the_terraform_on_path() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf
+        .test("terraform: {cli: {stack-action: apply}, options: {version: 0.12.31}}\n")
+        .run();
+    run.code(1);
+    let have = regex::Regex::new(r"is (\d+\.\d+\.\d+);")
+        .unwrap()
+        .captures(&run.stdout)
+        .unwrap_or_else(|| panic!("no version in:\n{}", run.stdout))[1]
+        .to_string();
+    run.stdout_has(&format!(
+        "terraform: error: options.version requires terraform 0.12.31, but {}/terraform is {have}; put terraform 0.12.31 first on PATH or change options.version\n",
+        crate::tools::tools_bin().display()
+    ));
+    lacks(&run, "running: terraform init");
+    assert_eq!(resources(&tf.state_file()), None);
+
+    // the exact version, or a prefix of it, passes
+    let minor = have.rsplit_once('.').unwrap().0.to_string();
+    for pin in [have.as_str(), &format!("v{have}"), &minor] {
+        let run = tf
+            .test(&format!("terraform: {{options: {{version: \"{pin}\"}}}}\n"))
+            .run();
+        run.code(0);
+        run.stdout_has(&format!("terraform: terraform {have} ("));
+    }
+}
+
+#[test]
+fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
+    let Some(tf) = Tf::new() else { return };
+    let run = tf.test("terraform: {cli: {stack-action: deploy}}\n").run();
+    run.code(1);
+    run.stdout_is("terraform: error: unknown stack-action `deploy`: use plan, apply or destroy\n");
+
+    let run = tf
+        .test_with(
+            "terraform: {cli: {stack-action: apply}}\n",
+            &tf.main_tf(
+                "",
+                "resource \"terraform_data\" \"broken\" {\n  input = var.missing\n}\n",
+            ),
+        )
+        .run();
+    run.code(1);
+    run.stdout_has("Reference to undeclared input variable")
+        .stdout_has("terraform: error: `terraform plan` failed (exit 1)\n");
+    lacks(&run, "terraform apply");
+    assert_eq!(resources(&tf.state_file()), None);
+
+    let run = tf
+        .test("terraform: {cli: {stack-action: apply}}\n")
+        .env("PATH", "/usr/bin:/bin")
+        .run();
+    run.code(127);
+    run.stdout_is(
+        "terraform: error: terraform not found on PATH; install Terraform and put it on PATH (see install.sh)\n",
+    );
+}
+
+#[test]
+fn install_checks_that_terraform_is_on_path() {
+    let Some(tf) = Tf::new() else { return };
+    let install = |path: &str| {
+        Test::new()
+            .write(
+                "core.yaml",
+                "bitops:\n  plugins:\n    terraform: {source: builtin}\n",
+            )
+            .env("PATH", path)
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .args(&[
+                "install",
+                "-c",
+                "core.yaml",
+                "--plugins-dir",
+                "installed",
+                "--color",
+                "never",
+            ])
+            .run()
+    };
+    let run = install(&tf.path);
+    run.code(0);
+    run.stdout_has(&format!(
+        "terraform: found {}/terraform\nTerraform v1.",
+        crate::tools::tools_bin().display()
+    ));
+
+    let run = install("/usr/bin:/bin");
+    run.code(127);
+    run.stdout_has("terraform: error: terraform not found on PATH; install Terraform (https://developer.hashicorp.com/terraform/install) and put it on PATH\n");
+}

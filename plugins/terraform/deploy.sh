@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Built-in terraform plugin: init, workspace, then plan, apply or destroy.
+# Inputs (resolved by bitops from the tool's bitops.config.yaml, see README.md):
+#   $1                            stack-action: plan (default), apply or destroy
+#   BITOPS_TERRAFORM_CLI_QUOTED   the `cli` words: -var-file=, -target=, -backend-config=
+#   TERRAFORM_SKIP_DEPLOY, TERRAFORM_WORKSPACE, TERRAFORM_INIT_UPGRADE, TERRAFORM_VERSION
+#   TERRAFORM_APPLY / TERRAFORM_DESTROY=true force apply / destroy
+#   BITOPS_DRY_RUN=true           plan only, report whether changes are pending, exit 0
+set -euo pipefail
+
+say() { printf 'terraform: %s\n' "$*"; }
+die() {
+  local code=$1
+  shift
+  printf 'terraform: error: %s\n' "$*" >&2
+  exit "$code"
+}
+is_true() {
+  case "${1,,}" in
+    true | 1 | yes | on) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+# Prints the command, runs it, and on failure names it and passes its exit code on.
+run() {
+  say "running: $*"
+  local rc=0
+  "$@" || rc=$?
+  ((rc == 0)) || die "$rc" "\`$1 $2\` failed (exit $rc)"
+}
+
+if is_true "${TERRAFORM_SKIP_DEPLOY:-}"; then
+  say "skip-deploy is set: nothing to do"
+  exit 0
+fi
+
+command -v terraform >/dev/null 2>&1 ||
+  die 127 "terraform not found on PATH; install Terraform and put it on PATH (see install.sh)"
+
+cd "${BITOPS_OPSREPO_ENVIRONMENT_DIR:-.}"
+
+# The action: stack-action, unless TERRAFORM_DESTROY or TERRAFORM_APPLY force one.
+action=${1:-${TERRAFORM_COMMAND:-plan}}
+case "$action" in
+  plan | apply | destroy) ;;
+  *) die 1 "unknown stack-action \`$action\`: use plan, apply or destroy" ;;
+esac
+if is_true "${TERRAFORM_DESTROY:-}"; then
+  [[ $action == destroy ]] || say "TERRAFORM_DESTROY is set: destroy instead of $action"
+  action=destroy
+elif is_true "${TERRAFORM_APPLY:-}"; then
+  if [[ $action == destroy ]]; then
+    say "TERRAFORM_APPLY is set but stack-action is destroy: destroying"
+  elif [[ $action != apply ]]; then
+    say "TERRAFORM_APPLY is set: apply instead of $action"
+    action=apply
+  fi
+fi
+dry_run=false
+is_true "${BITOPS_DRY_RUN:-}" && dry_run=true
+
+# The version on PATH, checked against options.version.
+version_text=$(CHECKPOINT_DISABLE=1 terraform version 2>/dev/null) ||
+  die 1 "\`terraform version\` failed; is $(command -v terraform) a working terraform?"
+have=${version_text%%$'\n'*}
+have=${have#Terraform }
+have=${have#v}
+if [[ -n ${TERRAFORM_VERSION:-} ]]; then
+  want=${TERRAFORM_VERSION#v}
+  if [[ $have != "$want" && $have != "$want".* ]]; then
+    die 1 "options.version requires terraform $want, but $(command -v terraform) is $have; put terraform $want first on PATH or change options.version"
+  fi
+fi
+mode=""
+[[ $dry_run == true ]] && mode=", dry run"
+say "terraform $have ($(command -v terraform)), stack-action $action$mode"
+
+# The `cli` words, exactly as composed from the schema; each goes to the subcommands that take it.
+init_args=()
+plan_args=()
+cli_words=()
+if [[ -n ${BITOPS_TERRAFORM_CLI_QUOTED:-} ]]; then
+  eval "cli_words=($BITOPS_TERRAFORM_CLI_QUOTED)"
+else
+  read -ra cli_words <<<"${BITOPS_TERRAFORM_CLI:-}"
+fi
+for word in "${cli_words[@]}"; do
+  case "$word" in
+    -backend-config=*) init_args+=("$word") ;;
+    -var-file=* | -target=*) plan_args+=("$word") ;;
+    *) ;; # the positional stack-action, already in $1
+  esac
+done
+
+color=()
+[[ -t 1 ]] || color=(-no-color)
+# Output for a wrapper: no "now run terraform apply" advice.
+export TF_IN_AUTOMATION="${TF_IN_AUTOMATION:-1}"
+
+# TF_WORKSPACE would select a workspace for every command, init included.
+if [[ -n ${TERRAFORM_WORKSPACE:-} && -n ${TF_WORKSPACE:-} ]]; then
+  say "TF_WORKSPACE=$TF_WORKSPACE is ignored: options.workspace is $TERRAFORM_WORKSPACE"
+  unset TF_WORKSPACE
+fi
+
+# 1. init
+upgrade=()
+is_true "${TERRAFORM_INIT_UPGRADE:-}" && upgrade=(-upgrade)
+run terraform init -input=false "${color[@]}" "${upgrade[@]}" "${init_args[@]}"
+
+# 2. workspace: select it, or create it (not in a dry run: creating one is a change)
+if [[ -n ${TERRAFORM_WORKSPACE:-} ]]; then
+  listing=$(terraform workspace list "${color[@]}") || die 1 "\`terraform workspace list\` failed"
+  exists=false
+  while read -r line; do
+    [[ ${line#\* } == "$TERRAFORM_WORKSPACE" ]] && exists=true
+  done <<<"$listing"
+  if [[ $exists == true ]]; then
+    run terraform workspace select "${color[@]}" "$TERRAFORM_WORKSPACE"
+  elif [[ $dry_run == true ]]; then
+    say "dry run: changes pending: workspace \`$TERRAFORM_WORKSPACE\` does not exist yet and would be created; no plan was made (creating it is a change)"
+    exit 0
+  else
+    run terraform workspace new "${color[@]}" "$TERRAFORM_WORKSPACE"
+  fi
+fi
+
+[[ $action == destroy ]] && plan_args+=(-destroy)
+plan_cmd=(terraform plan -input=false -detailed-exitcode "${color[@]}" "${plan_args[@]}")
+
+# 3a. dry run: a plan that reports whether anything would change, and nothing else.
+if [[ $dry_run == true ]]; then
+  say "running: ${plan_cmd[*]}"
+  rc=0
+  "${plan_cmd[@]}" || rc=$?
+  case $rc in
+    0) say "dry run: no changes (stack-action $action)" ;;
+    2) say "dry run: changes pending (stack-action $action): see the plan above; nothing was applied" ;;
+    *) die "$rc" "\`terraform plan\` failed (exit $rc)" ;;
+  esac
+  exit 0
+fi
+
+# 3b. plan into a file; apply and destroy apply exactly that plan.
+plan_file=$(mktemp "${TMPDIR:-/tmp}/terraform-plan.XXXXXX")
+trap 'rm -f "$plan_file"' EXIT
+say "running: ${plan_cmd[*]} -out=$plan_file"
+rc=0
+"${plan_cmd[@]}" -out="$plan_file" || rc=$?
+case $rc in
+  0) changes=false ;;
+  2) changes=true ;;
+  *) die "$rc" "\`terraform plan\` failed (exit $rc)" ;;
+esac
+
+if [[ $action == plan ]]; then
+  if [[ $changes == true ]]; then
+    say "plan: changes pending (stack-action is plan: nothing applied)"
+  else
+    say "plan: no changes"
+  fi
+  exit 0
+fi
+
+if [[ $changes == false ]]; then
+  say "$action: no changes to apply"
+  if [[ $action == apply ]]; then
+    terraform output "${color[@]}" || true
+  fi
+  exit 0
+fi
+
+run terraform apply -input=false "${color[@]}" "$plan_file"
+say "$action complete"
