@@ -281,7 +281,11 @@ fn setting(plugin: &str, p: &Property) -> Setting {
         cli_flag,
         default,
         required: p.required,
-        description: p.description.clone(),
+        description: match (&p.description, &p.choices) {
+            (Some(d), Some(c)) => Some(format!("{d} (one of: {})", c.join(", "))),
+            (None, Some(c)) => Some(format!("one of: {}", c.join(", "))),
+            (d, None) => d.clone(),
+        },
     }
 }
 

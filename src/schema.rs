@@ -48,6 +48,9 @@ pub struct Property {
     pub default: Option<Node>,
     pub required: bool,
     pub description: Option<String>,
+    /// `enum: [plan, apply, destroy]`: the only values allowed.
+    #[serde(rename = "enum")]
+    pub choices: Option<Vec<String>>,
     pub children: Vec<Property>,
 }
 
@@ -225,8 +228,24 @@ fn parse_property(
             .get("required")
             .is_some_and(|r| matches!(r.value, Value::Bool(true))),
         description: text("description"),
+        choices: def.get("enum").and_then(|e| match &e.value {
+            Value::Seq(items) => Some(items.iter().filter_map(Node::scalar_text).collect()),
+            _ => None,
+        }),
         children,
     };
+    if let Some(e) = def.get("enum")
+        && !matches!(&e.value, Value::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()))
+    {
+        problems.push(
+            Problem::error(format!(
+                "`enum` must be a list of values, found {}",
+                e.kind()
+            ))
+            .at(file, e.line)
+            .key(format!("{key}.enum")),
+        );
+    }
     // A default of the wrong type is the plugin's bug: report it against the schema.
     if let Some(d) = &default
         && let Err(why) = typed(&prop, d)
@@ -286,6 +305,32 @@ pub struct Resolution {
 }
 
 fn typed(prop: &Property, node: &Node) -> Result<Val, String> {
+    typed_any(prop, node).and_then(|v| allowed(prop, v))
+}
+
+/// Checks a value against the property's `enum`.
+fn allowed(prop: &Property, value: Val) -> Result<Val, String> {
+    let Some(choices) = &prop.choices else {
+        return Ok(value);
+    };
+    let items = match &value {
+        Val::List(items) => items.clone(),
+        other => vec![other.env_text()],
+    };
+    for item in &items {
+        if !choices.contains(item) {
+            let guess = names::suggest(item, choices.iter().map(String::as_str))
+                .map_or(String::new(), |g| format!(" (did you mean `{g}`?)"));
+            return Err(format!(
+                "`{item}` is not one of {}{guess}",
+                choices.join(", ")
+            ));
+        }
+    }
+    Ok(value)
+}
+
+fn typed_any(prop: &Property, node: &Node) -> Result<Val, String> {
     let found = node.describe();
     match prop.kind {
         Type::String => node
@@ -324,6 +369,10 @@ fn typed(prop: &Property, node: &Node) -> Result<Val, String> {
 }
 
 fn typed_env(prop: &Property, text: &str) -> Result<Val, String> {
+    typed_env_any(prop, text).and_then(|v| allowed(prop, v))
+}
+
+fn typed_env_any(prop: &Property, text: &str) -> Result<Val, String> {
     match prop.kind {
         Type::String | Type::Object => Ok(Val::Str(text.to_string())),
         Type::Integer => text
@@ -707,6 +756,31 @@ terraform:
             errors[3].contains("required value `options.token`"),
             "{}",
             errors[3]
+        );
+    }
+
+    #[test]
+    fn enum_limits_values() {
+        let mut problems = Vec::new();
+        let schema = doc(
+            "s.yaml",
+            "t:\n  properties:\n    cli:\n      properties:\n        stack-action: {type: string, enum: [plan, apply, destroy], default: plan}\n",
+        );
+        let schema = parse_schema(&schema, "t", &mut problems).unwrap();
+        let cfg = doc("c.yaml", "t:\n  cli: {stack-action: aply}\n");
+        let tc = ToolConfig {
+            layers: std::slice::from_ref(&cfg),
+            roots: vec!["t".into()],
+        };
+        resolve(&schema, &tc, &EnvVars::default(), &mut problems);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(2));
+        assert!(
+            problems[0]
+                .message
+                .contains("`aply` is not one of plan, apply, destroy (did you mean `apply`?)"),
+            "{}",
+            problems[0].message
         );
     }
 

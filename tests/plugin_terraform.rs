@@ -439,9 +439,11 @@ fn a_pinned_version_must_match_the_terraform_on_path() {
 #[test]
 fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
     let Some(tf) = Tf::new() else { return };
-    let run = tf.test("terraform: {cli: {stack-action: deploy}}\n").run();
+    // the schema's `enum` stops an unknown stack-action before anything runs
+    let run = tf.test("terraform: {cli: {stack-action: aply}}\n").run();
     run.code(1);
-    run.stdout_is("terraform: error: unknown stack-action `deploy`: use plan, apply or destroy\n");
+    run.stderr_has("`terraform.cli.stack-action`: `aply` is not one of plan, apply, destroy (did you mean `apply`?)\n");
+    assert_eq!(run.stdout, "");
 
     let run = tf
         .test_with(
