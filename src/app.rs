@@ -95,6 +95,11 @@ fn validate(args: &ValidateArgs) -> Result<()> {
         Format::Json => print_json(&report),
         Format::Text => emit(&crate::validate::text(&report)),
     }
+    if resolve_ci(args.ci, &env) == Ci::Github {
+        for finding in report.problems.iter().filter(|f| f.problem.is_error()) {
+            emit(&(report::github_problem(&finding.problem) + "\n"));
+        }
+    }
     if report.errors > 0 {
         Err(Error::Reported)
     } else {

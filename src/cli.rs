@@ -90,6 +90,9 @@ pub struct ValidateArgs {
     /// Fail on warnings too (hidden default-folder files, skipped deployments)
     #[arg(long)]
     pub strict: bool,
+    /// Also print each error as a CI annotation (GitHub: `::error file=…,line=…::`)
+    #[arg(long, value_enum, default_value_t = Ci::Auto, env = "BITOPS_CI")]
+    pub ci: Ci,
     /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
     #[arg(long, value_name = "DIR", env = "BITOPS_OPS_REPO")]
     pub ops_repo: Option<PathBuf>,

@@ -317,6 +317,22 @@ fn validate_all_reports_every_mistake_of_every_environment() {
     assert_eq!(forks["line"], 3);
     assert_eq!(forks["severity"], "error");
     assert_eq!(forks["environments"], serde_json::json!(["staging"]));
+    // under GitHub Actions, each error is also an annotation on its file and line
+    let run = five_mistakes()
+        .args(&[
+            "validate",
+            "--all",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
+    run.code(1).stdout_has(
+        "::error file=repo/staging/app/bitops.config.yaml,line=3,title=bitops%3A probe.cli.forks::must be an integer, found a string `many`\n",
+    );
+    assert_eq!(run.stdout().matches("::error ").count(), 5);
 }
 
 #[test]
