@@ -262,6 +262,8 @@ fn deploy(args: &DeployArgs) -> Result<()> {
         );
         return Ok(());
     }
+    let state = crate::lock::state_dir(args.state_dir.as_deref(), &ctx.env);
+    let _lock = crate::lock::acquire(&state, &ctx.ops_repo, &ctx.environment, args.wait_lock)?;
     let mut run = RunReport::new(&ctx.environment, &ctx.ops_repo, ctx.dry_run);
     let result = stage_and_run(&ctx, &out, args.keep_workspace, &mut run);
     if let Err(e) = &result

@@ -182,6 +182,12 @@ pub struct DeployArgs {
     /// CI log features: groups per step, error annotations, a summary table
     #[arg(long, value_enum, default_value_t = Ci::Auto, env = "BITOPS_CI")]
     pub ci: Ci,
+    /// Folder for bitops' state (the per-environment deploy locks) [default: $XDG_STATE_HOME/bitops or ~/.local/state/bitops]
+    #[arg(long, value_name = "DIR", env = "BITOPS_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// When another deploy of the environment runs, wait up to DURATION (90s, 10m) instead of failing at once
+    #[arg(long, value_name = "DURATION", env = "BITOPS_WAIT_LOCK", value_parser = parse_duration_flag)]
+    pub wait_lock: Option<std::time::Duration>,
     /// Keep the temporary workspace after the run and print its path
     #[arg(long, env = "BITOPS_KEEP_WORKSPACE", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub keep_workspace: bool,
@@ -291,6 +297,12 @@ pub fn parse_bool(text: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" | "n" | "" => Some(false),
         _ => None,
     }
+}
+
+fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
+    crate::settings::parse_duration(text).ok_or_else(|| {
+        format!("`{text}` is not a duration: write seconds (600) or 90s, 45m, 1h30m")
+    })
 }
 
 fn parse_bool_flag(text: &str) -> Result<bool, String> {

@@ -15,6 +15,8 @@ pub mod exit {
     pub const MISSING_CONFIG: i32 = 2;
     /// `bitops install`: a plugin's dependency is not listed under `plugins` (as BitOps).
     pub const DEPENDENCY_MISSING: i32 = 10;
+    /// Another deploy of the same environment holds the lock.
+    pub const LOCKED: i32 = 75;
     /// A step ran longer than its `timeout`.
     pub const TIMED_OUT: i32 = 124;
     pub const INTERRUPTED_SIGINT: i32 = 130;

@@ -9,6 +9,7 @@ mod exec;
 mod hooks;
 mod install;
 mod load;
+mod lock;
 mod mask;
 mod merge;
 mod names;

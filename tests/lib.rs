@@ -15,4 +15,5 @@ mod plugin_cloudformation;
 mod plugin_helm;
 mod plugin_kubectl;
 mod plugin_terraform;
+mod reliability;
 mod reports;

@@ -1,0 +1,148 @@
+//! Reliability and security: the deploy lock, secrets, hostile input, immutability.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::test::Test;
+
+const SCHEMA: &str = "
+    probe:
+      type: object
+      properties:
+        cli:
+          type: object
+          properties:
+            name: {type: string, parameter: name}
+            stack-action: {type: string, default: plan}
+";
+
+fn wait_for(path: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn one_deploy_per_environment_at_a_time() {
+    let t = Test::new()
+        .probe_plugin("probe", SCHEMA, &[])
+        .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
+        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .write("repo/prod/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
+        .write("repo/prod/a/bitops.config.yaml", "probe: {}\n")
+        // the first run holds the lock until the test creates `release`
+        .write("plugins/probe/deploy.sh", "if [ \"$BITOPS_ENVIRONMENT\" = dev ] && [ -n \"${HOLD:-}\" ]; then touch \"$HOLD/started\"; while [ ! -e \"$HOLD/release\" ]; do sleep 0.05; done; fi\necho \"deployed $BITOPS_ENVIRONMENT\"\n");
+    let root = t.root().to_path_buf();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    let bitops = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bitops"));
+        c.args(args)
+            .args(["--ops-repo", "repo", "--plugins-dir", "plugins"])
+            .current_dir(&root)
+            .env("HOME", &root)
+            .env("TMPDIR", root.join("tmp"))
+            .env("HOLD", &root)
+            .env_remove("BITOPS_ENVIRONMENT");
+        c
+    };
+    let mut first = bitops(&["deploy", "-e", "dev"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&root.join("started"));
+    // a second deploy of dev fails at once, naming the holder
+    let started = Instant::now();
+    let second = bitops(&["deploy", "-e", "dev"]).output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains(&format!("is being deployed by pid {} on ", first.id())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: wait for it to finish, or pass --wait-lock 10m to wait"),
+        "{stderr}"
+    );
+    // other environments, plan and validate are not blocked
+    assert!(
+        bitops(&["deploy", "-e", "prod"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        bitops(&["plan", "-e", "dev"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        bitops(&["validate", "-e", "dev"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    // --wait-lock waits for the first run to finish
+    let waiting = bitops(&["deploy", "-e", "dev", "--wait-lock", "30s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(root.join("release"), "").unwrap();
+    assert!(first.wait().unwrap().success());
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "deployed dev\n");
+    drop(t);
+}
+
+#[test]
+fn the_lock_of_a_killed_run_is_taken_over() {
+    let t = Test::new()
+        .probe_plugin("probe", SCHEMA, &[])
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    a: {plugin: probe}\n",
+        )
+        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .write(
+            "plugins/probe/deploy.sh",
+            "if [ -n \"${HOLD:-}\" ]; then touch \"$HOLD/started\"; sleep 30; fi\necho deployed\n",
+        );
+    let root = t.root().to_path_buf();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_bitops"))
+        .args([
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .current_dir(&root)
+        .env("HOME", &root)
+        .env("TMPDIR", root.join("tmp"))
+        .env("HOLD", &root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&root.join("started"));
+    first.kill().unwrap(); // SIGKILL: no clean-up at all
+    first.wait().unwrap();
+    let run = t.cmd("deploy", "dev").run();
+    run.code(0).stdout_is("deployed\n");
+}
