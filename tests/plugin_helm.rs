@@ -1,0 +1,688 @@
+//! The built-in helm plugin. Dry runs use the real helm (`.ci/tools.sh`): `helm lint` and
+//! `helm template` of a chart whose values come from the default folder and the
+//! environment. No Kubernetes API server can run here, so the cluster path runs against
+//! recording stand-ins: `helm` and `kubectl` scripts first on PATH that append their
+//! argv to the probe log (the stand-in helm hands the plugin's config reads, a
+//! `helm template` of `config-reader`, to the real helm and does not record them).
+
+use crate::test::{Run, Test};
+use crate::tools;
+
+/// Standard base64 with padding (what `base64 -w0` prints).
+pub fn b64(text: &str) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const DEPLOYMENTS: &str = "bitops:\n  deployments:\n    helm: {plugin: helm}\n";
+
+/// A chart whose ConfigMap shows every value the tests set.
+fn chart(t: Test, dir: &str, name: &str) -> Test {
+    t.write(
+        &format!("{dir}/Chart.yaml"),
+        &format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
+    )
+    .write(
+        &format!("{dir}/templates/configmap.yaml"),
+        r#"
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {{ .Release.Name }}
+          namespace: {{ .Release.Namespace }}
+        data:
+          replicas: {{ .Values.replicas | quote }}
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+          fromFiles: {{ .Values.fromFiles | quote }}
+          override: {{ .Values.override | quote }}
+          secret: {{ .Values.secret | quote }}
+          versions: {{ .Values.versions | quote }}
+          extra: {{ .Values.extra | quote }}
+        "#,
+    )
+}
+
+/// The shared chart in `_default/helm/web` (chart, defaults, a values file) and the
+/// environment's own values for it: the usual BitOps layout.
+fn web_repo(t: Test) -> Test {
+    chart(t, "repo/_default/helm/web", "web")
+        .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
+        .write(
+            "repo/_default/helm/web/values.yaml",
+            "
+            replicas: 3
+            image: {repository: nginx, tag: default}
+            fromFiles: none
+            override: default-values
+            secret: none
+            versions: none
+            extra: none
+            ",
+        )
+        .write(
+            "repo/_default/helm/web/values-files/zz-default.yaml",
+            "fromFiles: default-values-file\noverride: default-values-file\n",
+        )
+        .write("repo/dev/helm/web/values.yaml", "image: {tag: \"1.2.3\"}\n")
+        .write(
+            "repo/dev/helm/web/values-versions.yaml",
+            "versions: from-versions\n",
+        )
+        .write(
+            "repo/dev/helm/web/values-files/a-env.yaml",
+            "override: env-values-file\n",
+        )
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "
+            helm:
+              cli:
+                namespace: web-ns
+                set: [extra=from-set]
+              options:
+                release-name: web-release
+            ",
+        )
+}
+
+#[test]
+fn dry_run_lints_and_renders_with_values_in_order() {
+    let Some(path) = tools::path_with(&["helm"]) else {
+        return;
+    };
+    let run = web_repo(Test::new())
+        .hook("repo/dev/helm/web/bitops.before-deploy.d/01.sh")
+        .cmd("deploy", "dev")
+        .env("PATH", &path)
+        .env("BITOPS_DRY_RUN", "true")
+        .env("HELM_SECRETS_BASE64", &b64("secret: from-secrets\n"))
+        .run();
+    run.code(0);
+    // replicas and image.repository from the default chart's values, image.tag from the
+    // environment's values.yaml, versions from values-versions.yaml, secret from
+    // HELM_SECRETS_BASE64, fromFiles from the default's values-files/; the environment's
+    // values-files/a-env.yaml wins over the default's zz-default.yaml although it sorts
+    // first, and --set wins over every file.
+    run.stdout_has(
+        "
+---
+# Source: web/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-release
+  namespace: web-ns
+data:
+  replicas: \"3\"
+  image: \"nginx:1.2.3\"
+  fromFiles: \"default-values-file\"
+  override: \"env-values-file\"
+  secret: \"from-secrets\"
+  versions: \"from-versions\"
+  extra: \"from-set\"
+",
+    );
+    run.stdout_has(
+        "helm: chart web: release web-release, namespace web-ns, values files: \
+         _default/helm/web/values.yaml dev/helm/web/values.yaml \
+         dev/helm/web/values-versions.yaml dev/helm/web/values-secrets.yaml \
+         _default/helm/web/values-files/zz-default.yaml dev/helm/web/values-files/a-env.yaml\n",
+    );
+    let values = "-f <ws>/_default/helm/web/values.yaml -f <ws>/dev/helm/web/values.yaml \
+        -f <ws>/dev/helm/web/values-versions.yaml -f <ws>/dev/helm/web/values-secrets.yaml \
+        -f <ws>/_default/helm/web/values-files/zz-default.yaml \
+        -f <ws>/dev/helm/web/values-files/a-env.yaml";
+    run.stdout_has(&format!(
+        "+ helm lint <ws>/dev/helm/web --namespace=web-ns --set=extra=from-set {values}\n\
+         ==> Linting <ws>/dev/helm/web\n"
+    ))
+    .stdout_has("1 chart(s) linted, 0 chart(s) failed\n")
+    .stdout_has(&format!(
+        "+ helm template web-release <ws>/dev/helm/web --namespace=web-ns --set=extra=from-set {values}\n"
+    ))
+    .stdout_has("helm: chart web: dry run: helm lint and helm template only; no cluster is contacted\n");
+    // the chart's hooks are skipped, as bitops skips a tool's hooks in a dry run
+    run.stdout_has("helm: chart web: dry run: skipping the hooks in bitops.before-deploy.d (BITOPS_DRY_RUN_HOOKS=true runs them)\n");
+    assert_eq!(run.log(), "");
+    // lint runs before template
+    let out = run.stdout();
+    assert!(out.find("+ helm lint").unwrap() < out.find("+ helm template").unwrap());
+    assert!(!out.contains("helm upgrade"), "{out}");
+}
+
+#[test]
+fn dry_run_fails_on_a_broken_chart_with_helms_message() {
+    let Some(path) = tools::path_with(&["helm"]) else {
+        return;
+    };
+    let run = web_repo(Test::new())
+        .write(
+            "repo/dev/helm/web/templates/broken.yaml",
+            "kind: ConfigMap\nname: {{ .Values.replicas \n",
+        )
+        .cmd("deploy", "dev")
+        .env("PATH", &path)
+        .args(&["--dry-run"])
+        .run();
+    run.code(1);
+    run.stdout_has("[ERROR] templates/: parse error at (web/templates/broken.yaml:3): unclosed action started at web/templates/broken.yaml:2\n")
+        .stdout_has("Error: 1 chart(s) linted, 1 chart(s) failed\n")
+        .stdout_has("helm: error: chart web: helm lint failed (exit 1)\n");
+    assert!(!run.stdout().contains("+ helm template"));
+    run.stderr_has("[1/1] helm failed");
+}
+
+// --- the cluster path, against recording stand-ins -----------------------------------
+
+/// Records its argv; answers `version`, `history` (FAKE_HISTORY, else "not found") and
+/// `upgrade` (exit FAKE_UPGRADE_EXIT); for an upgrade, also records the mode of the
+/// `--kubeconfig` file, copies it next to the log, and records KUBECONFIG.
+const FAKE_HELM: &str = r#"#!/usr/bin/env bash
+if [ "$1" = template ] && [ "${3##*/}" = config-reader ]; then exec "$REAL_HELM" "$@"; fi
+echo "helm $*" >> "$PROBE_LOG"
+case "$1" in
+  version) echo v4.1.4 ;;
+  history)
+    if [ -n "${FAKE_HISTORY:-}" ]; then echo "$FAKE_HISTORY"; else echo "Error: release: not found" >&2; exit 1; fi ;;
+  upgrade)
+    for a in "$@"; do case "$a" in --kubeconfig=*) kc="${a#--kubeconfig=}" ;; esac; done
+    if [ -n "${kc:-}" ]; then
+      echo "  kubeconfig mode $(stat -c %a "$kc"), KUBECONFIG=${KUBECONFIG:-<unset>}" >> "$PROBE_LOG"
+      cp "$kc" "$PROBE_LOG.kubeconfig"
+    fi
+    echo "fake helm: upgrade"
+    exit "${FAKE_UPGRADE_EXIT:-0}" ;;
+esac
+"#;
+
+/// Records its argv; `get namespace` exits FAKE_NAMESPACE_EXISTS (1: missing).
+const FAKE_KUBECTL: &str = r#"#!/usr/bin/env bash
+echo "kubectl $*" >> "$PROBE_LOG"
+case " $* " in *" get namespace "*) exit "${FAKE_NAMESPACE_EXISTS:-1}" ;; esac
+"#;
+
+/// Records its argv and writes a kubeconfig where `--kubeconfig` points.
+const FAKE_AWS: &str = r#"#!/usr/bin/env bash
+echo "aws $*" >> "$PROBE_LOG"
+while [ $# -gt 0 ]; do
+  if [ "$1" = --kubeconfig ]; then printf 'apiVersion: v1\nkind: Config\n' > "$2"; fi
+  shift
+done
+"#;
+
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://k8s.example.invalid:6443\"}\nusers:\n- name: u\n  user: {token: kube-token-do-not-print}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n";
+
+/// An ops repo with the stand-ins first on PATH (no real helm or kubectl on it).
+fn cluster() -> Option<Test> {
+    tools::path_with(&["helm"])?; // the stand-in reads configs with the real helm
+    let t = Test::new();
+    let path = format!("{}:/usr/bin:/bin", t.root().join("bin").display());
+    let real = tools::tools_bin().join("helm");
+    Some(
+        t.executable("bin/helm", FAKE_HELM)
+            .executable("bin/kubectl", FAKE_KUBECTL)
+            .executable("bin/aws", FAKE_AWS)
+            .env("PATH", &path)
+            .env("REAL_HELM", real.to_str().unwrap())
+            .write("repo/dev/bitops.config.yaml", DEPLOYMENTS),
+    )
+}
+
+fn lacks(run: &Run, part: &str) {
+    assert!(
+        !run.stdout.contains(part) && !run.stderr.contains(part),
+        "output has {part:?}:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn deploy_creates_the_namespace_and_upgrades_with_every_flag_and_values_file() {
+    let Some(t) = cluster() else { return };
+    let run = web_repo(t)
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "
+            helm:
+              cli:
+                namespace: web-ns
+                timeout: 120
+                set: [image.tag=9.9.9, \"replicas=2\"]
+                debug: true
+                atomic: true
+                force: true
+              options:
+                release-name: web-release
+            ",
+        )
+        .write(
+            "repo/dev/helm/web/values-files/b-env.yaml",
+            "override: env-b\n",
+        )
+        .cmd("deploy", "dev")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .env("HELM_SECRETS_BASE64", &b64("secret: s\n"))
+        .run();
+    run.code(0);
+    let kc = "--kubeconfig=<ws>/.kube/config";
+    run.log_is(&format!(
+        "
+        helm version --template {{{{.Version}}}}
+        helm dependency update <ws>/dev/helm/web
+        kubectl {kc} get namespace web-ns
+        kubectl {kc} create namespace web-ns
+        helm upgrade web-release <ws>/dev/helm/web --install --namespace=web-ns --timeout=120s --set=image.tag=9.9.9 --set=replicas=2 --debug --rollback-on-failure --force-replace -f <ws>/_default/helm/web/values.yaml -f <ws>/dev/helm/web/values.yaml -f <ws>/dev/helm/web/values-versions.yaml -f <ws>/dev/helm/web/values-secrets.yaml -f <ws>/_default/helm/web/values-files/zz-default.yaml -f <ws>/dev/helm/web/values-files/a-env.yaml -f <ws>/dev/helm/web/values-files/b-env.yaml {kc}
+          kubeconfig mode 600, KUBECONFIG=<unset>
+        "
+    ));
+    let copied = std::fs::read_to_string(run.root.join("log.txt.kubeconfig")).unwrap();
+    assert_eq!(copied, KUBECONFIG);
+    run.stdout_has("helm: kubeconfig from KUBECONFIG_BASE64 written to .kube/config\n")
+        .stdout_has("helm: done: web\n");
+    lacks(&run, "kube-token-do-not-print");
+    lacks(&run, "k8s.example.invalid");
+}
+
+#[test]
+fn a_failed_upgrade_rolls_back_to_the_previous_revision_and_fails_the_step() {
+    let Some(t) = cluster() else { return };
+    let run = chart(t, "repo/dev/helm/web", "web")
+        .write("repo/dev/helm/web/values.yaml", "replicas: 1\n")
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "helm: {cli: {namespace: web}}\n",
+        )
+        // the next chart is not deployed after a failure
+        .write(
+            "repo/dev/helm/zz/bitops.config.yaml",
+            "helm: {cli: {namespace: zz}}\n",
+        )
+        .write("repo/dev/helm/zz/Chart.yaml", "apiVersion: v2\nname: zz\nversion: 0.1.0\n")
+        .hook("repo/dev/helm/bitops.after-deploy.d/after.sh")
+        .cmd("deploy", "dev")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .env("FAKE_UPGRADE_EXIT", "3")
+        .env(
+            "FAKE_HISTORY",
+            r#"[{"revision":4,"updated":"2025-01-01T00:00:00Z","status":"deployed","chart":"web-0.1.0","app_version":"","description":"Upgrade complete"}]"#,
+        )
+        .run();
+    run.code(3);
+    let kc = "--kubeconfig=<ws>/.kube/config";
+    run.log_is(&format!(
+        "
+        helm dependency update <ws>/dev/helm/web
+        kubectl {kc} get namespace web
+        helm history web --namespace=web --max=1 --output=json {kc}
+        helm upgrade web <ws>/dev/helm/web --install --namespace=web --timeout=500s -f <ws>/dev/helm/web/values.yaml {kc}
+          kubeconfig mode 600, KUBECONFIG=<unset>
+        helm rollback web 4 --namespace=web --timeout=500s {kc}
+        "
+    ));
+    run.stdout_has("helm: chart web: helm upgrade --install failed (exit 3): rolling release web back to revision 4\n")
+        .stdout_has("helm: error: chart web: helm upgrade --install failed (exit 3); release web rolled back to revision 4\n");
+    run.stderr_has("[1/1] helm failed");
+}
+
+#[test]
+fn a_failed_first_install_has_nothing_to_roll_back() {
+    let Some(t) = cluster() else { return };
+    let run = chart(t, "repo/dev/helm/web", "web")
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "helm: {cli: {namespace: web}}\n",
+        )
+        .cmd("deploy", "dev")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .env("FAKE_UPGRADE_EXIT", "1")
+        .run();
+    run.code(1);
+    let log = run.log();
+    assert!(log.contains("helm history web"), "{log}");
+    assert!(!log.contains("helm rollback"), "{log}");
+    run.stdout_has("helm: error: chart web: helm upgrade --install failed (exit 1); release web had no deployed revision to roll back to\n");
+}
+
+#[test]
+fn uninstall_removes_the_release_and_nothing_else() {
+    let Some(t) = cluster() else { return };
+    let run = chart(t, "repo/dev/helm/web", "web")
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "helm: {cli: {namespace: web}, options: {uninstall: true, release-name: web-rel}}\n",
+        )
+        .cmd("deploy", "dev")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .run();
+    run.code(0);
+    run.log_is(
+        "
+        helm version --template {{.Version}}
+        helm uninstall web-rel --namespace=web --timeout=500s --ignore-not-found --kubeconfig=<ws>/.kube/config
+        ",
+    );
+    run.stdout_has("helm: chart web: uninstalling release web-rel from namespace web\n");
+}
+
+/// Three charts, a tool-level config shared by them (namespace, kubeconfig path), a
+/// default folder and a hook folder inside the helm folder, and chart hooks.
+fn three_charts(t: Test) -> Test {
+    chart(t, "repo/dev/helm/b-api", "b-api")
+        .write(
+            "repo/dev/helm/bitops.config.yaml",
+            "helm:\n  cli: {namespace: shared}\n  options: {k8s: {kubeconfigpath: kube/config.yaml}}\n",
+        )
+        .write("repo/dev/helm/kube/config.yaml", KUBECONFIG)
+        .write(
+            "repo/dev/helm/b-api/bitops.config.yaml",
+            "helm: {options: {release-name: api}}\n",
+        )
+        .write("repo/dev/helm/a-web/Chart.yaml", "apiVersion: v2\nname: a-web\nversion: 0.1.0\n")
+        .write(
+            "repo/dev/helm/a-web/bitops.config.yaml",
+            "helm: {cli: {namespace: a-ns, timeout: 1m}}\n",
+        )
+        .write(
+            "repo/dev/helm/a-web/bitops.before-deploy.d/01.sh",
+            "echo \"a-web before hook: NAMESPACE=$NAMESPACE HELM_RELEASE_NAME=$HELM_RELEASE_NAME KUBECONFIG=$KUBECONFIG pwd=$(pwd)\" >> \"$PROBE_LOG\"\n",
+        )
+        .write(
+            "repo/dev/helm/a-web/bitops.after-deploy.d/01.sh",
+            "echo \"a-web after hook\" >> \"$PROBE_LOG\"\n",
+        )
+        .write("repo/dev/helm/c-off/Chart.yaml", "apiVersion: v2\nname: c-off\nversion: 0.1.0\n")
+        .write(
+            "repo/dev/helm/c-off/bitops.config.yaml",
+            "helm: {options: {skip-deploy: true}}\n",
+        )
+        .write("repo/dev/helm/_default/Chart.yaml", "apiVersion: v2\nname: nope\nversion: 0.1.0\n")
+        .hook("repo/dev/helm/bitops.before-deploy.d/00.sh")
+        .write(
+            "repo/dev/helm/lib/Chart.yaml",
+            "apiVersion: v2\nname: lib\ntype: library\nversion: 0.1.0\n",
+        )
+}
+
+#[test]
+fn charts_deploy_in_alphabetical_order_skipping_the_default_folder() {
+    let Some(t) = cluster() else { return };
+    let run = three_charts(t)
+        .cmd("deploy", "dev")
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .run();
+    run.code(0);
+    let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
+    run.log_is(&format!(
+        "
+        helm hook 00.sh
+        a-web before hook: NAMESPACE=a-ns HELM_RELEASE_NAME=a-web KUBECONFIG=<ws>/dev/helm/kube/config.yaml pwd=<ws>/dev/helm/a-web
+        helm dependency update <ws>/dev/helm/a-web
+        kubectl {kc} get namespace a-ns
+        helm history a-web --namespace=a-ns --max=1 --output=json {kc}
+        helm upgrade a-web <ws>/dev/helm/a-web --install --namespace=a-ns --timeout=1m {kc}
+          kubeconfig mode 644, KUBECONFIG=<unset>
+        a-web after hook
+        helm dependency update <ws>/dev/helm/b-api
+        kubectl {kc} get namespace shared
+        helm history api --namespace=shared --max=1 --output=json {kc}
+        helm upgrade api <ws>/dev/helm/b-api --install --namespace=shared --timeout=500s {kc}
+          kubeconfig mode 644, KUBECONFIG=<unset>
+        "
+    ));
+    run.stdout_has("helm: skipping folder kube: no Chart.yaml\n")
+        .stdout_has("helm: skipping folder lib: a library chart (a dependency of other charts, not deployable)\n")
+        .stdout_has("helm: chart c-off: helm.options.skip-deploy is set: skipping\n")
+        .stdout_has("helm: done: a-web b-api c-off\n");
+}
+
+#[test]
+fn the_helm_subdirectory_variable_deploys_one_chart() {
+    let Some(t) = cluster() else { return };
+    let run = three_charts(t)
+        .cmd("deploy", "dev")
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .env("BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY", "b-api")
+        .run();
+    run.code(0);
+    let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
+    run.log_is(&format!(
+        "
+        helm hook 00.sh
+        helm dependency update <ws>/dev/helm/b-api
+        kubectl {kc} get namespace shared
+        helm history api --namespace=shared --max=1 --output=json {kc}
+        helm upgrade api <ws>/dev/helm/b-api --install --namespace=shared --timeout=500s {kc}
+          kubeconfig mode 644, KUBECONFIG=<unset>
+        "
+    ));
+    run.stdout_has("helm: BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY is set: only chart b-api\n");
+
+    let Some(t) = cluster() else { return };
+    let run = three_charts(t)
+        .cmd("deploy", "dev")
+        .env("BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY", "nope")
+        .run();
+    run.code(1);
+    run.stdout_has(
+        "helm: error: BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY=nope is not a chart folder of dev/helm\n",
+    );
+}
+
+#[test]
+fn caller_variables_uninstall_or_skip_charts() {
+    let Some(t) = cluster() else { return };
+    let run = three_charts(t)
+        .cmd("deploy", "dev")
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .env("HELM_UNINSTALL_CHARTS", "x, a-web")
+        .run();
+    run.code(0);
+    let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
+    run.log_is(&format!(
+        "
+        helm hook 00.sh
+        a-web before hook: NAMESPACE=a-ns HELM_RELEASE_NAME=a-web KUBECONFIG=<ws>/dev/helm/kube/config.yaml pwd=<ws>/dev/helm/a-web
+        helm version --template {{{{.Version}}}}
+        helm uninstall a-web --namespace=a-ns --timeout=1m --ignore-not-found {kc}
+        a-web after hook
+        helm dependency update <ws>/dev/helm/b-api
+        kubectl {kc} get namespace shared
+        helm history api --namespace=shared --max=1 --output=json {kc}
+        helm upgrade api <ws>/dev/helm/b-api --install --namespace=shared --timeout=500s {kc}
+          kubeconfig mode 644, KUBECONFIG=<unset>
+        "
+    ));
+
+    let Some(t) = cluster() else { return };
+    let run = three_charts(t)
+        .cmd("deploy", "dev")
+        .env("HELM_SKIP_DEPLOY", "true")
+        .run();
+    run.code(0);
+    run.log_is("helm hook 00.sh\n");
+    run.stdout_has("helm: HELM_SKIP_DEPLOY (or SKIP_DEPLOY_HELM) is set: skipping every chart\n");
+}
+
+#[test]
+fn the_kubeconfig_can_be_fetched_from_eks() {
+    let Some(t) = cluster() else { return };
+    let run = chart(t, "repo/dev/helm/web", "web")
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "helm:\n  cli: {namespace: web}\n  options: {k8s: {fetch: {kubeconfig: true, cluster-name: my-cluster}}}\n",
+        )
+        .cmd("deploy", "dev")
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .run();
+    run.code(0);
+    let log = run.log();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("aws eks update-kubeconfig")
+                && l.contains("--name my-cluster")
+                && l.contains("<ws>/.kube/config")),
+        "{log}"
+    );
+    assert!(
+        log.contains("helm upgrade web <ws>/dev/helm/web --install --namespace=web --timeout=500s --kubeconfig=<ws>/.kube/config\n  kubeconfig mode 600,"),
+        "{log}"
+    );
+}
+
+#[test]
+fn config_mistakes_are_clear_errors() {
+    let Some(t) = cluster() else { return };
+    let base = |t: Test, config: &str| {
+        chart(t, "repo/dev/helm/web", "web")
+            .write("repo/dev/helm/web/bitops.config.yaml", config)
+            .cmd("deploy", "dev")
+            .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+    };
+    let run = base(t, "helm: {options: {release-name: x}}\n").run();
+    run.code(1);
+    run.stdout_has("helm: error: chart web: helm.cli.namespace is required: set it in dev/helm/web/bitops.config.yaml (or in dev/helm/bitops.config.yaml for every chart), or set BITOPS_HELM_NAMESPACE\n");
+    assert_eq!(run.log(), "");
+
+    let Some(t) = cluster() else { return };
+    let run = base(
+        t,
+        "helm: {cli: {namespace: web, debug: sometimes, colour: red}}\n",
+    )
+    .run();
+    run.code(1);
+    run.stdout_has("helm: warning: chart web: unknown key helm.cli.colour in dev/helm/web/bitops.config.yaml (ignored)\n")
+        .stdout_has("helm: error: chart web: helm.cli.debug must be true or false, found `sometimes` (in dev/helm/web/bitops.config.yaml)\n");
+
+    // BITOPS_HELM_<KEY> wins over the config
+    let Some(t) = cluster() else { return };
+    let run = base(t, "helm: {cli: {namespace: web}}\n")
+        .env("BITOPS_HELM_NAMESPACE", "from-env")
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .run();
+    run.code(0);
+    run.stdout_has("namespace from-env");
+
+    let Some(t) = cluster() else { return };
+    let run = base(t, "helm: {cli: {namespace: web}}\n")
+        .env("KUBECONFIG_BASE64", "not base64!")
+        .run();
+    run.code(1);
+    run.stdout_has("helm: error: KUBECONFIG_BASE64 is not valid base64 (or decodes to nothing); encode the kubeconfig with `base64 -w0 kubeconfig`\n");
+
+    let Some(t) = cluster() else { return };
+    let run = chart(t, "repo/dev/helm/web", "web")
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "helm: {cli: {namespace: web}}\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1);
+    run.stdout_has("helm: error: chart web: no kubeconfig: set KUBECONFIG_BASE64, helm.options.k8s.kubeconfigpath, or helm.options.k8s.fetch.cluster-name (EKS)\n");
+}
+
+/// The schema is valid for the core, and its keys export the public plugin's names.
+#[test]
+fn the_schema_is_valid_for_the_core() {
+    let schema = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/helm/bitops.schema.yaml"),
+    )
+    .unwrap();
+    let run = Test::new()
+        .write_raw("plugins/helm/bitops.schema.yaml", schema.as_bytes())
+        .write("plugins/helm/deploy.sh", "true\n")
+        .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
+        .write(
+            "repo/dev/helm/bitops.config.yaml",
+            "
+            helm:
+              cli: {namespace: ns, set: [a=1, b=2], debug: true, atomic: true, force: true, dry-run: true}
+              options:
+                skip-deploy: false
+                release-name: rel
+                uninstall: false
+                k8s: {kubeconfigpath: kc.yaml, fetch: {kubeconfig: true, cluster-name: c}}
+            ",
+        )
+        .cmd("plan", "dev")
+        .args(&["--format", "json"])
+        .run();
+    run.code(0);
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let env = &plan["steps"][0]["env"];
+    assert_eq!(
+        env["BITOPS_HELM_CLI"],
+        "--namespace=ns --timeout=500s --set=a=1 --set=b=2 --debug --atomic --force --dry-run"
+    );
+    for (name, value) in [
+        ("NAMESPACE", "ns"),
+        ("TIMEOUT", "500s"),
+        ("HELM_SET_FLAG", "a=1 b=2"),
+        ("HELM_DEBUG", "true"),
+        ("HELM_SKIP_DEPLOY", "false"),
+        ("HELM_RELEASE_NAME", "rel"),
+        ("HELM_UNINSTALL", "false"),
+        ("KUBE_CONFIG_PATH", "kc.yaml"),
+        ("FETCH_KUBECONFIG", "true"),
+        ("CLUSTER_NAME", "c"),
+    ] {
+        assert_eq!(env[name], value, "{name}");
+    }
+    assert_eq!(run.stderr, "", "the schema or config drew warnings");
+}
+
+#[test]
+fn install_checks_that_helm_is_on_path() {
+    let Some(path) = tools::path_with(&["helm"]) else {
+        return;
+    };
+    let install = |t: Test, path: &str| {
+        t.write(
+            "core.yaml",
+            "bitops:\n  plugins:\n    helm: {source: builtin}\n",
+        )
+        .env("PATH", path)
+        .args(&[
+            "install",
+            "-c",
+            "core.yaml",
+            "--plugins-dir",
+            "installed",
+            "--color",
+            "never",
+        ])
+        .run()
+    };
+    let run = install(Test::new(), &path);
+    run.code(0);
+    run.stdout_has(&format!(
+        "helm: found {}/helm (v4.",
+        tools::tools_bin().display()
+    ));
+
+    // a PATH with bash only
+    let t = Test::new();
+    let only_bash = t.root().join("only-bash");
+    std::fs::create_dir_all(&only_bash).unwrap();
+    std::os::unix::fs::symlink("/bin/bash", only_bash.join("bash")).unwrap();
+    let run = install(t, only_bash.to_str().unwrap());
+    run.code(127);
+    run.stdout_has("helm: error: helm not found on PATH; install Helm 3 or 4 (https://helm.sh/docs/intro/install/) and put it on PATH\n");
+}

@@ -1,0 +1,187 @@
+//! The built-in kubectl plugin with the real kubectl (`.ci/tools.sh`), which checks the
+//! kubeconfig offline: KUBECONFIG_BASE64 is decoded into `$BITOPS_KUBE_CONFIG_FILE` for
+//! the steps after it, mode 600, and never printed.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::plugin_helm::b64;
+use crate::test::{Run, Test};
+use crate::tools;
+
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://k8s.example.invalid:6443\"}\nusers:\n- name: u\n  user: {token: kube-token-do-not-print}\ncontexts:\n- name: dev-context\n  context: {cluster: c, user: u}\ncurrent-context: dev-context\n";
+
+/// An ops repo with a `kubectl` deployment, then a `reader` step whose plugin reads the
+/// file the kubectl step wrote (the workspace outlives the steps of one run).
+fn test(path: &str) -> Test {
+    Test::new()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    kubectl: {plugin: kubectl}\n    reader: {plugin: reader}\n",
+        )
+        .write("repo/dev/kubectl/bitops.config.yaml", "kubectl: {}\n")
+        .write("repo/dev/reader/bitops.config.yaml", "reader: {}\n")
+        .write("plugins/reader/bitops.schema.yaml", "reader: {type: object}\n")
+        .write(
+            "plugins/reader/deploy.sh",
+            "f=$BITOPS_KUBE_CONFIG_FILE\n\
+             echo \"mode $(stat -c %a \"$f\") folder $(stat -c %a \"$(dirname \"$f\")\") at ${f#$BITOPS_TEMPDIR/}\" >> \"$PROBE_LOG\"\n\
+             cat \"$f\" >> \"$PROBE_LOG\"\n",
+        )
+        .env("PATH", path)
+        .cmd("deploy", "dev")
+}
+
+fn lacks(run: &Run, part: &str) {
+    assert!(
+        !run.stdout.contains(part) && !run.stderr.contains(part),
+        "output has {part:?}:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn the_kubeconfig_is_written_for_the_next_steps_with_mode_600_and_never_printed() {
+    let Some(path) = tools::path_with(&["kubectl"]) else {
+        return;
+    };
+    let run = test(&path)
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .args(&["--keep-workspace"])
+        .run();
+    run.code(0);
+    run.log_is(&format!(
+        "mode 600 folder 700 at .kube/config\n{KUBECONFIG}"
+    ));
+    run.stdout_is(
+        "
+        kubectl: kubeconfig from KUBECONFIG_BASE64 written to .kube/config (mode 600)
+        kubectl: contexts: dev-context
+        ",
+    );
+    lacks(&run, "kube-token-do-not-print");
+    lacks(&run, "k8s.example.invalid");
+    // the kept workspace holds it too
+    let ws = &run.workspaces()[0];
+    let file = ws.join(".kube/config");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), KUBECONFIG);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // no temporary file is left next to it
+    let names: Vec<_> = std::fs::read_dir(ws.join(".kube"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["config"]);
+}
+
+#[test]
+fn a_dry_run_writes_the_file_into_the_workspace_only() {
+    let Some(path) = tools::path_with(&["kubectl"]) else {
+        return;
+    };
+    let run = test(&path)
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .args(&["--dry-run"])
+        .run();
+    run.code(0);
+    run.stdout_has(
+        "kubectl: dry run: the kubeconfig is written into the private workspace only; no cluster is contacted\n",
+    );
+    assert!(
+        run.log()
+            .starts_with("mode 600 folder 700 at .kube/config\n")
+    );
+}
+
+#[test]
+fn a_missing_or_bad_variable_is_a_clear_error() {
+    let Some(path) = tools::path_with(&["kubectl"]) else {
+        return;
+    };
+    let run = test(&path).run();
+    run.code(1);
+    run.stdout_is(
+        "kubectl: error: KUBECONFIG_BASE64 is not set: set it to the base64 of a kubeconfig file (`base64 -w0 ~/.kube/config`)\n",
+    );
+    assert_eq!(run.log(), "", "the next step ran");
+
+    let run = test(&path)
+        .env("KUBECONFIG_BASE64", "this is not base64!")
+        .run();
+    run.code(1);
+    run.stdout_is("kubectl: error: KUBECONFIG_BASE64 is not valid base64; encode the kubeconfig with `base64 -w0 kubeconfig`\n");
+
+    let run = test(&path)
+        .env(
+            "KUBECONFIG_BASE64",
+            &b64("token: kube-token-do-not-print\n["),
+        )
+        .run();
+    run.code(1);
+    run.stdout_is(
+        "kubectl: error: KUBECONFIG_BASE64 does not decode to a kubeconfig that kubectl can read\n",
+    );
+    lacks(&run, "kube-token-do-not-print");
+
+    // the BitOps helm plugin's name for it works too
+    let run = test(&path)
+        .env("BITOPS_KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .run();
+    run.code(0);
+}
+
+#[test]
+fn skip_deploy_writes_nothing() {
+    let Some(path) = tools::path_with(&["kubectl"]) else {
+        return;
+    };
+    let run = test(&path)
+        .write(
+            "repo/dev/kubectl/bitops.config.yaml",
+            "kubectl: {options: {skip-deploy: true}}\n",
+        )
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .run();
+    // the reader step finds no file
+    run.code(1);
+    run.stdout_has("kubectl: skip-deploy is set: nothing to do\n");
+}
+
+#[test]
+fn install_checks_that_kubectl_is_on_path() {
+    let Some(path) = tools::path_with(&["kubectl"]) else {
+        return;
+    };
+    let install = |t: Test, path: &str| {
+        t.write(
+            "core.yaml",
+            "bitops:\n  plugins:\n    kubectl: {source: builtin}\n",
+        )
+        .env("PATH", path)
+        .args(&[
+            "install",
+            "-c",
+            "core.yaml",
+            "--plugins-dir",
+            "installed",
+            "--color",
+            "never",
+        ])
+        .run()
+    };
+    let run = install(Test::new(), &path);
+    run.code(0);
+    run.stdout_has(&format!(
+        "kubectl: found {}/kubectl\nClient Version: v1.",
+        tools::tools_bin().display()
+    ));
+
+    let t = Test::new();
+    let only_bash = t.root().join("only-bash");
+    std::fs::create_dir_all(&only_bash).unwrap();
+    std::os::unix::fs::symlink("/bin/bash", only_bash.join("bash")).unwrap();
+    let run = install(t, only_bash.to_str().unwrap());
+    run.code(127);
+    run.stdout_has("kubectl: error: kubectl not found on PATH; install it (https://kubernetes.io/docs/tasks/tools/) and put it on PATH\n");
+}
