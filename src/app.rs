@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cli::{
     Cli, ColorChoice, Command, Common, DeployArgs, DryRun, Format, InstallArgs, ListArgs,
-    PluginsArgs, PluginsCommand, TableFormat, ValidateArgs,
+    PluginsArgs, PluginsCommand, ResolveArgs, ResolveFormat, TableFormat, ValidateArgs,
 };
 use crate::discover;
 use crate::error::{Error, Problem, Result, check};
@@ -17,6 +17,7 @@ use crate::report::{self, RunReport, RunStatus};
 use crate::settings::{self, EnvVars, Layers, LogLevel, RunMode};
 use crate::view::EnvView;
 use crate::workspace;
+use crate::yaml::Doc;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Install(args) => install(&args),
         Command::List(args) => list(&args),
         Command::Validate(args) => validate(&args),
+        Command::Resolve(args) => resolve(&args),
         Command::Plugins(args) => plugins(&args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -71,6 +73,103 @@ fn install(args: &InstallArgs) -> Result<()> {
         fail_fast: settings.fail_fast,
     };
     crate::install::install(&request, problems, &env, &out)
+}
+
+fn resolve(args: &ResolveArgs) -> Result<()> {
+    let env = EnvVars::from_process();
+    let (schema_path, schema_root) = match &args.schema {
+        Some(path) => (path.clone(), crate::yaml::load_file(path)),
+        None => {
+            let installed = env.get("BITOPS_INSTALLED_PLUGIN_DIR").map(PathBuf::from);
+            let located = crate::plugin::locate(
+                installed.as_deref().and_then(std::path::Path::parent),
+                None,
+                &args.plugin,
+            )
+            .ok_or_else(|| {
+                Error::Invalid(vec![
+                    Problem::error(format!("unknown plugin `{}`", args.plugin))
+                        .hint("pass --schema FILE"),
+                ])
+            })?;
+            let path = located.path(crate::plugin::SCHEMA);
+            let loaded = located.load_yaml(crate::plugin::SCHEMA).ok_or_else(|| {
+                Error::Invalid(vec![
+                    Problem::error(format!(
+                        "plugin `{}` has no {}",
+                        args.plugin,
+                        crate::plugin::SCHEMA
+                    ))
+                    .file(&path),
+                ])
+            })?;
+            (path, loaded)
+        }
+    };
+    let root = schema_root.map_err(|e| {
+        Error::Invalid(vec![
+            Problem::error(e.message).file(&schema_path).line(e.line),
+        ])
+    })?;
+    let mut problems = Vec::new();
+    let schema = crate::schema::parse_schema(
+        &Doc {
+            path: schema_path,
+            root,
+        },
+        &args.plugin,
+        &mut problems,
+    );
+    let mut layers = Vec::new();
+    for path in args.configs.iter().filter(|p| p.exists()) {
+        match crate::yaml::load_file(path) {
+            Ok(root) => layers.push(Doc {
+                path: path.clone(),
+                root,
+            }),
+            Err(e) => problems.push(Problem::error(e.message).file(path).line(e.line)),
+        }
+    }
+    check(&problems)?;
+    let Some(schema) = schema else {
+        return Err(Error::Invalid(problems));
+    };
+    let config = crate::schema::ToolConfig {
+        layers: &layers,
+        roots: vec![args.plugin.clone()],
+    };
+    let res = crate::schema::resolve(&schema, &config, &env, &mut problems);
+    for p in problems.iter().filter(|p| !p.is_error()) {
+        eprintln!("{p}");
+    }
+    check(&problems)?;
+    let prefix = format!("BITOPS_{}_CLI", crate::schema::shout(&args.plugin));
+    let cli = res.cli_words.join(" ");
+    let quoted =
+        shlex::try_join(res.cli_words.iter().map(String::as_str)).unwrap_or_else(|_| cli.clone());
+    match args.format {
+        ResolveFormat::Json => print_json(&serde_json::json!({
+            "cli": cli,
+            "cli_words": res.cli_words,
+            "exports": res.exports.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "values": res.values,
+        })),
+        ResolveFormat::Shell => {
+            let mut text = String::new();
+            let vars = [
+                (prefix.clone(), cli.clone()),
+                (format!("{prefix}_QUOTED"), quoted),
+            ];
+            for (name, value) in vars.iter().chain(res.exports.iter()) {
+                let value = shlex::try_quote(value)
+                    .map(|q| q.into_owned())
+                    .unwrap_or_default();
+                text.push_str(&format!("export {name}={value}\n"));
+            }
+            emit(&text);
+        }
+    }
+    Ok(())
 }
 
 fn validate(args: &ValidateArgs) -> Result<()> {

@@ -67,6 +67,16 @@ Examples:
   bitops plugins show terraform
   bitops plugins show helm --format markdown")]
     Plugins(PluginsArgs),
+    /// For plugins: resolve config files against a plugin schema and print shell exports
+    #[command(after_help = "\
+Prints `export NAME='value'` lines: BITOPS_<PLUGIN>_CLI, BITOPS_<PLUGIN>_CLI_QUOTED and every
+export_env of the schema, resolved like bitops resolves a tool folder's config (variables
+BITOPS_<PLUGIN>_<KEY> first, then the config files in order, then the schema defaults).
+Problems go to stderr with file and line; any error exits 1 and prints nothing.
+
+Example, in a plugin's deploy.sh (one config per chart, over the tool folder's):
+  eval \"$(\"$BITOPS_BIN\" resolve --config \"$chart/bitops.config.yaml\" --config bitops.config.yaml)\"")]
+    Resolve(ResolveArgs),
     /// Print a completion script for your shell
     #[command(after_help = "\
 Examples:
@@ -110,6 +120,28 @@ pub struct ValidateArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Plugin whose schema applies
+    #[arg(long, value_name = "NAME", env = "BITOPS_PLUGIN_NAME")]
+    pub plugin: String,
+    /// The schema [default: bitops.schema.yaml of $BITOPS_INSTALLED_PLUGIN_DIR, or of the built-in plugin]
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// A config file; repeat it, the first one wins; files that do not exist are ignored
+    #[arg(long = "config", value_name = "FILE")]
+    pub configs: Vec<PathBuf>,
+    /// `shell`: export lines to eval; `json`: the CLI words, exports and values with their origin
+    #[arg(long, value_enum, default_value_t = ResolveFormat::Shell)]
+    pub format: ResolveFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResolveFormat {
+    Shell,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -168,7 +168,7 @@ pub fn build_step(
         );
     }
     let resolution = if manifest.deployment.core_schema_parsing {
-        resolve_config(ctx, dep, view, &tool_rel, &plugin, problems)
+        resolve_config(ctx, dep, view, &tool_rel, &plugin, &manifest, problems)
     } else {
         schema::Resolution::default()
     };
@@ -211,8 +211,10 @@ fn resolve_config(
     view: &EnvView,
     tool_rel: &Path,
     plugin: &plugin::Located,
+    manifest: &Manifest,
     problems: &mut Vec<Problem>,
 ) -> schema::Resolution {
+    let subfolders = manifest.deployment.subfolder_configs;
     let schema_path = plugin.path(plugin::SCHEMA);
     let config_files = view.file_layers(&tool_rel.join(TOOL_CONFIG));
     let mut missing = false;
@@ -225,7 +227,7 @@ fn resolve_config(
                 .hint("reinstall the plugin, or set `core_schema_parsing: false` in its plugin.config.yaml"),
         );
     }
-    if config_files.is_empty() {
+    if config_files.is_empty() && !subfolders {
         missing = true;
         problems.push(
             Problem::error(format!("the tool folder has no {TOOL_CONFIG}"))
@@ -240,23 +242,12 @@ fn resolve_config(
     if missing {
         return schema::Resolution::default();
     }
-    let mut keep =
-        |path: &Path, loaded: Result<crate::yaml::Node, crate::yaml::YamlError>| match loaded {
-            Ok(root) => Some(Doc {
-                path: path.to_path_buf(),
-                root,
-            }),
-            Err(e) => {
-                problems.push(Problem::error(e.message).file(path).line(e.line));
-                None
-            }
-        };
     let schema_doc = plugin
         .load_yaml(plugin::SCHEMA)
-        .and_then(|loaded| keep(&schema_path, loaded));
+        .and_then(|loaded| keep(&schema_path, loaded, problems));
     let layers: Vec<Doc> = config_files
         .iter()
-        .filter_map(|p| keep(p, crate::yaml::load_file(p)))
+        .filter_map(|p| keep(p, crate::yaml::load_file(p), problems))
         .collect();
     let Some(schema) = schema_doc.and_then(|d| schema::parse_schema(&d, &dep.plugin, problems))
     else {
@@ -265,11 +256,65 @@ fn resolve_config(
     if layers.len() != config_files.len() {
         return schema::Resolution::default();
     }
-    let config = ToolConfig {
-        layers: &layers,
-        roots: vec![dep.plugin.clone(), dep.alias.clone()],
-    };
-    schema::resolve(&schema, &config, &ctx.env, problems)
+    let roots = vec![dep.plugin.clone(), dep.alias.clone()];
+    if !subfolders {
+        let config = ToolConfig {
+            layers: &layers,
+            roots,
+        };
+        return schema::resolve(&schema, &config, &ctx.env, problems);
+    }
+    // Each sub-folder's config over the tool folder's, checked as the plugin will resolve it.
+    let skip = [
+        ctx.settings.default_folder.as_str(),
+        crate::hooks::BEFORE,
+        crate::hooks::AFTER,
+    ];
+    for entry in view.entries(tool_rel).unwrap_or_default() {
+        let name = entry.name.to_string_lossy();
+        if entry.source != crate::view::Source::Dir
+            || name.starts_with('.')
+            || skip.contains(&name.as_ref())
+        {
+            continue;
+        }
+        let sub_files = view.file_layers(&tool_rel.join(name.as_ref()).join(TOOL_CONFIG));
+        if sub_files.is_empty() {
+            continue;
+        }
+        let mut sub_layers: Vec<Doc> = sub_files
+            .iter()
+            .filter_map(|p| keep(p, crate::yaml::load_file(p), problems))
+            .collect();
+        if sub_layers.len() != sub_files.len() {
+            continue;
+        }
+        sub_layers.extend(layers.iter().cloned());
+        let config = ToolConfig {
+            layers: &sub_layers,
+            roots: roots.clone(),
+        };
+        schema::resolve(&schema, &config, &ctx.env, problems);
+    }
+    schema::Resolution::default()
+}
+
+/// A parsed file, or its problem recorded.
+fn keep(
+    path: &Path,
+    loaded: Result<crate::yaml::Node, crate::yaml::YamlError>,
+    problems: &mut Vec<Problem>,
+) -> Option<Doc> {
+    match loaded {
+        Ok(root) => Some(Doc {
+            path: path.to_path_buf(),
+            root,
+        }),
+        Err(e) => {
+            problems.push(Problem::error(e.message).file(path).line(e.line));
+            None
+        }
+    }
 }
 
 fn deploy_argv(manifest: &Manifest, script: &Path, stack_action: Option<&str>) -> Vec<String> {
@@ -346,6 +391,12 @@ fn step_env(
     ];
     if ctx.dry_run {
         vars.push(("BITOPS_DRY_RUN".into(), "true".into()));
+        if ctx.dry_run_hooks {
+            vars.push(("BITOPS_DRY_RUN_HOOKS".into(), "true".into()));
+        }
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        vars.push(("BITOPS_BIN".into(), s(&exe)));
     }
     vars.extend(res.exports.iter().cloned());
     vars

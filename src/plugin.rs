@@ -25,6 +25,10 @@ pub struct Deploy {
     pub core_schema_parsing: bool,
     pub before_hook_scripts: bool,
     pub after_hook_scripts: bool,
+    /// Each sub-folder of the tool folder (a Helm chart, say) has its own
+    /// `bitops.config.yaml`, layered over the tool folder's (which is then optional).
+    /// `plan`/`validate` check them all; the plugin resolves each with `bitops resolve`.
+    pub subfolder_configs: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -47,6 +51,7 @@ impl Default for Manifest {
                 core_schema_parsing: true,
                 before_hook_scripts: true,
                 after_hook_scripts: true,
+                subfolder_configs: false,
             },
         }
     }
@@ -194,6 +199,11 @@ pub fn load_manifest(plugin: &Located, problems: &mut Vec<Problem>) -> Manifest 
             deploy,
             "plugin.deployment.after_hook_scripts",
             &mut d.after_hook_scripts,
+        );
+        read.flag(
+            deploy,
+            "plugin.deployment.subfolder_configs",
+            &mut d.subfolder_configs,
         );
     }
     manifest

@@ -478,3 +478,36 @@ fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
         )
         .stdout_has("before hooks  01.sh skipped: dry run (--dry-run-hooks runs hooks)\n");
 }
+
+#[test]
+fn subfolder_configs_are_checked_by_plan_and_resolved_by_the_plugin() {
+    let t = || {
+        Test::new()
+            .write("plugins/charts/bitops.schema.yaml", &crate::test::unindent(SCHEMA).replace("probe:", "charts:"))
+            .write("plugins/charts/plugin.config.yaml", "plugin:\n  deployment: {subfolder_configs: true}\n")
+            .write(
+                "plugins/charts/deploy.sh",
+                "for d in */; do\n  eval \"$(\"$BITOPS_BIN\" resolve --config \"$d/bitops.config.yaml\" --config bitops.config.yaml)\"\n  echo \"${d%/}: $BITOPS_CHARTS_CLI region=${PROBE_REGION:-none}\"\ndone\n",
+            )
+            .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    charts: {}\n")
+            .write("repo/dev/charts/bitops.config.yaml", "charts:\n  options: {region: eu}\n")
+            .write("repo/dev/charts/api/bitops.config.yaml", "charts:\n  cli: {name: api, tags: [x]}\n")
+            .write("repo/dev/charts/web/bitops.config.yaml", "charts:\n  cli: {name: web}\n  options: {region: us}\n")
+    };
+    let run = t().cmd("deploy", "dev").run();
+    run.code(0).stdout_is(
+        "
+        api: --name=api --tag=x plan region=eu
+        web: --name=web plan region=us
+        ",
+    );
+    // a mistake in one chart's config is found before anything runs, with its line
+    let run = t()
+        .write(
+            "repo/dev/charts/web/bitops.config.yaml",
+            "charts:\n  cli:\n    forks: lots\n",
+        )
+        .cmd("plan", "dev")
+        .run();
+    run.code(1).stderr_is("error: repo/dev/charts/web/bitops.config.yaml:3: `charts.cli.forks`: must be an integer, found a string `lots`\n");
+}
