@@ -57,7 +57,12 @@ fn install(args: &InstallArgs) -> Result<()> {
     };
     let settings = settings::resolve(&layers, &mut problems);
     let color = use_color(args.color, &env, settings.color);
-    let out = Output::new(Masker::new(&settings.masks, &env, &[]), None, color).shared();
+    let out = Output::new(
+        Masker::new(&settings.masks, &env, &settings.secret_env),
+        None,
+        color,
+    )
+    .shared();
     for p in problems.iter().filter(|p| !p.is_error()) {
         out.say(Tone::Plain, &p.to_string());
     }
@@ -490,10 +495,6 @@ fn prepare(args: &Common, dry: &DryRun, style: Style) -> Result<(Context, Plan, 
             }
         }
     });
-    let out = Output::new(Masker::new(&settings.masks, &env, &[]), log_file, color)
-        .with_format(style.format, style.ci)
-        .shared();
-    init_tracing(&out, settings.log_level, color);
     let plugins_dir = load::plugins_dir(args.plugins_dir.as_deref());
     let ctx = Context {
         environment,
@@ -507,14 +508,38 @@ fn prepare(args: &Common, dry: &DryRun, style: Style) -> Result<(Context, Plan, 
     };
     let mut plan = plan::build(&ctx, &view(&ctx));
     problems.append(&mut plan.problems);
+    let masker = masker_for(&ctx, &plan);
+    let out = Output::new(masker, log_file, color)
+        .with_format(style.format, style.ci)
+        .shared();
+    init_tracing(&out, ctx.settings.log_level, color);
     if ctx.settings.log_level <= LogLevel::Warning {
         for p in problems.iter().filter(|p| !p.is_error()) {
             out.say(Tone::Warn, &p.to_string());
         }
     }
+    // Error messages quote values: they are masked like everything else.
+    for p in &mut problems {
+        p.message = out.masker().mask_str(&p.message).into_owned();
+    }
     check(&problems)?;
     plan.problems = problems;
     Ok((ctx, plan, out))
+}
+
+/// Masks for the run: the `logging.masks` regexes, the values of secret variables in
+/// the environment, and the values of secret-named variables a step exports (a schema's
+/// `export_env: API_TOKEN` whose value comes from a config file).
+fn masker_for(ctx: &Context, plan: &Plan) -> Masker {
+    let names = &ctx.settings.secret_env;
+    let exported: Vec<String> = plan
+        .steps
+        .iter()
+        .flat_map(|step| &step.env)
+        .filter(|(k, _)| crate::mask::is_secret_name(k, names))
+        .map(|(_, v)| v.clone())
+        .collect();
+    Masker::with_values(&ctx.settings.masks, &ctx.env, names, &exported)
 }
 
 fn init_tracing(out: &Arc<Output>, level: LogLevel, color: bool) {

@@ -57,6 +57,16 @@ fn replacement(text: &str) -> Vec<u8> {
 impl Masker {
     /// Regex rules (already validated by settings) plus every secret value in `env`.
     pub fn new(rules: &[MaskRule], env: &EnvVars, secret_names: &[String]) -> Masker {
+        Masker::with_values(rules, env, secret_names, &[])
+    }
+
+    /// As `new`, also masking `extra` values.
+    pub fn with_values(
+        rules: &[MaskRule],
+        env: &EnvVars,
+        secret_names: &[String],
+        extra: &[String],
+    ) -> Masker {
         let mut compiled: Vec<(Regex, Vec<u8>)> = rules
             .iter()
             .filter_map(|r| Some((Regex::new(&r.search).ok()?, replacement(&r.replace))))
@@ -64,8 +74,10 @@ impl Masker {
         let mut secrets: Vec<&str> = env
             .0
             .iter()
-            .filter(|(k, v)| is_secret_name(k, secret_names) && v.len() >= MIN_SECRET_LEN)
+            .filter(|(k, _)| is_secret_name(k, secret_names))
             .map(|(_, v)| v.as_str())
+            .chain(extra.iter().map(String::as_str))
+            .filter(|v| v.len() >= MIN_SECRET_LEN)
             .collect();
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));

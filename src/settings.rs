@@ -109,6 +109,8 @@ pub struct Settings {
     pub log_filename: Option<String>,
     pub log_path: PathBuf,
     pub masks: Vec<MaskRule>,
+    /// Variables whose values are masked, besides the well-known secret ones.
+    pub secret_env: Vec<String>,
     pub default_folder: String,
     #[serde(skip)]
     pub timeout: Option<Duration>,
@@ -220,6 +222,7 @@ pub fn resolve(layers: &Layers, problems: &mut Vec<Problem>) -> Settings {
         .string("BITOPS_DEFAULT_FOLDER", &["default_folder"])
         .map_or_else(|| "_default".to_string(), |(t, _)| t);
     let masks = r.masks();
+    let secret_env = r.secret_env();
     let plugins = r.plugins();
     let (deployments, deployments_file) = r.deployments();
     Settings {
@@ -230,6 +233,7 @@ pub fn resolve(layers: &Layers, problems: &mut Vec<Problem>) -> Settings {
         log_filename,
         log_path,
         masks,
+        secret_env,
         default_folder,
         timeout,
         plugins,
@@ -371,6 +375,29 @@ impl<'a> Resolver<'a, '_> {
                     p = p.hint(format!("did you mean `{best}`?"));
                 }
                 self.problems.push(p);
+            }
+        }
+    }
+
+    fn secret_env(&mut self) -> Vec<String> {
+        let Some((node, file)) = self.node(&["logging", "secret_env"]) else {
+            return Vec::new();
+        };
+        match &node.value {
+            Value::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()) => {
+                items.iter().filter_map(Node::scalar_text).collect()
+            }
+            _ => {
+                self.problems.push(
+                    Problem::error(format!(
+                        "expected a list of variable names, found {}",
+                        node.kind()
+                    ))
+                    .at(file, node.line)
+                    .key("bitops.logging.secret_env")
+                    .hint("write `secret_env: [DB_URL, SLACK_WEBHOOK]`"),
+                );
+                Vec::new()
             }
         }
     }

@@ -146,3 +146,96 @@ fn the_lock_of_a_killed_run_is_taken_over() {
     let run = t.cmd("deploy", "dev").run();
     run.code(0).stdout_is("deployed\n");
 }
+
+const SECRET_SCHEMA: &str = "
+    probe:
+      type: object
+      properties:
+        cli:
+          type: object
+          properties:
+            name: {type: string, parameter: name}
+            stack-action: {type: string, default: plan}
+        options:
+          type: object
+          properties:
+            password: {type: string, export_env: SERVICE_PASSWORD}
+";
+
+/// Every kind of secret bitops knows, and a run that prints each of them every way.
+fn planted() -> Test {
+    Test::new()
+        .probe_plugin("probe", SECRET_SCHEMA, &["SERVICE_PASSWORD", "BITOPS_PROBE_CLI"])
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  logging:\n    filename: run\n    path: LOGS\n    secret_env: [DB_URL]\n    masks:\n      - {search: 'pin=\\d+', replace: 'pin=<hidden>'}\n  deployments:\n    a: {plugin: probe}\n",
+        )
+        .write("repo/dev/a/bitops.config.yaml", "probe:\n  options:\n    password: pw-from-config-77\n")
+        .write(
+            "repo/dev/a/bitops.before-deploy.d/01.sh",
+            "echo \"aws $AWS_SECRET_ACCESS_KEY kube $KUBECONFIG_BASE64\"\necho \"token $API_TOKEN db $DB_URL pin=4242\" >&2\necho \"config $SERVICE_PASSWORD\"\nprintf 'split wJalr'; sleep 0.3; printf 'XUtnFEMI-K7MDENG\\n'\n",
+        )
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-K7MDENG")
+        .env("KUBECONFIG_BASE64", "a3ViZWNvbmZpZy1zZWNyZXQ=")
+        .env("API_TOKEN", "ghp-token-0123456789")
+        .env("DB_URL", "postgres://u:dbpass-42@db/x")
+}
+
+const SECRETS: &[&str] = &[
+    "wJalrXUtnFEMI-K7MDENG",
+    "a3ViZWNvbmZpZy1zZWNyZXQ=",
+    "ghp-token-0123456789",
+    "postgres://u:dbpass-42@db/x",
+    "pw-from-config-77",
+    "4242",
+];
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "{what} shows {secret:?}:\n{text}");
+    }
+}
+
+#[test]
+fn secrets_never_reach_any_output() {
+    let t = planted();
+    let logs = t.root().join("logs");
+    let core = t.root().join("repo/dev/bitops.config.yaml");
+    let text = std::fs::read_to_string(&core)
+        .unwrap()
+        .replace("LOGS", &logs.to_string_lossy());
+    std::fs::write(&core, text).unwrap();
+    let run = t
+        .cmd("deploy", "dev")
+        .args(&["--report", "report.json", "--junit", "junit.xml"])
+        .run();
+    run.code(0);
+    assert_clean("stdout", &run.stdout);
+    assert_clean("stderr", &run.stderr);
+    for file in ["logs/run.log", "report.json", "junit.xml"] {
+        let text = std::fs::read_to_string(run.root.join(file)).unwrap();
+        assert_clean(file, &text);
+        assert!(text.contains("*****"), "{file} masks nothing:\n{text}");
+    }
+    // each one was printed, masked
+    run.stdout_has("aws ***** kube *****\n")
+        .stdout_has("token ***** db ***** pin=<hidden>\n")
+        .stdout_has("config *****\n")
+        // a secret written in two pieces, across two reads of the pipe
+        .stdout_has("split *****\n");
+}
+
+#[test]
+fn secrets_never_reach_plan_output() {
+    for format in ["text", "json"] {
+        let run = planted()
+            .cmd("plan", "dev")
+            .args(&["--format", format])
+            .env("BITOPS_PROBE_NAME", "ghp-token-0123456789")
+            .run();
+        run.code(0);
+        assert_clean("plan stdout", &run.stdout);
+        assert_clean("plan stderr", &run.stderr);
+        assert!(run.stdout.contains("*****"), "{}", run.stdout);
+    }
+}
