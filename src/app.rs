@@ -508,6 +508,7 @@ fn prepare(args: &Common, dry: &DryRun, style: Style) -> Result<(Context, Plan, 
     };
     let mut plan = plan::build(&ctx, &view(&ctx));
     problems.append(&mut plan.problems);
+    problems.extend(workspace::check_links(&ctx.ops_repo, &view(&ctx)));
     let masker = masker_for(&ctx, &plan);
     let out = Output::new(masker, log_file, color)
         .with_format(style.format, style.ci)

@@ -227,6 +227,17 @@ fn resolve_config(
                 .hint("reinstall the plugin, or set `core_schema_parsing: false` in its plugin.config.yaml"),
         );
     }
+    let config_path = view.env_dir.join(tool_rel).join(TOOL_CONFIG);
+    if config_path.exists() && !config_path.is_file() {
+        problems.push(
+            Problem::error(format!("{TOOL_CONFIG} is not a regular file"))
+                .file(&config_path)
+                .hint(
+                    "it must be a YAML file; a folder, a pipe or a device cannot be read as config",
+                ),
+        );
+        return schema::Resolution::default();
+    }
     if config_files.is_empty() && !subfolders {
         missing = true;
         problems.push(
@@ -386,18 +397,19 @@ fn step_env(
             "BITOPS_DEFAULT_ROOT_DIR".into(),
             ctx.settings.default_folder.clone(),
         ),
-        (format!("BITOPS_{plugin}_CLI"), cli),
-        (format!("BITOPS_{plugin}_CLI_QUOTED"), quoted),
     ];
+    if let Ok(exe) = std::env::current_exe() {
+        vars.push(("BITOPS_BIN".into(), s(&exe)));
+    }
     if ctx.dry_run {
         vars.push(("BITOPS_DRY_RUN".into(), "true".into()));
         if ctx.dry_run_hooks {
             vars.push(("BITOPS_DRY_RUN_HOOKS".into(), "true".into()));
         }
     }
-    if let Ok(exe) = std::env::current_exe() {
-        vars.push(("BITOPS_BIN".into(), s(&exe)));
-    }
+    // The step's own variables last: `plan` lists them from the CLI variable on.
+    vars.push((format!("BITOPS_{plugin}_CLI"), cli));
+    vars.push((format!("BITOPS_{plugin}_CLI_QUOTED"), quoted));
     vars.extend(res.exports.iter().cloned());
     vars
 }

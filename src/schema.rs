@@ -118,6 +118,17 @@ pub fn parse_schema(doc: &Doc, plugin: &str, problems: &mut Vec<Problem>) -> Opt
         );
         return None;
     };
+    if !matches!(root.value, Value::Map(_)) {
+        problems.push(
+            Problem::error(format!(
+                "the schema of `{plugin}` must be a map with `properties`, found {}",
+                root.describe()
+            ))
+            .at(file, root.line)
+            .key(plugin.to_string()),
+        );
+        return None;
+    }
     let before = problems.len();
     let properties = parse_properties(root, &[], file, problems);
     (problems.len() == before).then(|| Schema {

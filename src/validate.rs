@@ -87,6 +87,7 @@ fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Probl
             }
         }
     }
+    problems.extend(crate::workspace::check_links(req.repo, &view));
     for hidden in view.hidden_defaults() {
         problems.push(
             Problem::warning(format!(
