@@ -156,9 +156,14 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
+        let message = if e.info().contains("recursion limit") {
+            format!("nesting deeper than {MAX_DEPTH} levels (the YAML parser's recursion limit)")
+        } else {
+            format!("invalid YAML: {}", e.info())
+        };
         return Err(YamlError {
             line: Some(e.marker().line()),
-            message: format!("invalid YAML: {}", e.info()),
+            message,
         });
     }
     if let Some(err) = builder.error {

@@ -7,6 +7,7 @@ mod config;
 mod done_when;
 mod examples;
 mod execution;
+mod hostile;
 mod install;
 mod operator;
 mod plugin_ansible;
