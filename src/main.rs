@@ -1,30 +1,5 @@
+use bitops::{app, cli, error};
 use clap::Parser;
-
-mod app;
-mod builtin;
-mod cli;
-mod discover;
-mod error;
-mod exec;
-mod hooks;
-mod install;
-mod load;
-mod lock;
-mod mask;
-mod merge;
-mod names;
-mod output;
-mod plan;
-mod plugin;
-mod process;
-mod render;
-mod report;
-mod schema;
-mod settings;
-mod validate;
-mod view;
-mod workspace;
-mod yaml;
 
 fn main() {
     let cli = cli::Cli::parse();

@@ -1,0 +1,20 @@
+//! The default-folder YAML merge: the input is an environment file and a default
+//! file, split at the first `\n%%\n`.
+#![no_main]
+
+use bitops::merge;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (env, default) = text.split_once("\n%%\n").unwrap_or((text, ""));
+    if let Ok(merged) = merge::merge_yaml_text(env, default) {
+        // The merge writes valid YAML, and merging the result again changes nothing.
+        let value: serde_yaml::Value = serde_yaml::from_str(&merged).expect("merged YAML parses");
+        let again = merge::merge_yaml_text(&merged, default).expect("merges again");
+        let value2: serde_yaml::Value = serde_yaml::from_str(&again).unwrap();
+        assert_eq!(value, value2);
+    }
+});
