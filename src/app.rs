@@ -35,7 +35,12 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plan(args) => {
-            let (_, plan, out) = prepare(&args.common, &args.dry_run, Style::default())?;
+            let (_, plan, out) = prepare(
+                &args.common,
+                &args.dry_run,
+                Style::default(),
+                std::time::Duration::ZERO,
+            )?;
             match args.format {
                 Format::Text => out.print(&crate::render::plan_text(&plan)),
                 Format::Json => {
@@ -331,7 +336,7 @@ fn deploy(args: &DeployArgs) -> Result<()> {
         format: args.log_format,
         ci: resolve_ci(args.ci, &env),
     };
-    let (ctx, out) = match prepare(&args.common, &args.dry_run, style) {
+    let (ctx, out) = match prepare(&args.common, &args.dry_run, style, args.grace_period) {
         Ok((ctx, _plan, out)) => (ctx, out),
         Err(e) => {
             // Nothing ran; reports and CI still hear why.
@@ -451,7 +456,12 @@ fn view(ctx: &Context) -> EnvView {
 }
 
 /// Everything up to a checked plan: config layers, settings, output, plan.
-fn prepare(args: &Common, dry: &DryRun, style: Style) -> Result<(Context, Plan, Arc<Output>)> {
+fn prepare(
+    args: &Common,
+    dry: &DryRun,
+    style: Style,
+    grace: std::time::Duration,
+) -> Result<(Context, Plan, Arc<Output>)> {
     let env = EnvVars::from_process();
     let mut problems = Vec::new();
     let ops_repo = load::ops_repo(args.ops_repo.as_deref())?;
@@ -477,10 +487,11 @@ fn prepare(args: &Common, dry: &DryRun, style: Style) -> Result<(Context, Plan, 
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
+                std::os::unix::fs::OpenOptionsExt::mode(
+                    std::fs::OpenOptions::new().create(true).append(true),
+                    0o600,
+                )
+                .open(&path)
             });
         match opened {
             Ok(f) => Some(f),
@@ -504,6 +515,7 @@ fn prepare(args: &Common, dry: &DryRun, style: Style) -> Result<(Context, Plan, 
         bitops_dir: load::bitops_dir(),
         dry_run: dry.dry_run,
         dry_run_hooks: dry.dry_run_hooks,
+        grace,
         settings,
     };
     let mut plan = plan::build(&ctx, &view(&ctx));

@@ -220,6 +220,9 @@ pub struct DeployArgs {
     /// When another deploy of the environment runs, wait up to DURATION (90s, 10m) instead of failing at once
     #[arg(long, value_name = "DURATION", env = "BITOPS_WAIT_LOCK", value_parser = parse_duration_flag)]
     pub wait_lock: Option<std::time::Duration>,
+    /// On a timeout or SIGINT/SIGTERM, how long a step's processes get after SIGTERM before SIGKILL
+    #[arg(long, value_name = "DURATION", env = "BITOPS_GRACE_PERIOD", value_parser = parse_duration_flag, default_value = "10s")]
+    pub grace_period: std::time::Duration,
     /// Keep the temporary workspace after the run and print its path
     #[arg(long, env = "BITOPS_KEEP_WORKSPACE", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub keep_workspace: bool,

@@ -12,9 +12,6 @@ use crate::process::{self, Outcome, Signals, Spec};
 use crate::report::{PartKind, PartReport, RunReport, RunStatus, Status, StepReport, secs};
 use crate::workspace::Workspace;
 
-/// Time a step's processes get to stop after SIGTERM before SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(10);
-
 /// The single-threaded runtime that drives child processes.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -287,7 +284,7 @@ async fn run_step(
             cwd: cwd.clone(),
             env: env.clone(),
             timeout,
-            grace: GRACE,
+            grace: ctx.grace,
         };
         let started = Instant::now();
         let (outcome, pgid) = process::run(&spec, out, signals).await;

@@ -28,6 +28,8 @@ pub struct Context {
     pub dry_run: bool,
     /// With `dry_run`, run the user's hooks anyway.
     pub dry_run_hooks: bool,
+    /// Time a step's processes get after SIGTERM before SIGKILL.
+    pub grace: std::time::Duration,
 }
 
 #[derive(Debug, Serialize)]

@@ -51,6 +51,7 @@ fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Probl
         bitops_dir: load::bitops_dir(),
         dry_run: false,
         dry_run_hooks: false,
+        grace: std::time::Duration::ZERO,
         settings,
     };
     let view = load::env_view(req.repo, name, &ctx.settings.default_folder);

@@ -105,13 +105,17 @@ pub fn check_links(repo: &Path, view: &EnvView) -> Vec<crate::error::Problem> {
 }
 
 pub fn stage(repo: &Path, view: &EnvView) -> Result<Workspace> {
+    use std::os::unix::fs::PermissionsExt;
+    let private = fs::Permissions::from_mode(0o700);
     let dir = tempfile::Builder::new()
         .prefix("bitops-")
+        .permissions(private.clone())
         .tempdir()
         .map_err(|e| Error::io("create the workspace in", &std::env::temp_dir(), e))?;
     let root = dir.path().to_path_buf();
     let plugins = tempfile::Builder::new()
         .prefix("bitops-plugins-")
+        .permissions(private)
         .tempdir()
         .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
     for name in crate::builtin::names() {

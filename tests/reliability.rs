@@ -239,3 +239,181 @@ fn secrets_never_reach_plan_output() {
         assert!(run.stdout.contains("*****"), "{}", run.stdout);
     }
 }
+
+/// A deploy script that ignores SIGTERM and leaves a background grandchild.
+fn stubborn() -> Test {
+    Test::new()
+        .probe_plugin("probe", SCHEMA, &[])
+        .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
+        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .write(
+            "plugins/probe/deploy.sh",
+            "trap '' TERM\n(trap '' TERM; sleep 300) &\necho $! > \"$HOLD/grandchild\"\ntouch \"$HOLD/started\"\nwhile true; do sleep 0.1; done\n",
+        )
+}
+
+/// Running, not a zombie (this container's PID 1 may never reap orphans).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn spawn_stubborn(t: &Test, grace: &str) -> std::process::Child {
+    let root = t.root();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_bitops"))
+        .args([
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--grace-period",
+            grace,
+        ])
+        .current_dir(root)
+        .env("HOME", root)
+        .env("TMPDIR", root.join("tmp"))
+        .env("HOLD", root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn sigterm_stops_the_group_after_the_grace_period_and_nothing_survives() {
+    let t = stubborn();
+    let child = spawn_stubborn(&t, "1s");
+    wait_for(&t.root().join("started"));
+    let grandchild = std::fs::read_to_string(t.root().join("grandchild"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let sent = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // TERM was ignored: bitops waited the 1 s grace period, then killed the group
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: interrupted by SIGTERM"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !alive(&grandchild),
+        "the grandchild {grandchild} survived bitops"
+    );
+    assert_eq!(
+        std::fs::read_dir(t.root().join("tmp")).unwrap().count(),
+        0,
+        "the workspace was left"
+    );
+}
+
+#[test]
+fn a_second_signal_kills_at_once() {
+    let t = stubborn();
+    let child = spawn_stubborn(&t, "60s");
+    wait_for(&t.root().join("started"));
+    let grandchild = std::fs::read_to_string(t.root().join("grandchild"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let pid = child.id().to_string();
+    let sent = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "did not kill at once: {:?}",
+        sent.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !alive(&grandchild),
+        "the grandchild {grandchild} survived bitops"
+    );
+}
+
+#[test]
+fn the_ops_repo_is_unchanged_by_hooks_that_edit_delete_and_create_on_success_and_failure() {
+    for (last_hook, code) in [("exit 0\n", 0), ("exit 9\n", 9)] {
+        let t = Test::new()
+            .probe_plugin("probe", SCHEMA, &[])
+            .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
+            .write("repo/dev/a/bitops.config.yaml", "probe:\n  cli: {name: a}\n")
+            .write("repo/dev/a/main.tf", "# terraform\n")
+            .write("repo/dev/a/old.txt", "old\n")
+            .write("repo/_default/a/defaults.yaml", "x: 1\n")
+            .write(
+                "repo/dev/a/bitops.before-deploy.d/01-edit.sh",
+                "echo 'probe: {cli: {name: edited}}' > bitops.config.yaml\necho changed >> main.tf\nrm old.txt\necho new > new.txt\nmkdir -p made/deep && echo x > made/deep/f\nrm -rf bitops.before-deploy.d/../made/deep\necho z >> \"$BITOPS_ENVROOT/bitops.config.yaml\"\nchmod 000 main.tf\n",
+            )
+            .write("repo/dev/a/bitops.after-deploy.d/99-last.sh", last_hook);
+        let snapshot_before = crate::test::snapshot(&t.root().join("repo"));
+        // the harness also compares the whole repo, file modes included, after every run
+        let run = t.cmd("deploy", "dev").run();
+        run.code(code);
+        assert!(snapshot_before == crate::test::snapshot(&run.root.join("repo")));
+    }
+}
+
+#[test]
+fn workspace_state_and_log_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let run = Test::new()
+        .probe_plugin("probe", SCHEMA, &[])
+        .write("repo/dev/bitops.config.yaml", "bitops:\n  logging: {filename: run, path: logs}\n  deployments:\n    a: {plugin: probe}\n")
+        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .cmd("deploy", "dev")
+        .args(&["--keep-workspace", "--state-dir", "state"])
+        .run();
+    run.code(0);
+    let ws = run.workspaces();
+    assert_eq!(mode(&ws[0]), 0o700);
+    assert_eq!(mode(&run.root.join("state")), 0o700);
+    let lock = std::fs::read_dir(run.root.join("state"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(mode(&lock), 0o600);
+    assert_eq!(mode(&run.root.join("logs/run.log")), 0o600);
+}
