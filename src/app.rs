@@ -144,9 +144,12 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
     let Some(schema) = schema else {
         return Err(Error::Invalid(problems));
     };
+    // Like a tool folder's config, the root key may be the plugin or the deployment alias.
+    let mut roots = vec![args.plugin.clone()];
+    roots.extend(env.get("BITOPS_DEPLOYMENT_ALIAS").map(String::from));
     let config = crate::schema::ToolConfig {
         layers: &layers,
-        roots: vec![args.plugin.clone()],
+        roots,
     };
     let res = crate::schema::resolve(&schema, &config, &env, &mut problems);
     for p in problems.iter().filter(|p| !p.is_error()) {
@@ -521,6 +524,15 @@ fn prepare(
     let mut plan = plan::build(&ctx, &view(&ctx));
     problems.append(&mut plan.problems);
     problems.extend(workspace::check_links(&ctx.ops_repo, &view(&ctx)));
+    // Sub-folder configs share the tool folder's: report a shared finding once.
+    let mut seen = Vec::new();
+    problems.retain(|p| {
+        let new = !seen.contains(p);
+        if new {
+            seen.push(p.clone());
+        }
+        new
+    });
     let masker = masker_for(&ctx, &plan);
     let out = Output::new(masker, log_file, color)
         .with_format(style.format, style.ci)

@@ -373,7 +373,12 @@ fn step_env(
         ("BITOPS_INSTALLED_PLUGIN_DIR".into(), s(plugin_dir)),
         (
             "BITOPS_PLUGINS_DIR".into(),
-            format!("{}/", plugins_dir.trim_end_matches('/')),
+            // With a trailing `/` as BitOps; empty when there is no plugins folder.
+            if plugins_dir.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", plugins_dir.trim_end_matches('/'))
+            },
         ),
         ("BITOPS_PLUGIN_DIR".into(), plugins_dir),
         ("BITOPS_BUILTIN_PLUGINS_DIR".into(), s(builtins)),

@@ -1,0 +1,309 @@
+//! The built-in aws plugin with the real AWS CLI against a moto server (one per test,
+//! on 127.0.0.1, killed when the test ends, also when it fails). `Moto` is shared with
+//! the cloudformation tests.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::test::Test;
+use crate::tools;
+
+/// A moto server started by this test; killed by its PID on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    /// `PATH` with the real tools first.
+    pub path: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` and waits (up to 20 s) until it accepts connections; `None`
+    /// (skip, already reported) when the tools are not installed.
+    pub fn start() -> Option<Moto> {
+        let path = tools::path_with(&["aws", "moto_server"])?;
+        let port = tools::free_port();
+        let started = Instant::now();
+        let child = Command::new(tools::tools_bin().join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        // From here on the guard owns the child: a panic below still kills it.
+        let mut moto = Moto { child, port, path };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if let Some(status) = moto.child.try_wait().unwrap() {
+                panic!("moto_server on port {port} exited early: {status}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "moto_server did not answer on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!(
+            "moto_server answered on 127.0.0.1:{port} after {:?}",
+            started.elapsed()
+        );
+        Some(moto)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables a run needs to reach this server: tools on PATH, dummy credentials.
+    pub fn env(&self, test: Test) -> Test {
+        test.env("PATH", &self.path)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+    }
+
+    /// Runs the real AWS CLI against this server: (exit code, stdout, stderr).
+    pub fn aws(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(tools::tools_bin().join("aws"))
+            .args(args)
+            .env_clear()
+            .env("PATH", &self.path)
+            .env("HOME", std::env::temp_dir())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", self.endpoint())
+            .output()
+            .expect("aws runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Like `aws`, but the command must succeed; its stdout parsed as JSON.
+    pub fn aws_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let (code, stdout, stderr) = self.aws(&all);
+        assert_eq!(code, 0, "aws {args:?} failed:\n{stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("aws {args:?}: {e}: {stdout}"))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An ops repo with one `aws` deployment configured by `config`.
+fn repo(config: &str) -> Test {
+    Test::new()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    aws:\n      plugin: aws\n",
+        )
+        .write("repo/dev/aws/bitops.config.yaml", config)
+}
+
+#[test]
+fn the_identity_is_checked_and_no_secret_is_printed() {
+    let Some(moto) = Moto::start() else { return };
+    let t0 = Instant::now();
+    let run = moto
+        .env(repo("aws: {}\n"))
+        .env("BITOPS_DRY_RUN", "true")
+        .cmd("deploy", "dev")
+        .run();
+    eprintln!("aws identity deploy took {:?}", t0.elapsed());
+    run.code(0);
+    run.stdout_has(&format!(
+        "aws: credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set, AWS_SESSION_TOKEN not set (optional), region us-east-1, endpoint {}\n",
+        moto.endpoint()
+    ));
+    run.stdout_has("aws: identity: account 123456789012, arn:aws:sts::123456789012:user/moto\n");
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            !text.contains("testing"),
+            "a credential was printed:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn missing_credentials_are_named_with_how_to_set_them() {
+    let Some(path) = tools::path_with(&["aws"]) else {
+        return;
+    };
+    let run = repo("aws: {}\n")
+        .env("PATH", &path)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1);
+    run.stdout_is(
+        "
+        aws: error: missing AWS settings: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+        aws: error:   AWS_ACCESS_KEY_ID      the access key ID of the IAM user or role session
+        aws: error:   AWS_SECRET_ACCESS_KEY  the secret access key that belongs to it
+        aws: error: set them in the environment that runs bitops, e.g. `export AWS_ACCESS_KEY_ID=...` (or a CI secret), or `docker run -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_DEFAULT_REGION ...`; temporary credentials also need AWS_SESSION_TOKEN
+        ",
+    );
+
+    // Only the region missing, with AWS_REGION set; a temporary key without its token.
+    let run = repo("aws: {}\n")
+        .env("PATH", &path)
+        .env("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-printed-secret")
+        .env("AWS_REGION", "eu-west-1")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1);
+    run.stdout_has("aws: error: missing AWS settings: AWS_DEFAULT_REGION, AWS_SESSION_TOKEN\n");
+    run.stdout_has("AWS_DEFAULT_REGION     the region to work in (AWS_REGION is set to eu-west-1; set AWS_DEFAULT_REGION too)\n");
+    run.stdout_has("AWS_SESSION_TOKEN      the session token (AWS_ACCESS_KEY_ID is a temporary key, ASIA...)\n");
+    assert!(!run.stdout.contains("ASIAEXAMPLE") && !run.stdout.contains("not-printed"));
+}
+
+#[test]
+fn an_unreachable_endpoint_fails_the_identity_check_with_the_cli_message() {
+    let Some(path) = tools::path_with(&["aws"]) else {
+        return;
+    };
+    let port = tools::free_port(); // nothing listens there
+    let run = repo("aws: {}\n")
+        .env("PATH", &path)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &format!("http://127.0.0.1:{port}"))
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(255);
+    run.stdout_has(&format!(
+        "Could not connect to the endpoint URL: \"http://127.0.0.1:{port}/\""
+    ));
+    run.stdout_has("aws: error: identity check failed: `aws sts get-caller-identity` exited with 255 (its message is above); check that the credentials are valid and active for region us-east-1\n");
+}
+
+#[test]
+fn skip_deploy_skips_even_the_checks() {
+    let Some(path) = tools::path_with(&["aws"]) else {
+        return;
+    };
+    let run = repo("aws:\n  options:\n    skip-deploy: true\n")
+        .env("PATH", &path)
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0);
+    run.stdout_is("aws: options.skip-deploy (AWS_SKIP_DEPLOY) is true: skipping aws\n");
+}
+
+#[test]
+fn the_eks_helper_writes_the_kubeconfig_for_later_steps() {
+    let Some(moto) = Moto::start() else { return };
+    moto.aws_json(&[
+        "eks",
+        "create-cluster",
+        "--name",
+        "bitops-eks",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/eks",
+        "--resources-vpc-config",
+        "subnetIds=subnet-1,subnet-2",
+    ]);
+    let arn = "arn:aws:eks:us-east-1:123456789012:cluster/bitops-eks";
+
+    // As a deployment: options.eks-cluster-name writes $BITOPS_KUBE_CONFIG_FILE.
+    let run = moto
+        .env(repo("aws:\n  options:\n    eks-cluster-name: bitops-eks\n"))
+        .cmd("deploy", "dev")
+        .args(&["--keep-workspace"])
+        .run();
+    run.code(0);
+    run.stdout_has("aws: identity: account 123456789012");
+    run.stdout_has(
+        "aws: aws eks update-kubeconfig --name bitops-eks --kubeconfig <ws>/.kube/config\n",
+    );
+    let ws = run.workspaces();
+    assert_eq!(ws.len(), 1, "{ws:?}");
+    let kube = ws[0].join(".kube/config");
+    let text = std::fs::read_to_string(&kube).unwrap();
+    assert!(text.contains(&format!("current-context: {arn}")), "{text}");
+    assert!(text.contains("eks.amazonaws.com"), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(kube.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+
+    // As a helper, called the way BitOps' helm plugin calls it (CLUSTER_NAME, KUBECONFIG).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nested/kubeconfig");
+    let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/aws/eks.update-kubeconfig.sh");
+    let out = Command::new("bash")
+        .arg(&helper)
+        .env_clear()
+        .env("PATH", &moto.path)
+        .env("HOME", dir.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("CLUSTER_NAME", "bitops-eks")
+        .env("KUBECONFIG", &file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&format!("current-context: {arn}")), "{text}");
+
+    // An unknown cluster: the CLI's message and the helper's error, the CLI's exit code.
+    let run = moto
+        .env(repo("aws:\n  options:\n    eks-cluster-name: nope\n"))
+        .cmd("deploy", "dev")
+        .run();
+    run.code(255);
+    run.stdout_has("No cluster found for name: nope");
+    run.stdout_has("aws: error: could not fetch the kubeconfig of EKS cluster nope in us-east-1");
+}
+
+#[test]
+fn install_checks_the_cli_and_prints_its_version() {
+    let Some(path) = tools::path_with(&["aws"]) else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/aws/install.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("aws-cli/"), "{stdout}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new("/bin/bash")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("aws: error: the AWS CLI (aws) is not on PATH")
+    );
+}

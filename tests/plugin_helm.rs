@@ -2,8 +2,8 @@
 //! `helm template` of a chart whose values come from the default folder and the
 //! environment. No Kubernetes API server can run here, so the cluster path runs against
 //! recording stand-ins: `helm` and `kubectl` scripts first on PATH that append their
-//! argv to the probe log (the stand-in helm hands the plugin's config reads, a
-//! `helm template` of `config-reader`, to the real helm and does not record them).
+//! argv to the probe log. Each chart's config is resolved by the core (`subfolder_configs`:
+//! checked by plan before anything runs, then `bitops resolve` in deploy.sh).
 
 use crate::test::{Run, Test};
 use crate::tools;
@@ -192,7 +192,6 @@ fn dry_run_fails_on_a_broken_chart_with_helms_message() {
 /// `upgrade` (exit FAKE_UPGRADE_EXIT); for an upgrade, also records the mode of the
 /// `--kubeconfig` file, copies it next to the log, and records KUBECONFIG.
 const FAKE_HELM: &str = r#"#!/usr/bin/env bash
-if [ "$1" = template ] && [ "${3##*/}" = config-reader ]; then exec "$REAL_HELM" "$@"; fi
 echo "helm $*" >> "$PROBE_LOG"
 case "$1" in
   version) echo v4.1.4 ;;
@@ -227,19 +226,14 @@ done
 const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://k8s.example.invalid:6443\"}\nusers:\n- name: u\n  user: {token: kube-token-do-not-print}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n";
 
 /// An ops repo with the stand-ins first on PATH (no real helm or kubectl on it).
-fn cluster() -> Option<Test> {
-    tools::path_with(&["helm"])?; // the stand-in reads configs with the real helm
+fn cluster() -> Test {
     let t = Test::new();
     let path = format!("{}:/usr/bin:/bin", t.root().join("bin").display());
-    let real = tools::tools_bin().join("helm");
-    Some(
-        t.executable("bin/helm", FAKE_HELM)
-            .executable("bin/kubectl", FAKE_KUBECTL)
-            .executable("bin/aws", FAKE_AWS)
-            .env("PATH", &path)
-            .env("REAL_HELM", real.to_str().unwrap())
-            .write("repo/dev/bitops.config.yaml", DEPLOYMENTS),
-    )
+    t.executable("bin/helm", FAKE_HELM)
+        .executable("bin/kubectl", FAKE_KUBECTL)
+        .executable("bin/aws", FAKE_AWS)
+        .env("PATH", &path)
+        .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
 }
 
 fn lacks(run: &Run, part: &str) {
@@ -253,7 +247,7 @@ fn lacks(run: &Run, part: &str) {
 
 #[test]
 fn deploy_creates_the_namespace_and_upgrades_with_every_flag_and_values_file() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = web_repo(t)
         .write(
             "repo/dev/helm/web/bitops.config.yaml",
@@ -300,7 +294,7 @@ fn deploy_creates_the_namespace_and_upgrades_with_every_flag_and_values_file() {
 
 #[test]
 fn a_failed_upgrade_rolls_back_to_the_previous_revision_and_fails_the_step() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = chart(t, "repo/dev/helm/web", "web")
         .write("repo/dev/helm/web/values.yaml", "replicas: 1\n")
         .write(
@@ -342,7 +336,7 @@ fn a_failed_upgrade_rolls_back_to_the_previous_revision_and_fails_the_step() {
 
 #[test]
 fn a_failed_first_install_has_nothing_to_roll_back() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = chart(t, "repo/dev/helm/web", "web")
         .write(
             "repo/dev/helm/web/bitops.config.yaml",
@@ -362,7 +356,7 @@ fn a_failed_first_install_has_nothing_to_roll_back() {
 
 #[test]
 fn uninstall_removes_the_release_and_nothing_else() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = chart(t, "repo/dev/helm/web", "web")
         .write(
             "repo/dev/helm/web/bitops.config.yaml",
@@ -422,7 +416,7 @@ fn three_charts(t: Test) -> Test {
 
 #[test]
 fn charts_deploy_in_alphabetical_order_skipping_the_default_folder() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = three_charts(t)
         .cmd("deploy", "dev")
         .env("FAKE_NAMESPACE_EXISTS", "0")
@@ -454,7 +448,7 @@ fn charts_deploy_in_alphabetical_order_skipping_the_default_folder() {
 
 #[test]
 fn the_helm_subdirectory_variable_deploys_one_chart() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = three_charts(t)
         .cmd("deploy", "dev")
         .env("FAKE_NAMESPACE_EXISTS", "0")
@@ -474,7 +468,7 @@ fn the_helm_subdirectory_variable_deploys_one_chart() {
     ));
     run.stdout_has("helm: BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY is set: only chart b-api\n");
 
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = three_charts(t)
         .cmd("deploy", "dev")
         .env("BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY", "nope")
@@ -487,7 +481,7 @@ fn the_helm_subdirectory_variable_deploys_one_chart() {
 
 #[test]
 fn caller_variables_uninstall_or_skip_charts() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = three_charts(t)
         .cmd("deploy", "dev")
         .env("FAKE_NAMESPACE_EXISTS", "0")
@@ -510,7 +504,7 @@ fn caller_variables_uninstall_or_skip_charts() {
         "
     ));
 
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = three_charts(t)
         .cmd("deploy", "dev")
         .env("HELM_SKIP_DEPLOY", "true")
@@ -522,7 +516,7 @@ fn caller_variables_uninstall_or_skip_charts() {
 
 #[test]
 fn the_kubeconfig_can_be_fetched_from_eks() {
-    let Some(t) = cluster() else { return };
+    let t = cluster();
     let run = chart(t, "repo/dev/helm/web", "web")
         .write(
             "repo/dev/helm/web/bitops.config.yaml",
@@ -530,6 +524,10 @@ fn the_kubeconfig_can_be_fetched_from_eks() {
         )
         .cmd("deploy", "dev")
         .env("FAKE_NAMESPACE_EXISTS", "0")
+        // what the aws plugin's helper checks first, when the aws plugin is there
+        .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+        .env("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
         .run();
     run.code(0);
     let log = run.log();
@@ -547,47 +545,60 @@ fn the_kubeconfig_can_be_fetched_from_eks() {
 }
 
 #[test]
-fn config_mistakes_are_clear_errors() {
-    let Some(t) = cluster() else { return };
-    let base = |t: Test, config: &str| {
-        chart(t, "repo/dev/helm/web", "web")
+fn config_mistakes_are_found_by_the_core_before_anything_runs() {
+    let base = |config: &str| {
+        chart(cluster(), "repo/dev/helm/web", "web")
             .write("repo/dev/helm/web/bitops.config.yaml", config)
+            .hook("repo/dev/helm/bitops.before-deploy.d/00.sh")
             .cmd("deploy", "dev")
             .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
     };
-    let run = base(t, "helm: {options: {release-name: x}}\n").run();
+    let run = base("helm: {options: {release-name: x}}\n").run();
     run.code(1);
-    run.stdout_has("helm: error: chart web: helm.cli.namespace is required: set it in dev/helm/web/bitops.config.yaml (or in dev/helm/bitops.config.yaml for every chart), or set BITOPS_HELM_NAMESPACE\n");
+    run.stderr_has(
+        "error: repo/dev/helm/web/bitops.config.yaml: `helm.cli.namespace`: required value `cli.namespace` is not set\n",
+    );
+    // not even the helm step's hooks, and the plugin never started
+    assert_eq!(run.log(), "");
+    assert_eq!(run.stdout, "");
+
+    let run =
+        base("helm:\n  cli:\n    namespace: web\n    debug: sometimes\n    colour: red\n").run();
+    run.code(1);
+    run.stderr_has("warning: repo/dev/helm/web/bitops.config.yaml:5: `helm.cli.colour`: unknown key")
+        .stderr_has("error: repo/dev/helm/web/bitops.config.yaml:4: `helm.cli.debug`: must be true or false, found a string `sometimes`\n");
+    assert_eq!(run.log(), "");
+    assert_eq!(run.stdout, "");
+
+    // a BITOPS_HELM_<KEY> variable is checked too
+    let run = base("helm: {cli: {namespace: web}}\n")
+        .env("BITOPS_HELM_ATOMIC", "maybe")
+        .run();
+    run.code(1);
+    run.stderr_has("$BITOPS_HELM_ATOMIC must be true or false, found `maybe`");
     assert_eq!(run.log(), "");
 
-    let Some(t) = cluster() else { return };
-    let run = base(
-        t,
-        "helm: {cli: {namespace: web, debug: sometimes, colour: red}}\n",
-    )
-    .run();
-    run.code(1);
-    run.stdout_has("helm: warning: chart web: unknown key helm.cli.colour in dev/helm/web/bitops.config.yaml (ignored)\n")
-        .stdout_has("helm: error: chart web: helm.cli.debug must be true or false, found `sometimes` (in dev/helm/web/bitops.config.yaml)\n");
-
     // BITOPS_HELM_<KEY> wins over the config
-    let Some(t) = cluster() else { return };
-    let run = base(t, "helm: {cli: {namespace: web}}\n")
+    let run = base("helm: {cli: {namespace: web}}\n")
         .env("BITOPS_HELM_NAMESPACE", "from-env")
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
     run.code(0);
     run.stdout_has("namespace from-env");
 
-    let Some(t) = cluster() else { return };
-    let run = base(t, "helm: {cli: {namespace: web}}\n")
+    // an empty namespace passes the schema (it is set), not the plugin
+    let run = base("helm: {cli: {namespace: \"\"}}\n").run();
+    run.code(1);
+    run.stdout_has("helm: error: chart web: helm.cli.namespace is empty: set it in dev/helm/web/bitops.config.yaml (or in dev/helm/bitops.config.yaml for every chart), or set BITOPS_HELM_NAMESPACE\n");
+    assert_eq!(run.log(), "helm hook 00.sh\n");
+
+    let run = base("helm: {cli: {namespace: web}}\n")
         .env("KUBECONFIG_BASE64", "not base64!")
         .run();
     run.code(1);
     run.stdout_has("helm: error: KUBECONFIG_BASE64 is not valid base64 (or decodes to nothing); encode the kubeconfig with `base64 -w0 kubeconfig`\n");
 
-    let Some(t) = cluster() else { return };
-    let run = chart(t, "repo/dev/helm/web", "web")
+    let run = chart(cluster(), "repo/dev/helm/web", "web")
         .write(
             "repo/dev/helm/web/bitops.config.yaml",
             "helm: {cli: {namespace: web}}\n",
@@ -596,6 +607,187 @@ fn config_mistakes_are_clear_errors() {
         .run();
     run.code(1);
     run.stdout_has("helm: error: chart web: no kubeconfig: set KUBECONFIG_BASE64, helm.options.k8s.kubeconfigpath, or helm.options.k8s.fetch.cluster-name (EKS)\n");
+}
+
+/// YAML 1.2 (the core's): `no`, `on` are strings; booleans accept true/false, yes/no...
+#[test]
+fn yaml_1_2_strings_and_the_cores_booleans() {
+    let run = chart(cluster(), "repo/dev/helm/web", "web")
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "helm: {cli: {namespace: no, debug: yes}, options: {release-name: on}}\n",
+        )
+        .cmd("deploy", "dev")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .run();
+    run.code(0);
+    assert!(
+        run.log().contains(
+            "helm upgrade on <ws>/dev/helm/web --install --namespace=no --timeout=500s --debug "
+        ),
+        "{}",
+        run.log()
+    );
+}
+
+/// A chart without a bitops.config.yaml of its own is resolved from the tool folder's
+/// alone. `bitops plan` checks only the charts that have one, so such a chart's problem is
+/// found when its turn comes: the charts before it are deployed, it and those after are not.
+#[test]
+fn a_chart_without_its_own_config_is_checked_when_it_runs() {
+    let run = chart(cluster(), "repo/dev/helm/a-web", "a-web")
+        .write(
+            "repo/dev/helm/a-web/bitops.config.yaml",
+            "helm: {cli: {namespace: web}}\n",
+        )
+        .write(
+            "repo/dev/helm/b-api/Chart.yaml",
+            "apiVersion: v2\nname: b-api\nversion: 0.1.0\n",
+        )
+        .write(
+            "repo/dev/helm/c-last/Chart.yaml",
+            "apiVersion: v2\nname: c-last\nversion: 0.1.0\n",
+        )
+        .write(
+            "repo/dev/helm/c-last/bitops.config.yaml",
+            "helm: {cli: {namespace: last}}\n",
+        )
+        .write(
+            "repo/dev/helm/bitops.config.yaml",
+            "helm:\n  cli: {timeout: 1m}\n  extra: 1\n",
+        )
+        .cmd("deploy", "dev")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .run();
+    run.code(1);
+    let log = run.log();
+    assert!(log.contains("helm upgrade a-web "), "{log}");
+    assert!(!log.contains("b-api") && !log.contains("c-last"), "{log}");
+    run.stdout_has(
+        "error: dev/helm/bitops.config.yaml: `helm.cli.namespace`: required value `cli.namespace` is not set\n",
+    )
+    .stdout_has("helm: error: chart b-api: its configuration has errors (above); nothing was done for this chart\n");
+    // the tool folder's unknown key: reported by plan, and again for b-api (plan never saw it)
+    run.stderr_has("warning: repo/dev/helm/bitops.config.yaml:3: `helm.extra`: unknown key");
+    run.stdout_has("warning: dev/helm/bitops.config.yaml:3: `helm.extra`: unknown key");
+}
+
+/// Every chart is resolved in a subshell of its own: what one chart sets (flags, release
+/// name, uninstall, kubeconfig path, skip) never reaches the next one, and neither do
+/// the caller's variables of the same names.
+#[test]
+fn one_charts_values_never_reach_the_next() {
+    let run = chart(cluster(), "repo/dev/helm/a-first", "a-first")
+        .write("repo/dev/helm/kube/config.yaml", KUBECONFIG)
+        .write(
+            "repo/dev/helm/a-first/bitops.config.yaml",
+            "
+            helm:
+              cli: {namespace: first, timeout: 30, set: [x=1], debug: true, atomic: true, force: true}
+              options:
+                release-name: first-release
+                k8s: {kubeconfigpath: kube/config.yaml}
+            ",
+        )
+        .write("repo/dev/helm/b-second/Chart.yaml", "apiVersion: v2\nname: b-second\nversion: 0.1.0\n")
+        .write(
+            "repo/dev/helm/b-second/bitops.config.yaml",
+            "helm: {cli: {namespace: second}, options: {uninstall: true}}\n",
+        )
+        .write("repo/dev/helm/c-third/Chart.yaml", "apiVersion: v2\nname: c-third\nversion: 0.1.0\n")
+        .write(
+            "repo/dev/helm/c-third/bitops.config.yaml",
+            "helm: {cli: {namespace: third}}\n",
+        )
+        .write(
+            "repo/dev/helm/c-third/bitops.before-deploy.d/01.sh",
+            "echo \"c-third hook: HELM_DEBUG=${HELM_DEBUG-} HELM_RELEASE_NAME=$HELM_RELEASE_NAME HELM_UNINSTALL=$HELM_UNINSTALL KUBE_CONFIG_PATH=${KUBE_CONFIG_PATH-<unset>} CLUSTER_NAME=${CLUSTER_NAME-<unset>} BITOPS_HELM_CLI=$BITOPS_HELM_CLI\" >> \"$PROBE_LOG\"\n",
+        )
+        .cmd("deploy", "dev")
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        // the caller's variables of the schema's names are not chart values
+        .env("KUBE_CONFIG_PATH", "/nonexistent/for-terraform")
+        .env("CLUSTER_NAME", "not-this-one")
+        .env("HELM_RELEASE_NAME", "not-this-one")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .run();
+    run.code(0);
+    let kc = "--kubeconfig=<ws>/.kube/config";
+    run.log_is(&format!(
+        "
+        helm version --template {{{{.Version}}}}
+        helm dependency update <ws>/dev/helm/a-first
+        kubectl {kc} get namespace first
+        helm upgrade first-release <ws>/dev/helm/a-first --install --namespace=first --timeout=30s --set=x=1 --debug --rollback-on-failure --force-replace {kc}
+          kubeconfig mode 600, KUBECONFIG=<unset>
+        helm version --template {{{{.Version}}}}
+        helm uninstall b-second --namespace=second --timeout=500s --ignore-not-found {kc}
+        c-third hook: HELM_DEBUG=false HELM_RELEASE_NAME=c-third HELM_UNINSTALL=false KUBE_CONFIG_PATH=<unset> CLUSTER_NAME=<unset> BITOPS_HELM_CLI=--namespace=third --timeout=500s
+        helm dependency update <ws>/dev/helm/c-third
+        kubectl {kc} get namespace third
+        helm history c-third --namespace=third --max=1 --output=json {kc}
+        helm upgrade c-third <ws>/dev/helm/c-third --install --namespace=third --timeout=500s {kc}
+          kubeconfig mode 600, KUBECONFIG=<unset>
+        "
+    ));
+}
+
+/// `--dry-run --dry-run-hooks` (BITOPS_DRY_RUN_HOOKS, exported by the core) runs the
+/// charts' own hooks too, as it runs the tool folder's.
+#[test]
+fn dry_run_hooks_run_the_charts_hooks() {
+    let Some(path) = tools::path_with(&["helm"]) else {
+        return;
+    };
+    let run = web_repo(Test::new())
+        .hook("repo/dev/helm/bitops.before-deploy.d/00.sh")
+        .write(
+            "repo/dev/helm/web/bitops.before-deploy.d/01.sh",
+            "echo \"web before hook: BITOPS_DRY_RUN=$BITOPS_DRY_RUN NAMESPACE=$NAMESPACE HELM_RELEASE_NAME=$HELM_RELEASE_NAME\" >> \"$PROBE_LOG\"\n",
+        )
+        .write(
+            "repo/dev/helm/web/bitops.after-deploy.d/01.sh",
+            "echo \"web after hook\" >> \"$PROBE_LOG\"\n",
+        )
+        .cmd("deploy", "dev")
+        .args(&["--dry-run", "--dry-run-hooks"])
+        .env("PATH", &path)
+        .run();
+    run.code(0);
+    run.log_is(
+        "
+        helm hook 00.sh
+        web before hook: BITOPS_DRY_RUN=true NAMESPACE=web-ns HELM_RELEASE_NAME=web-release
+        web after hook
+        ",
+    );
+    run.stdout_has("+ helm template web-release <ws>/dev/helm/web");
+}
+
+/// A config whose root key is the deployment alias (`apps:` for `apps: {plugin: helm}`):
+/// `bitops plan` accepts it, but `bitops resolve` knows only the plugin name's root.
+#[test]
+fn the_deployment_alias_is_accepted_as_root_key() {
+    let run = chart(cluster(), "repo/dev/apps/web", "web")
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    apps: {plugin: helm}\n",
+        )
+        .write(
+            "repo/dev/apps/web/bitops.config.yaml",
+            "apps: {cli: {namespace: web}}\n",
+        )
+        .cmd("deploy", "dev")
+        .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
+        .env("FAKE_NAMESPACE_EXISTS", "0")
+        .run();
+    run.code(0);
+    assert!(
+        run.log()
+            .contains("helm upgrade web <ws>/dev/apps/web --install --namespace=web ")
+    );
 }
 
 /// The schema is valid for the core, and its keys export the public plugin's names.
@@ -619,6 +811,11 @@ fn the_schema_is_valid_for_the_core() {
                 release-name: rel
                 uninstall: false
                 k8s: {kubeconfigpath: kc.yaml, fetch: {kubeconfig: true, cluster-name: c}}
+                default-root-dir: _default
+                default-dir-flag: true
+                default-sub-dir: values
+                uninstall-charts: a,b
+              plugins: {s3: {region: r, bucket: b}}
             ",
         )
         .cmd("plan", "dev")
@@ -646,6 +843,57 @@ fn the_schema_is_valid_for_the_core() {
         assert_eq!(env[name], value, "{name}");
     }
     assert_eq!(run.stderr, "", "the schema or config drew warnings");
+}
+
+/// The keys of the public BitOps helm plugin that this one does not use are in the
+/// schema (accepted and ignored), so an existing BitOps repo draws no warnings; a key
+/// no BitOps version knew still does.
+#[test]
+fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
+    let run = chart(Test::new(), "repo/dev/helm/web", "web")
+        .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "
+            helm:
+              cli: {namespace: web}
+              options:
+                release-name: web
+                default-root-dir: _default
+                default-dir-flag: true
+                default-sub-dir: values
+                uninstall-charts: \"a,b\"
+              plugins:
+                s3: {region: us-east-1, bucket: charts}
+            ",
+        )
+        .write("repo/dev/helm/bitops.config.yaml", "helm:\n  plugins:\n")
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--strict",
+        ])
+        .run();
+    run.code(0);
+    run.stderr_lacks("warning");
+
+    let run = chart(Test::new(), "repo/dev/helm/web", "web")
+        .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
+        .write(
+            "repo/dev/helm/web/bitops.config.yaml",
+            "helm:\n  cli: {namespace: web}\n  options: {relase-name: web}\n",
+        )
+        .cmd("plan", "dev")
+        .run();
+    run.code(0);
+    run.stderr_has(
+        "warning: repo/dev/helm/web/bitops.config.yaml:3: `helm.options.relase-name`: unknown key",
+    );
 }
 
 #[test]

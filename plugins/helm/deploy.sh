@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Built-in helm plugin: deploys every chart folder of the helm tool folder, in
 # alphabetical order (README.md next to this file has the reference).
-# Inputs, per chart: <tool>/bitops.config.yaml then <tool>/<chart>/bitops.config.yaml
-# (read with config-reader/, a chart rendered by Helm itself), overridden by
-# BITOPS_HELM_<KEY> variables; KUBECONFIG_BASE64, HELM_SECRETS_BASE64,
-# BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY, HELM_UNINSTALL, HELM_UNINSTALL_CHARTS,
-# HELM_SKIP_DEPLOY / SKIP_DEPLOY_HELM; BITOPS_DRY_RUN=true: helm lint + helm template only.
+# Inputs, per chart: `bitops resolve` of <chart>/bitops.config.yaml over the tool folder's
+# bitops.config.yaml (BITOPS_HELM_<KEY> variables first, then the files, then the schema
+# defaults; `bitops plan` has already checked every chart's config against the schema);
+# KUBECONFIG_BASE64, HELM_SECRETS_BASE64, BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY,
+# HELM_UNINSTALL, HELM_UNINSTALL_CHARTS, HELM_SKIP_DEPLOY / SKIP_DEPLOY_HELM;
+# BITOPS_DRY_RUN=true: helm lint + helm template only. Each chart runs in a subshell of
+# its own, so nothing one chart resolves or exports reaches the next.
 set -euo pipefail
 export LC_ALL=C # byte order for every listing below
 
 say() { printf 'helm: %s\n' "$*"; }
-warn() { printf 'helm: warning: %s\n' "$*" >&2; }
 die() {
   local code=$1
   shift
@@ -29,7 +30,9 @@ env_bool() { # env_bool NAME: REPLY=true/false from the variable NAME (unset = f
   bool "${!1:-}" || die 1 "$1 must be true or false, found \`${!1}\`"
 }
 # A path for messages: relative to the workspace.
-rel() { printf '%s' "${1#"${BITOPS_TEMPDIR:-}"/}"; }
+rel() {
+  if [[ -n ${BITOPS_TEMPDIR:-} ]]; then printf '%s' "${1#"$BITOPS_TEMPDIR"/}"; else printf '%s' "$1"; fi
+}
 show() {
   local line='+' word
   for word in "$@"; do line+=" $(printf '%q' "$word")"; done
@@ -61,14 +64,21 @@ if [[ -n ${SKIP_DEPLOY_HELM:-} ]] || $skip_all; then
 fi
 command -v helm >/dev/null 2>&1 ||
   die 127 "helm not found on PATH; install Helm 3 or 4 (https://helm.sh/docs/intro/install/) and put it on PATH"
+# The charts' configs are resolved by bitops itself (`bitops resolve`).
+bitops_bin=${BITOPS_BIN:-}
+if [[ -z $bitops_bin || ! -x $bitops_bin ]]; then
+  bitops_bin=$(command -v bitops 2>/dev/null) ||
+    die 1 "BITOPS_BIN is not set and bitops is not on PATH: this plugin reads the charts' configs with \`bitops resolve\`; run it with \`bitops deploy\`"
+fi
 
-plugin_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tool_dir=${BITOPS_OPSREPO_ENVIRONMENT_DIR:-$PWD}
 default_name=${BITOPS_DEFAULT_ROOT_DIR:-_default}
 # The default folder's copy of this tool folder, staged in the workspace.
 default_tool_dir=${BITOPS_TEMPDIR:-/nonexistent}/$default_name/$(basename "$tool_dir")
 kube_file=${BITOPS_KUBE_CONFIG_FILE:-${BITOPS_TEMPDIR:-$PWD}/.kube/config}
 chart=""
+# KUBECONFIG_BASE64 wins over every chart's kubeconfig settings; decoded once, below.
+kube_b64=${KUBECONFIG_BASE64:-${BITOPS_KUBECONFIG_BASE64:-}}
 
 $dry_run && say "dry run (BITOPS_DRY_RUN): helm lint and helm template only; nothing is deployed"
 shopt -s nullglob
@@ -106,112 +116,34 @@ fi
 
 # --- one chart's configuration ------------------------------------------------------
 
-# Keys of the schema (bitops.schema.yaml), by path under the root key.
-known=" helm helm.cli helm.options helm.options.k8s helm.options.k8s.fetch
-  helm.cli.namespace helm.cli.timeout helm.cli.set helm.cli.debug helm.cli.atomic
-  helm.cli.force helm.cli.dry-run helm.options.skip-deploy helm.options.release-name
-  helm.options.uninstall helm.options.k8s.kubeconfigpath helm.options.k8s.fetch.kubeconfig
-  helm.options.k8s.fetch.cluster-name "
-# BitOps keys the built-in plugin accepts and ignores.
-ignored=" helm.plugins helm.options.default-root-dir helm.options.default-dir-flag
-  helm.options.default-sub-dir helm.options.uninstall-charts "
-known=" ${known//[[:space:]]/ } "
-ignored=" ${ignored//[[:space:]]/ } "
+# The variables of the schema's options that this script reads. They are unset before a
+# chart is resolved, so a chart without a value has none (and not the caller's: a
+# KUBE_CONFIG_PATH meant for terraform, say). The core's BITOPS_HELM_<KEY> overrides are
+# kept. The `cli` values are read from BITOPS_HELM_CLI_QUOTED.
+option_vars=(HELM_SKIP_DEPLOY HELM_RELEASE_NAME HELM_UNINSTALL KUBE_CONFIG_PATH FETCH_KUBECONFIG CLUSTER_NAME)
 
-declare -A kind=() value=()
-set_items=()
-config_files=()
-
-# read_config: fills kind[path] and value[path] from the chart's config files.
-read_config() {
-  kind=() value=() set_items=() config_files=()
-  local f args=() out err rc=0 mark tag path k v unknown=" "
-  for f in "$tool_dir/bitops.config.yaml" "$tool_dir/$chart/bitops.config.yaml"; do
-    [[ -f $f ]] || continue
-    config_files+=("$(rel "$f")")
-    args+=(-f "$f")
-  done
-  ((${#args[@]})) || return 0
+# resolve_chart: exports this chart's values, resolved by bitops as `bitops plan` checked
+# them: <chart>/bitops.config.yaml over <tool>/bitops.config.yaml (a missing file is
+# skipped). Runs inside the chart's subshell. Problems go to stderr with file and line.
+# `bitops plan` has already reported the warnings (unknown keys) of every chart with a
+# config of its own; they are repeated only for a chart without one, which plan does not see.
+resolve_chart() {
+  local exports err rc=0
+  unset "${option_vars[@]}"
   err=$(mktemp)
-  out=$(helm template bitops-config "$plugin_dir/config-reader" "${args[@]}" \
-    --set-string "bitopsRoot=${BITOPS_DEPLOYMENT_ALIAS:-helm}" 2>"$err") || rc=$?
-  if ((rc != 0)); then
-    printf '%s\n' "$(<"$err")" >&2
-    rm -f "$err"
-    die 1 "chart $chart: cannot read ${config_files[*]} (helm reported the error above)"
+  exports=$(cd "${BITOPS_TEMPDIR:-$tool_dir}" && "$bitops_bin" resolve \
+    --config "$(rel "$tool_dir/$chart")/bitops.config.yaml" \
+    --config "$(rel "$tool_dir")/bitops.config.yaml" 2>"$err") || rc=$?
+  if ((rc != 0)) || [[ ! -f $tool_dir/$chart/bitops.config.yaml ]]; then
+    cat "$err" >&2
   fi
   rm -f "$err"
-  while read -r mark tag path k v; do
-    [[ $mark == '#' && $tag == bitops ]] || continue
-    if [[ $v == .* ]]; then v=$(printf '%s' "${v#.}" | base64 -d); else v=""; fi
-    if [[ $path == helm.cli.set\[\] ]]; then
-      case "$k" in
-        string | float64 | bool) set_items+=("$v") ;;
-        *) die 1 "chart $chart: helm.cli.set: every item must be a key=value string, found a $k (in ${config_files[*]})" ;;
-      esac
-      continue
-    fi
-    [[ $path == *\[\] ]] && continue
-    if [[ $known == *" $path "* ]]; then
-      kind[$path]=$k
-      value[$path]=$v
-      continue
-    fi
-    local parent=${path%.*} seen=false p
-    for p in $ignored; do [[ $path == "$p" || $path == "$p".* ]] && seen=true; done
-    if $seen; then
-      [[ $ignored == *" $path "* ]] && say "chart $chart: ${path} is not used by the built-in helm plugin; ignored"
-      continue
-    fi
-    [[ $unknown == *" $parent "* ]] && {
-      unknown+="$path "
-      continue
-    }
-    unknown+="$path "
-    warn "chart $chart: unknown key ${path} in ${config_files[*]} (ignored)"
-  done <<<"$out"
-  case "${kind[helm]:-invalid}" in
-    map | invalid) ;;
-    *) die 1 "chart $chart: the \`helm\` key of ${config_files[*]} must hold a map, found a ${kind[helm]}" ;;
-  esac
-  for p in helm.cli helm.options helm.options.k8s helm.options.k8s.fetch; do
-    case "${kind[$p]:-invalid}" in
-      map | invalid) ;;
-      *) die 1 "chart $chart: $p must be a map, found a ${kind[$p]} (in ${config_files[*]})" ;;
-    esac
-  done
+  # Not `eval "$(bitops resolve ...)"` in one go: errexit does not see a failure inside it.
+  ((rc == 0)) || die 1 "chart $chart: its configuration has errors (above); nothing was done for this chart"
+  eval "$exports"
 }
 
-# A value: the variable BITOPS_HELM_<LEAF> when set, else the config, else DEFAULT.
-# opt_string PATH LEAF DEFAULT / opt_bool PATH LEAF DEFAULT: the value in REPLY.
-opt_string() {
-  local var=BITOPS_HELM_$2
-  if [[ -n ${!var+set} ]]; then
-    REPLY=${!var}
-    return
-  fi
-  case "${kind[$1]:-invalid}" in
-    invalid) REPLY=$3 ;;
-    string | float64) REPLY=${value[$1]} ;;
-    bool) die 1 "chart $chart: $1 must be a string, found a boolean (${value[$1]}); quote it: YAML reads y, n, yes, no, on and off as booleans (in ${config_files[*]})" ;;
-    *) die 1 "chart $chart: $1 must be a string, found a ${kind[$1]} (in ${config_files[*]})" ;;
-  esac
-}
-opt_bool() {
-  local var=BITOPS_HELM_$2
-  if [[ -n ${!var+set} ]]; then
-    bool "${!var}" || die 1 "$var must be true or false, found \`${!var}\`"
-    return
-  fi
-  case "${kind[$1]:-invalid}" in
-    invalid) REPLY=$3 ;;
-    bool | string) bool "${value[$1]}" ||
-      die 1 "chart $chart: $1 must be true or false, found \`${value[$1]}\` (in ${config_files[*]})" ;;
-    *) die 1 "chart $chart: $1 must be true or false, found a ${kind[$1]} (in ${config_files[*]})" ;;
-  esac
-}
-
-# The Helm version, asked once: Helm 4 renamed --atomic and --force (the old names
+# The Helm version, asked at most once per chart: Helm 4 renamed --atomic and --force (the old names
 # still work, with a warning) and Helm 3.13 added `uninstall --ignore-not-found`.
 helm_major="" helm_minor=""
 helm_version() {
@@ -275,17 +207,10 @@ decode64() {
 
 kube_args=() # --kubeconfig=FILE for helm and kubectl; empty: the caller's KUBECONFIG
 kube_env=()
-kube_b64_written=false
 setup_kubeconfig() {
-  local b64=${KUBECONFIG_BASE64:-${BITOPS_KUBECONFIG_BASE64:-}} dir f found=""
-  if [[ -n $b64 ]]; then
-    if ! $kube_b64_written; then
-      decode64 "$b64" "$kube_file" ||
-        die 1 "KUBECONFIG_BASE64 is not valid base64 (or decodes to nothing); encode the kubeconfig with \`base64 -w0 kubeconfig\`"
-      kube_b64_written=true
-      say "kubeconfig from KUBECONFIG_BASE64 written to $(rel "$kube_file")"
-    fi
-    found=$kube_file
+  local dir f found=""
+  if [[ -n $kube_b64 ]]; then
+    found=$kube_file # decoded before the first chart
   elif [[ -n $kube_path ]]; then
     if [[ $kube_path == /* ]]; then
       [[ -f $kube_path ]] && found=$kube_path
@@ -365,62 +290,64 @@ run_hooks() {
 
 # --- one chart ----------------------------------------------------------------------
 
+# deploy_chart: runs in a subshell of its own (see the loop at the end).
 deploy_chart() {
   local dir=$tool_dir/$chart def=$default_tool_dir/$chart
-  read_config
+  resolve_chart
 
-  opt_bool helm.options.skip-deploy SKIP_DEPLOY false
-  if [[ $REPLY == true ]]; then
+  if [[ ${HELM_SKIP_DEPLOY:-false} == true ]]; then
     say "chart $chart: helm.options.skip-deploy is set: skipping"
     return
   fi
-  opt_string helm.cli.namespace NAMESPACE ""
-  local ns=$REPLY
-  [[ -n $ns ]] || die 1 "chart $chart: helm.cli.namespace is required: set it in $(rel "$dir")/bitops.config.yaml (or in $(rel "$tool_dir")/bitops.config.yaml for every chart), or set BITOPS_HELM_NAMESPACE"
-  opt_string helm.cli.timeout TIMEOUT 500s
-  local timeout=$REPLY
-  [[ $timeout =~ ^[0-9]+$ ]] && timeout=${timeout}s
-  local sets=("${set_items[@]}")
-  if [[ -n ${BITOPS_HELM_SET+set} ]]; then
-    read -r -a sets <<<"$BITOPS_HELM_SET"
-  elif [[ ${kind[helm.cli.set]:-invalid} == string ]]; then
-    sets=("${value[helm.cli.set]}")
-  elif [[ ${kind[helm.cli.set]:-invalid} != slice && ${kind[helm.cli.set]:-invalid} != invalid ]]; then
-    die 1 "chart $chart: helm.cli.set must be a list of key=value strings, found a ${kind[helm.cli.set]} (in ${config_files[*]})"
-  fi
-  opt_bool helm.cli.debug DEBUG false
-  local debug=$REPLY
-  opt_bool helm.cli.atomic ATOMIC false
-  local atomic=$REPLY
-  opt_bool helm.cli.force FORCE false
-  local force=$REPLY
-  opt_bool helm.cli.dry-run DRY_RUN false
-  local helm_dry_run=$REPLY
-  opt_string helm.options.release-name RELEASE_NAME "$chart"
-  local release=${REPLY:-$chart}
-  opt_bool helm.options.uninstall UNINSTALL false
-  local uninstall=$REPLY item items
+  # The `cli` words as bitops composed them (schema order), with Helm 4's flag names and
+  # a bare number of seconds made explicit; a word of a `cli` property this script does
+  # not know is passed on as it is.
+  local cli=() words=() sets=() ns="" timeout="" debug=false atomic=false force=false helm_dry_run=false w
+  eval "cli=(${BITOPS_HELM_CLI_QUOTED:-})"
+  for w in "${cli[@]}"; do
+    case "$w" in
+      --namespace=*) ns=${w#*=} ;;
+      --timeout=*)
+        timeout=${w#*=}
+        [[ $timeout =~ ^[0-9]+$ ]] && timeout+=s
+        w=--timeout=$timeout
+        ;;
+      --set=*) sets+=("${w#*=}") ;;
+      --debug) debug=true ;;
+      --atomic)
+        atomic=true
+        helm_flag atomic
+        w=$REPLY
+        ;;
+      --force)
+        force=true
+        helm_flag force
+        w=$REPLY
+        ;;
+      --dry-run)
+        helm_dry_run=true
+        helm_flag dry-run
+        w=$REPLY
+        ;;
+    esac
+    words+=("$w")
+  done
+  # A namespace of `""` (a missing one is an error of bitops already).
+  [[ -n $ns ]] || die 1 "chart $chart: helm.cli.namespace is empty: set it in $(rel "$dir")/bitops.config.yaml (or in $(rel "$tool_dir")/bitops.config.yaml for every chart), or set BITOPS_HELM_NAMESPACE"
+  local release=${HELM_RELEASE_NAME:-$chart}
+  local uninstall=${HELM_UNINSTALL:-false} item items
   $uninstall_all && uninstall=true
   IFS=, read -r -a items <<<"${HELM_UNINSTALL_CHARTS:-}"
   for item in "${items[@]}"; do
     item=${item//[[:space:]]/}
     [[ -n $item && ($item == "$release" || $item == "$chart") ]] && uninstall=true
   done
-  opt_string helm.options.k8s.kubeconfigpath KUBECONFIGPATH ""
-  kube_path=$REPLY
-  opt_bool helm.options.k8s.fetch.kubeconfig KUBECONFIG true
-  fetch=$REPLY
-  opt_string helm.options.k8s.fetch.cluster-name CLUSTER_NAME ""
-  cluster=$REPLY
-
-  # The `cli` words, in schema order.
-  local words=("--namespace=$ns" "--timeout=$timeout") s
-  for s in "${sets[@]}"; do words+=("--set=$s"); done
-  $debug && words+=(--debug)
-  $atomic && helm_flag atomic && words+=("$REPLY")
-  $force && helm_flag force && words+=("$REPLY")
-  $helm_dry_run && helm_flag dry-run && words+=("$REPLY")
-  local quoted="" w
+  kube_path=${KUBE_CONFIG_PATH:-}
+  fetch=${FETCH_KUBECONFIG:-true}
+  cluster=${CLUSTER_NAME:-}
+  local timeout_arg=()
+  [[ -z $timeout ]] || timeout_arg=("--timeout=$timeout")
+  local quoted=""
   for w in "${words[@]}"; do quoted+="${quoted:+ }$(printf '%q' "$w")"; done
 
   kube_args=() kube_env=()
@@ -452,7 +379,7 @@ deploy_chart() {
       local ignore=()
       helm_version
       ((helm_major > 3 || (helm_major == 3 && helm_minor >= 13))) && ignore=(--ignore-not-found)
-      run "helm uninstall" helm uninstall "$release" "--namespace=$ns" "--timeout=$timeout" "${ignore[@]}" "${kube_args[@]}"
+      run "helm uninstall" helm uninstall "$release" "--namespace=$ns" "${timeout_arg[@]}" "${ignore[@]}" "${kube_args[@]}"
     fi
     run_hooks bitops.after-deploy.d
     return
@@ -472,7 +399,7 @@ deploy_chart() {
 
   if $dry_run; then
     say "chart $chart: dry run: helm lint and helm template only; no cluster is contacted"
-    local render=("--namespace=$ns")
+    local render=("--namespace=$ns") s
     for s in "${sets[@]}"; do render+=("--set=$s"); done
     run "helm lint" helm lint "$dir" "${render[@]}" "${values[@]}"
     $debug && render+=(--debug)
@@ -515,8 +442,8 @@ deploy_chart() {
     elif [[ -n $previous ]]; then
       say "chart $chart: helm upgrade --install failed (exit $rc): rolling release $release back to revision $previous"
       local rb=0
-      show helm rollback "$release" "$previous" "--namespace=$ns" "--timeout=$timeout" "${kube_args[@]}"
-      helm rollback "$release" "$previous" "--namespace=$ns" "--timeout=$timeout" "${kube_args[@]}" || rb=$?
+      show helm rollback "$release" "$previous" "--namespace=$ns" "${timeout_arg[@]}" "${kube_args[@]}"
+      helm rollback "$release" "$previous" "--namespace=$ns" "${timeout_arg[@]}" "${kube_args[@]}" || rb=$?
       ((rb == 0)) || die "$rc" "chart $chart: helm upgrade --install failed (exit $rc), and rolling release $release back to revision $previous failed too (exit $rb)"
       die "$rc" "chart $chart: helm upgrade --install failed (exit $rc); release $release rolled back to revision $previous"
     fi
@@ -525,7 +452,16 @@ deploy_chart() {
   run_hooks bitops.after-deploy.d
 }
 
+if [[ -n $kube_b64 ]] && ! $dry_run; then
+  decode64 "$kube_b64" "$kube_file" ||
+    die 1 "KUBECONFIG_BASE64 is not valid base64 (or decodes to nothing); encode the kubeconfig with \`base64 -w0 kubeconfig\`"
+  say "kubeconfig from KUBECONFIG_BASE64 written to $(rel "$kube_file")"
+fi
+
+# One subshell per chart: the chart's resolved values (exported by resolve_chart) and
+# every variable this script sets for it end with it. A failing chart stops the step
+# (errexit) with its exit code; the charts after it are not deployed.
 for chart in "${charts[@]}"; do
-  deploy_chart
+  (deploy_chart)
 done
 say "done: ${charts[*]}"
