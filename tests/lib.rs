@@ -3,6 +3,7 @@
 mod test;
 mod tools;
 
+mod all_tools;
 mod config;
 mod done_when;
 mod examples;
