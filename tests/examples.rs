@@ -82,3 +82,22 @@ fn quickstart_plan_runs_nothing() {
     assert!(stdout.contains("01-check.sh (with bash)"), "{stdout}");
     assert!(stdout.contains("README.txt skipped"), "{stdout}");
 }
+
+/// The README's reference table of each built-in plugin is what `plugins show` prints,
+/// so a schema change without a README change fails here.
+#[test]
+fn the_readme_plugin_tables_match_the_schemas() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for plugin in ["terraform", "ansible", "helm", "cloudformation", "aws", "kubectl"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bitops"))
+            .args(["plugins", "show", plugin, "--format", "markdown", "--plugins-dir", "/nonexistent"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{plugin}: {}", String::from_utf8_lossy(&out.stderr));
+        let table = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            readme.contains(&format!("### {plugin}\n")) && readme.contains(&table),
+            "README.md's table for {plugin} is out of date; it should be:\n{table}"
+        );
+    }
+}
