@@ -339,8 +339,8 @@ fn deploy(args: &DeployArgs) -> Result<()> {
         format: args.log_format,
         ci: resolve_ci(args.ci, &env),
     };
-    let (ctx, out) = match prepare(&args.common, &args.dry_run, style, args.grace_period) {
-        Ok((ctx, _plan, out)) => (ctx, out),
+    let (ctx, plan, out) = match prepare(&args.common, &args.dry_run, style, args.grace_period) {
+        Ok(prepared) => prepared,
         Err(e) => {
             // Nothing ran; reports and CI still hear why.
             if let Error::Invalid(problems) = &e {
@@ -377,7 +377,8 @@ fn deploy(args: &DeployArgs) -> Result<()> {
     let state = crate::lock::state_dir(args.state_dir.as_deref(), &ctx.env);
     let _lock = crate::lock::acquire(&state, &ctx.ops_repo, &ctx.environment, args.wait_lock)?;
     let mut run = RunReport::new(&ctx.environment, &ctx.ops_repo, ctx.dry_run);
-    let result = stage_and_run(&ctx, &out, args.keep_workspace, &mut run);
+    let builtins = plan.steps.iter().any(|s| s.plugin_builtin);
+    let result = stage_and_run(&ctx, &out, args.keep_workspace, builtins, &mut run);
     if let Err(e) = &result
         && run.steps.is_empty()
     {
@@ -392,22 +393,27 @@ fn deploy(args: &DeployArgs) -> Result<()> {
     result
 }
 
-fn stage_and_run(ctx: &Context, out: &Arc<Output>, keep: bool, run: &mut RunReport) -> Result<()> {
-    let mut ws = workspace::stage(&ctx.ops_repo, &view(ctx))?;
+fn stage_and_run(
+    ctx: &Context,
+    out: &Arc<Output>,
+    keep: bool,
+    builtins: bool,
+    run: &mut RunReport,
+) -> Result<()> {
+    let mut ws = workspace::stage(&ctx.ops_repo, &view(ctx), builtins)?;
     for notice in &ws.notices {
         out.say(Tone::Warn, &format!("warning: {notice}"));
     }
     let result = crate::exec::execute(ctx, &ws, out, run);
     if keep {
-        let plugins = ws.builtin_plugins().to_path_buf();
+        let plugins = ws
+            .builtin_plugins()
+            .map(|p| format!(" (built-in plugins at {})", p.display()))
+            .unwrap_or_default();
         let path = ws.keep();
         out.say(
             Tone::Plain,
-            &format!(
-                "workspace kept at {} (built-in plugins at {})",
-                path.display(),
-                plugins.display()
-            ),
+            &format!("workspace kept at {}{plugins}", path.display()),
         );
     }
     result

@@ -70,7 +70,7 @@ async fn run(
         let target = plan::Target {
             view: &view,
             root: ws.root(),
-            builtins: Some(ws.builtin_plugins()),
+            builtins: ws.builtin_plugins(),
         };
         let step = plan::build_step(ctx, i + 1, dep, &target, &mut problems);
         step_report.plugin_source = match (&step.plugin_dir, step.plugin_builtin) {

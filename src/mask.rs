@@ -17,6 +17,9 @@ pub struct Masker {
     rules: Vec<(Regex, Vec<u8>)>,
     /// Cheap pre-check: most lines match no rule at all.
     any: Option<RegexSet>,
+    /// The same for a chunk of many lines (`^`/`$` at each line); `None` when a rule is
+    /// anchored to the whole text (`\A`, `\z`), where only a line-by-line check is exact.
+    any_line: Option<RegexSet>,
 }
 
 /// Variables whose values are never shown.
@@ -93,9 +96,32 @@ impl Masker {
             }
         }
         let any = RegexSet::new(compiled.iter().map(|(r, _)| r.as_str())).ok();
+        let anchored = compiled
+            .iter()
+            .any(|(r, _)| r.as_str().contains("\\A") || r.as_str().contains("\\z"));
+        let any_line = if anchored {
+            None
+        } else {
+            regex::bytes::RegexSetBuilder::new(compiled.iter().map(|(r, _)| r.as_str()))
+                .multi_line(true)
+                .build()
+                .ok()
+        };
         Masker {
             rules: compiled,
             any,
+            any_line,
+        }
+    }
+
+    /// Whether any line of `chunk` may need masking (never a wrong "no").
+    pub fn may_match(&self, chunk: &[u8]) -> bool {
+        if self.rules.is_empty() {
+            return false;
+        }
+        match &self.any_line {
+            Some(set) => set.is_match(chunk),
+            None => true,
         }
     }
 
@@ -103,11 +129,14 @@ impl Masker {
         let Some(set) = &self.any else {
             return Cow::Borrowed(line);
         };
-        if self.rules.is_empty() || !set.is_match(line) {
+        if self.rules.is_empty() {
             return Cow::Borrowed(line);
         }
+        let hits = set.matches(line);
         let mut out = Cow::Borrowed(line);
-        for (re, rep) in &self.rules {
+        // Only the rules that match this line run.
+        for i in hits.iter() {
+            let (re, rep) = &self.rules[i];
             if let Cow::Owned(new) = re.replace_all(&out, rep.as_slice()) {
                 out = Cow::Owned(new);
             }

@@ -155,32 +155,56 @@ impl Output {
             .unwrap_or_default()
     }
 
-    /// One line of a hook's or plugin's output (without its newline).
-    pub fn child_line(&self, line: &[u8]) {
-        let masked = self.masker.mask(line);
-        if let Ok(mut tail) = self.tail.lock() {
+    /// Complete lines of a hook's or plugin's output (each ending in a newline),
+    /// written with one call: masked line by line, kept in the step's tail.
+    pub fn child_lines(&self, chunk: &[u8]) {
+        let text_mode = self.format == LogFormat::Text;
+        let masked: std::borrow::Cow<[u8]> = if text_mode && !self.masker.may_match(chunk) {
+            std::borrow::Cow::Borrowed(chunk)
+        } else {
+            let mut buf = Vec::with_capacity(chunk.len() + 64);
+            for line in chunk.split_inclusive(|&b| b == b'\n') {
+                let body = line.strip_suffix(b"\n").unwrap_or(line);
+                let m = self.masker.mask(body);
+                if text_mode {
+                    buf.extend_from_slice(&m);
+                    buf.push(b'\n');
+                } else {
+                    let body = String::from_utf8_lossy(&m);
+                    let body = body.strip_suffix('\r').unwrap_or(&body);
+                    buf.extend_from_slice(self.json("info", "output", body).as_bytes());
+                }
+            }
+            std::borrow::Cow::Owned(buf)
+        };
+        self.keep_tail(chunk);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&masked);
+        let _ = out.flush();
+        drop(out);
+        self.to_log(&masked);
+    }
+
+    /// Keeps the last lines of a chunk, masked, for the report.
+    fn keep_tail(&self, chunk: &[u8]) {
+        let Ok(mut tail) = self.tail.lock() else {
+            return;
+        };
+        let lines: Vec<&[u8]> = chunk
+            .strip_suffix(b"\n")
+            .unwrap_or(chunk)
+            .rsplit(|&b| b == b'\n')
+            .take(TAIL_LINES)
+            .collect();
+        for line in lines.into_iter().rev() {
             if tail.len() == TAIL_LINES {
                 tail.pop_front();
             }
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             // A report keeps at most 1 KiB of a line.
-            let keep = &masked[..masked.len().min(1024)];
-            tail.push_back(String::from_utf8_lossy(keep).into_owned());
+            let masked = self.masker.mask(&line[..line.len().min(1024)]);
+            tail.push_back(String::from_utf8_lossy(&masked).into_owned());
         }
-        let mut buf;
-        if self.format == LogFormat::Json {
-            buf = self
-                .json("info", "output", &String::from_utf8_lossy(&masked))
-                .into_bytes();
-        } else {
-            buf = Vec::with_capacity(masked.len() + 1);
-            buf.extend_from_slice(&masked);
-            buf.push(b'\n');
-        }
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&buf);
-        let _ = out.flush();
-        drop(out);
-        self.to_log(&buf);
     }
 
     /// A message of bitops' own.

@@ -77,8 +77,9 @@ fn kill_group(pgid: i32, sig: i32) {
 /// Whether any process of the group is still running. Zombies do not count: an
 /// orphaned child waits for PID 1 to reap it, and in a container nobody may.
 fn group_alive(pgid: i32) -> bool {
-    if pgid <= 0 {
-        return false;
+    // SAFETY: signal 0 only checks whether the group still has members.
+    if pgid <= 0 || unsafe { libc::killpg(pgid, 0) } != 0 {
+        return false; // the usual case: the group is gone, no /proc scan needed
     }
     match std::fs::read_dir("/proc") {
         Ok(entries) => entries.filter_map(Result::ok).any(|e| {
@@ -89,8 +90,7 @@ fn group_alive(pgid: i32) -> bool {
                 .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
             fields.get(2) == Some(&pgid.to_string().as_str()) && fields.first() != Some(&"Z")
         }),
-        // SAFETY: signal 0 only checks whether the group still has members.
-        Err(_) => (unsafe { libc::killpg(pgid, 0) }) == 0,
+        Err(_) => true,
     }
 }
 
@@ -202,41 +202,42 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
     }
 }
 
-/// Reads a pipe and writes each complete line as soon as it arrives.
+/// Reads a pipe and writes the complete lines of each read as soon as it arrives.
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
     let mut buf = vec![0u8; 64 * 1024];
+    // The start of a line whose end has not arrived yet.
     let mut pending: Vec<u8> = Vec::new();
     loop {
         let n = match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let mut chunk = &buf[..n];
-        while let Some(pos) = chunk.iter().position(|&b| b == b'\n') {
-            let line = &chunk[..pos];
-            if pending.is_empty() {
-                out.child_line(strip_cr(line));
-            } else {
-                pending.extend_from_slice(line);
-                out.child_line(strip_cr(&pending));
-                pending.clear();
+        let data = &buf[..n];
+        match data.iter().rposition(|&b| b == b'\n') {
+            Some(last) if pending.is_empty() => {
+                out.child_lines(&data[..=last]);
+                pending.extend_from_slice(&data[last + 1..]);
             }
-            chunk = &chunk[pos + 1..];
+            Some(last) => {
+                pending.extend_from_slice(&data[..=last]);
+                out.child_lines(&pending);
+                pending.clear();
+                pending.extend_from_slice(&data[last + 1..]);
+            }
+            None => pending.extend_from_slice(data),
         }
-        pending.extend_from_slice(chunk);
         if pending.len() >= MAX_LINE {
             // Write most of the over-long line, but keep a tail so a secret being
             // printed across the cut is still seen whole by the masks.
             let cut = out.masker().safe_cut(&pending, pending.len() - CUT_KEEP);
-            out.child_line(&pending[..cut]);
+            let mut piece = pending[..cut].to_vec();
+            piece.push(b'\n');
+            out.child_lines(&piece);
             pending.drain(..cut);
         }
     }
     if !pending.is_empty() {
-        out.child_line(strip_cr(&pending));
+        pending.push(b'\n');
+        out.child_lines(&pending);
     }
-}
-
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
 }

@@ -17,7 +17,8 @@ pub struct Workspace {
     root: PathBuf,
     /// The built-in plugins, written out for the run (outside the ops copy).
     plugins: Option<TempDir>,
-    plugins_root: PathBuf,
+    /// Where the built-in plugins were written; `None` when the run uses none.
+    plugins_root: Option<PathBuf>,
     /// Notices from staging (e.g. a YAML clash that could not be merged).
     pub notices: Vec<String>,
 }
@@ -27,8 +28,8 @@ impl Workspace {
         &self.root
     }
 
-    pub fn builtin_plugins(&self) -> &Path {
-        &self.plugins_root
+    pub fn builtin_plugins(&self) -> Option<&Path> {
+        self.plugins_root.as_deref()
     }
 
     /// Keeps the folder (and the built-in plugins' folder) after the run; returns its path.
@@ -104,7 +105,9 @@ pub fn check_links(repo: &Path, view: &EnvView) -> Vec<crate::error::Problem> {
     problems
 }
 
-pub fn stage(repo: &Path, view: &EnvView) -> Result<Workspace> {
+/// Stages the workspace; writes the built-in plugins out too when `builtins` (a run
+/// that uses none does not pay for them).
+pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
     use std::os::unix::fs::PermissionsExt;
     let private = fs::Permissions::from_mode(0o700);
     let dir = tempfile::Builder::new()
@@ -113,20 +116,25 @@ pub fn stage(repo: &Path, view: &EnvView) -> Result<Workspace> {
         .tempdir()
         .map_err(|e| Error::io("create the workspace in", &std::env::temp_dir(), e))?;
     let root = dir.path().to_path_buf();
-    let plugins = tempfile::Builder::new()
-        .prefix("bitops-plugins-")
-        .permissions(private)
-        .tempdir()
-        .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
-    for name in crate::builtin::names() {
-        crate::builtin::write(name, &plugins.path().join(name))
-            .map_err(|e| Error::io("write the built-in plugins to", plugins.path(), e))?;
-    }
+    let plugins = if builtins {
+        let plugins = tempfile::Builder::new()
+            .prefix("bitops-plugins-")
+            .permissions(private)
+            .tempdir()
+            .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
+        for name in crate::builtin::names() {
+            crate::builtin::write(name, &plugins.path().join(name))
+                .map_err(|e| Error::io("write the built-in plugins to", plugins.path(), e))?;
+        }
+        Some(plugins)
+    } else {
+        None
+    };
     let mut ws = Workspace {
         dir: Some(dir),
         root,
-        plugins_root: plugins.path().to_path_buf(),
-        plugins: Some(plugins),
+        plugins_root: plugins.as_ref().map(|p| p.path().to_path_buf()),
+        plugins,
         notices: Vec::new(),
     };
     let entries = fs::read_dir(repo).map_err(|e| Error::io("read the ops repo", repo, e))?;

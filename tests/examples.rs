@@ -87,13 +87,33 @@ fn quickstart_plan_runs_nothing() {
 /// so a schema change without a README change fails here.
 #[test]
 fn the_readme_plugin_tables_match_the_schemas() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    for plugin in ["terraform", "ansible", "helm", "cloudformation", "aws", "kubectl"] {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for plugin in [
+        "terraform",
+        "ansible",
+        "helm",
+        "cloudformation",
+        "aws",
+        "kubectl",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_bitops"))
-            .args(["plugins", "show", plugin, "--format", "markdown", "--plugins-dir", "/nonexistent"])
+            .args([
+                "plugins",
+                "show",
+                plugin,
+                "--format",
+                "markdown",
+                "--plugins-dir",
+                "/nonexistent",
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{plugin}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{plugin}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let table = String::from_utf8(out.stdout).unwrap();
         assert!(
             readme.contains(&format!("### {plugin}\n")) && readme.contains(&table),

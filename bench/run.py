@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""bitops benchmarks: generates its inputs, measures side by side in one run, and
+prints a Markdown table of medians and ratios. Not part of the test suite.
+
+    cargo build --release && python3 bench/run.py [--runs 7] [--only P1,P3]
+
+P1  orchestration overhead: 4 deployments x (2 hooks + a no-op plugin), bitops versus a
+    plain bash script running the same scripts in the same order.     target <= 1.15x
+P2  large-repo start-up: 50 environments x 40 MB + the chosen 5 MB environment, versus a
+    repo holding only that environment; time until the first hook starts. target <= 1.5x
+P3  output path: a plugin prints 200 MB of mixed-length lines through 10 masks, bitops'
+    stdout to a file.                          targets >= 200 MB/s, peak RSS <= 30 MB
+P4  footprint: peak RSS of bitops during P1 (target <= 10 MB), release binary size.
+"""
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BITOPS = os.path.join(ROOT, "target", "release", "bitops")
+SCHEMA = "noop:\n  type: object\n  properties:\n    cli:\n      type: object\n      properties:\n        stack-action: {type: string, default: plan}\n"
+
+
+def write(path, text, mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    if mode:
+        os.chmod(path, mode)
+
+
+def peak_rss_kb(pid, result, stop):
+    """Samples VmHWM (the process's own high-water mark) until it exits."""
+    path = f"/proc/{pid}/status"
+    while not stop.is_set():
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        result[0] = max(result[0], int(line.split()[1]))
+        except OSError:
+            return
+        time.sleep(0.002)
+
+
+def timed(argv, env=None, cwd=None, stdout=subprocess.DEVNULL, rss=False):
+    """Wall time in seconds, and the peak RSS in KiB of the process itself."""
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.DEVNULL)
+    peak, stop = [0], threading.Event()
+    t = None
+    if rss:
+        t = threading.Thread(target=peak_rss_kb, args=(p.pid, peak, stop))
+        t.start()
+    code = p.wait()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    if t:
+        t.join()
+    if code != 0:
+        sys.exit(f"{argv[0]} failed with {code}")
+    return elapsed, peak[0]
+
+
+def median_of(runs, fn):
+    fn()  # warm-up
+    return statistics.median(fn() for _ in range(runs))
+
+
+def bench_env(base):
+    env = dict(os.environ)
+    env.update(HOME=base, TMPDIR=os.path.join(base, "tmp"), NO_COLOR="1")
+    os.makedirs(env["TMPDIR"], exist_ok=True)
+    return env
+
+
+def p1(runs, work):
+    """4 deployments, each 2 hooks and a no-op plugin."""
+    repo, plugins = os.path.join(work, "p1", "repo"), os.path.join(work, "p1", "plugins")
+    write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
+    write(os.path.join(plugins, "noop", "deploy.sh"), "true\n")
+    aliases = ["net", "db", "app", "dns"]
+    write(os.path.join(repo, "dev", "bitops.config.yaml"),
+          "bitops:\n  deployments:\n" + "".join(f"    {a}: {{plugin: noop}}\n" for a in aliases))
+    floor = ["set -e"]
+    for a in aliases:
+        tool = os.path.join(repo, "dev", a)
+        write(os.path.join(tool, "bitops.config.yaml"), "noop: {}\n")
+        write(os.path.join(tool, "main.tf"), "# config\n")
+        for phase in ("before", "after"):
+            write(os.path.join(tool, f"bitops.{phase}-deploy.d", "01.sh"), "true\n")
+        floor += [f"cd {tool}", "bash bitops.before-deploy.d/01.sh",
+                  f"bash {plugins}/noop/deploy.sh plan", "bash bitops.after-deploy.d/01.sh"]
+    script = os.path.join(work, "p1", "floor.sh")
+    write(script, "\n".join(floor) + "\n")
+    env = bench_env(os.path.join(work, "p1"))
+    cmd = [BITOPS, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"]
+    base = median_of(runs, lambda: timed(["bash", script], env=env)[0])
+    ours = median_of(runs, lambda: timed(cmd, env=env)[0])
+    rss = max(timed(cmd, env=env, rss=True)[1] for _ in range(runs))
+    return base, ours, rss
+
+
+def fill(folder, total, rng):
+    """Real files (random bytes) of mixed sizes up to `total` bytes."""
+    made, i = 0, 0
+    while made < total:
+        size = min(rng.choice([2_000, 20_000, 200_000, 1_000_000]), total - made)
+        path = os.path.join(folder, f"dir{i % 20}", f"file{i}.bin")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(rng.randbytes(size))
+        made, i = made + size, i + 1
+
+
+def p2(runs, work):
+    rng = random.Random(7)
+    big, small = os.path.join(work, "p2", "big"), os.path.join(work, "p2", "small")
+    plugins = os.path.join(work, "p2", "plugins")
+    write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
+    write(os.path.join(plugins, "noop", "deploy.sh"), "true\n")
+    stamp = os.path.join(work, "p2", "first-hook")
+    for repo in (big, small):
+        env_dir = os.path.join(repo, "chosen")
+        write(os.path.join(env_dir, "bitops.config.yaml"), "bitops:\n  deployments:\n    app: {plugin: noop}\n")
+        write(os.path.join(env_dir, "app", "bitops.config.yaml"), "noop: {}\n")
+        write(os.path.join(env_dir, "app", "bitops.before-deploy.d", "01.sh"), f"date +%s.%N > {stamp}\n")
+        fill(os.path.join(env_dir, "app", "files"), 5 * 1024 * 1024, rng)
+    for i in range(50):
+        fill(os.path.join(big, f"env{i:02}"), 40 * 1024 * 1024, rng)
+    env = bench_env(os.path.join(work, "p2"))
+
+    def first_hook(repo):
+        start = time.time()
+        timed([BITOPS, "deploy", "-e", "chosen", "--ops-repo", repo, "--plugins-dir", plugins], env=env)
+        with open(stamp) as f:
+            return float(f.read()) - start
+
+    return median_of(runs, lambda: first_hook(small)), median_of(runs, lambda: first_hook(big))
+
+
+def p3(runs, work):
+    rng = random.Random(3)
+    data = os.path.join(work, "p3", "output.txt")
+    os.makedirs(os.path.dirname(data), exist_ok=True)
+    words = ["deploy", "token=abc123", "aws_secret", "resource", "module.vpc", "ok", "changed", "password: x", "10.0.0.1", "arn:aws:iam::123456789012:role/x"]
+    size = 200 * 1024 * 1024
+    with open(data, "w") as f:
+        written = 0
+        while written < size:
+            line = " ".join(rng.choice(words) for _ in range(rng.choice([1, 3, 8, 20, 60]))) + "\n"
+            f.write(line)
+            written += len(line)
+    masks = [r"token=\w+", r"password: \S+", r"AKIA[0-9A-Z]{16}", r"arn:aws:iam::\d{12}", r"\b\d{1,3}(\.\d{1,3}){3}\b",
+             r"secret_[a-z]+", r"ghp_[A-Za-z0-9]{36}", r"xox[bp]-[0-9A-Za-z-]+", r"-----BEGIN [A-Z ]+-----", r"sk_live_[0-9a-zA-Z]{24}"]
+    plugins, repo = os.path.join(work, "p3", "plugins"), os.path.join(work, "p3", "repo")
+    write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
+    write(os.path.join(plugins, "noop", "deploy.sh"), f"cat {data}\n")
+    write(os.path.join(repo, "dev", "bitops.config.yaml"),
+          "bitops:\n  logging:\n    masks:\n" + "".join(f"      - {{search: '{m}', replace: '***'}}\n" for m in masks)
+          + "  deployments:\n    app: {plugin: noop}\n")
+    write(os.path.join(repo, "dev", "app", "bitops.config.yaml"), "noop: {}\n")
+    env = bench_env(os.path.join(work, "p3"))
+    out_path = os.path.join(work, "p3", "out.txt")
+    cmd = [BITOPS, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"]
+
+    def through(argv, rss=False):
+        with open(out_path, "wb") as out:
+            return timed(argv, env=env, stdout=out, rss=rss)
+
+    floor = median_of(runs, lambda: through(["cat", data])[0])
+    ours = median_of(runs, lambda: through(cmd)[0])
+    rss = max(through(cmd, rss=True)[1] for _ in range(3))
+    masked = open(out_path, "rb").read(1_000_000)
+    assert b"token=abc123" not in masked, "the masks did not apply"
+    return size, floor, ours, rss
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--only", default="P1,P2,P3,P4")
+    args = ap.parse_args()
+    if not os.path.exists(BITOPS):
+        sys.exit("build first: cargo build --release")
+    only = set(args.only.upper().split(","))
+    work = tempfile.mkdtemp(prefix="bitops-bench-")
+    rows = []
+    try:
+        if only & {"P1", "P4"}:
+            base, ours, rss = p1(args.runs, work)
+            if "P1" in only:
+                rows.append(("P1 orchestration overhead", f"bash {base*1000:.1f} ms", f"bitops {ours*1000:.1f} ms", f"{ours/base:.2f}x", "<= 1.15x"))
+            if "P4" in only:
+                rows.append(("P4 peak RSS during P1", "", f"{rss/1024:.1f} MB", "", "<= 10 MB"))
+                rows.append(("P4 release binary size", "", f"{os.path.getsize(BITOPS)/1024/1024:.1f} MB", "", "reported"))
+        if "P2" in only:
+            small, big = p2(args.runs, work)
+            rows.append(("P2 start-up, 2 GB repo vs 5 MB env alone", f"small {small*1000:.1f} ms", f"big {big*1000:.1f} ms", f"{big/small:.2f}x", "<= 1.5x"))
+        if "P3" in only:
+            size, floor, ours, rss = p3(args.runs, work)
+            mb = size / 1024 / 1024
+            rows.append(("P3 200 MB through 10 masks", f"cat {mb/floor:.0f} MB/s", f"bitops {mb/ours:.0f} MB/s", f"{ours/floor:.2f}x", ">= 200 MB/s"))
+            rows.append(("P3 peak RSS", "", f"{rss/1024:.1f} MB", "", "<= 30 MB"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"median of {args.runs} runs after a warm-up; {os.cpu_count()} cores\n")
+    print("| benchmark | baseline | bitops | ratio | target |\n|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()
