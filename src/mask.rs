@@ -20,6 +20,8 @@ pub struct Masker {
     /// The same for a chunk of many lines (`^`/`$` at each line); `None` when a rule is
     /// anchored to the whole text (`\A`, `\z`), where only a line-by-line check is exact.
     any_line: Option<RegexSet>,
+    /// The rules in multi-line mode, to mask a chunk of lines in one pass per rule.
+    chunk_rules: Vec<Regex>,
 }
 
 /// Variables whose values are never shown.
@@ -55,6 +57,39 @@ fn replacement(text: &str) -> Vec<u8> {
         }
     }
     out.into_bytes()
+}
+
+/// `re.replace_all`, or `None` when a match spans a newline (line-by-line masking would
+/// not have made it).
+fn replace_within_lines<'a>(re: &Regex, rep: &[u8], text: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    let groups = rep.contains(&b'$');
+    if groups {
+        for caps in re.captures_iter(text) {
+            let m = caps.get(0)?;
+            if m.as_bytes().contains(&b'\n') {
+                return None;
+            }
+            out.extend_from_slice(&text[last..m.start()]);
+            caps.expand(rep, &mut out);
+            last = m.end();
+        }
+    } else {
+        for m in re.find_iter(text) {
+            if m.as_bytes().contains(&b'\n') {
+                return None;
+            }
+            out.extend_from_slice(&text[last..m.start()]);
+            out.extend_from_slice(rep);
+            last = m.end();
+        }
+    }
+    if last == 0 && out.is_empty() {
+        return Some(Cow::Borrowed(text));
+    }
+    out.extend_from_slice(&text[last..]);
+    Some(Cow::Owned(out))
 }
 
 impl Masker {
@@ -107,11 +142,59 @@ impl Masker {
                 .build()
                 .ok()
         };
+        let chunk_rules = if any_line.is_some() {
+            compiled
+                .iter()
+                .filter_map(|(r, _)| {
+                    regex::bytes::RegexBuilder::new(r.as_str())
+                        .multi_line(true)
+                        .build()
+                        .ok()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Masker {
             rules: compiled,
             any,
             any_line,
+            chunk_rules,
         }
+    }
+
+    /// Masks complete lines (each ending in a newline) as `mask` would line by line, in
+    /// one pass per rule; falls back to line by line when a match would span lines.
+    pub fn mask_lines<'a>(&self, chunk: &'a [u8]) -> Cow<'a, [u8]> {
+        if !self.may_match(chunk) {
+            return Cow::Borrowed(chunk);
+        }
+        if self.chunk_rules.len() == self.rules.len() {
+            let mut text = Cow::Borrowed(chunk);
+            let mut whole = true;
+            for (re, (_, rep)) in self.chunk_rules.iter().zip(&self.rules) {
+                match replace_within_lines(re, rep, &text) {
+                    Some(Cow::Owned(new)) => text = Cow::Owned(new),
+                    Some(Cow::Borrowed(_)) => {}
+                    None => {
+                        whole = false;
+                        break;
+                    }
+                }
+            }
+            if whole {
+                return text;
+            }
+        }
+        let mut out = Vec::with_capacity(chunk.len() + 64);
+        for line in chunk.split_inclusive(|&b| b == b'\n') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            out.extend_from_slice(&self.mask(body));
+            if line.len() > body.len() {
+                out.push(b'\n');
+            }
+        }
+        Cow::Owned(out)
     }
 
     /// Whether any line of `chunk` may need masking (never a wrong "no").
@@ -194,6 +277,50 @@ mod tests {
         let m = Masker::new(&[], &env, &[]);
         assert_eq!(m.safe_cut(b"aaa hunter2 bbb", 7), 4);
         assert_eq!(m.safe_cut(b"aaa hunter2 bbb", 12), 12);
+    }
+
+    #[test]
+    fn chunks_are_masked_as_lines_are() {
+        let rules = vec![
+            MaskRule {
+                search: "(key)=\\w+".into(),
+                replace: "\\1=***".into(),
+            },
+            MaskRule {
+                search: "^start".into(),
+                replace: "S".into(),
+            },
+            MaskRule {
+                search: "end$".into(),
+                replace: "E".into(),
+            },
+            MaskRule {
+                search: "a\\s+b".into(),
+                replace: "AB".into(),
+            },
+        ];
+        let mut env = EnvVars::default();
+        env.0.insert("X_TOKEN".into(), "tok-value".into());
+        let m = Masker::new(&rules, &env, &[]);
+        for chunk in [
+            &b"start key=1 end\nno match\nmid start tok-value end x\n"[..],
+            b"a\nb key=2\n",
+            b"a  b\n",
+            b"plain\nlines\n",
+        ] {
+            let by_line: Vec<u8> = chunk
+                .split_inclusive(|&b| b == b'\n')
+                .flat_map(|l| {
+                    let mut v = m.mask(&l[..l.len() - 1]).into_owned();
+                    v.push(b'\n');
+                    v
+                })
+                .collect();
+            assert_eq!(
+                String::from_utf8_lossy(&m.mask_lines(chunk)),
+                String::from_utf8_lossy(&by_line)
+            );
+        }
     }
 
     #[test]

@@ -156,28 +156,26 @@ impl Output {
     }
 
     /// Complete lines of a hook's or plugin's output (each ending in a newline),
-    /// written with one call: masked line by line, kept in the step's tail.
+    /// masked and written with one call, and kept in the step's tail.
     pub fn child_lines(&self, chunk: &[u8]) {
-        let text_mode = self.format == LogFormat::Text;
-        let masked: std::borrow::Cow<[u8]> = if text_mode && !self.masker.may_match(chunk) {
-            std::borrow::Cow::Borrowed(chunk)
-        } else {
-            let mut buf = Vec::with_capacity(chunk.len() + 64);
-            for line in chunk.split_inclusive(|&b| b == b'\n') {
-                let body = line.strip_suffix(b"\n").unwrap_or(line);
-                let m = self.masker.mask(body);
-                if text_mode {
-                    buf.extend_from_slice(&m);
-                    buf.push(b'\n');
-                } else {
-                    let body = String::from_utf8_lossy(&m);
-                    let body = body.strip_suffix('\r').unwrap_or(&body);
-                    buf.extend_from_slice(self.json("info", "output", body).as_bytes());
+        let masked: std::borrow::Cow<[u8]> = match self.format {
+            LogFormat::Text => self.masker.mask_lines(chunk),
+            LogFormat::Json => {
+                let mut buf = Vec::with_capacity(chunk.len() * 2);
+                for line in self.masker.mask_lines(chunk).split(|&b| b == b'\n') {
+                    if let Some(body) = Some(line).filter(|l| !l.is_empty()) {
+                        let body = String::from_utf8_lossy(body);
+                        let body = body.strip_suffix('\r').unwrap_or(&body);
+                        buf.extend_from_slice(self.json("info", "output", body).as_bytes());
+                    }
                 }
+                std::borrow::Cow::Owned(buf)
             }
-            std::borrow::Cow::Owned(buf)
         };
-        self.keep_tail(chunk);
+        match self.format {
+            LogFormat::Text => self.keep_tail(tail_of(&masked)),
+            LogFormat::Json => self.keep_tail(&self.masker.mask_lines(tail_of(chunk))),
+        }
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(&masked);
         let _ = out.flush();
@@ -185,14 +183,14 @@ impl Output {
         self.to_log(&masked);
     }
 
-    /// Keeps the last lines of a chunk, masked, for the report.
-    fn keep_tail(&self, chunk: &[u8]) {
+    /// Keeps the last lines of an already masked chunk for the report.
+    fn keep_tail(&self, masked: &[u8]) {
         let Ok(mut tail) = self.tail.lock() else {
             return;
         };
-        let lines: Vec<&[u8]> = chunk
+        let lines: Vec<&[u8]> = masked
             .strip_suffix(b"\n")
-            .unwrap_or(chunk)
+            .unwrap_or(masked)
             .rsplit(|&b| b == b'\n')
             .take(TAIL_LINES)
             .collect();
@@ -202,8 +200,7 @@ impl Output {
             }
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             // A report keeps at most 1 KiB of a line.
-            let masked = self.masker.mask(&line[..line.len().min(1024)]);
-            tail.push_back(String::from_utf8_lossy(&masked).into_owned());
+            tail.push_back(String::from_utf8_lossy(&line[..line.len().min(1024)]).into_owned());
         }
     }
 
@@ -248,6 +245,19 @@ impl Output {
         let _ = out.write_all(self.masker.mask_str(text).as_bytes());
         let _ = out.flush();
     }
+}
+
+/// The last `TAIL_LINES` complete lines of a chunk (for the report's tail).
+fn tail_of(chunk: &[u8]) -> &[u8] {
+    let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+    let start = body
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(TAIL_LINES - 1)
+        .map_or(0, |(i, _)| i + 1);
+    &chunk[start..]
 }
 
 /// ANSI styling.

@@ -112,6 +112,43 @@ pub async fn stop_group(pgid: i32, grace: Duration, leader: Option<&mut Child>) 
     }
 }
 
+/// The program's path on the child's `PATH`, looked up once per run (like a shell's
+/// hash table) instead of by trying every `PATH` entry on every spawn.
+fn resolve_program(program: &str, env: &[(OsString, OsString)]) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static FOUND: OnceLock<Mutex<HashMap<(String, OsString), PathBuf>>> = OnceLock::new();
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let key = (program.to_string(), path.clone());
+    let cache = FOUND.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return found;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    match found {
+        Some(found) => {
+            if let Ok(mut c) = cache.lock() {
+                c.insert(key, found.clone());
+            }
+            found
+        }
+        // Not found: let the spawn fail with the usual message.
+        None => PathBuf::from(program),
+    }
+}
+
 /// Runs the process to the end. Returns the outcome and, when processes of its group
 /// outlived it (background jobs), the group id so the run can stop them at its end.
 pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outcome, Option<i32>) {
@@ -123,7 +160,7 @@ pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outc
             None,
         );
     };
-    let mut cmd = Command::new(program);
+    let mut cmd = Command::new(resolve_program(program, &spec.env));
     cmd.args(args)
         .current_dir(&spec.cwd)
         .env_clear()
@@ -204,7 +241,7 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 
 /// Reads a pipe and writes the complete lines of each read as soon as it arrives.
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     // The start of a line whose end has not arrived yet.
     let mut pending: Vec<u8> = Vec::new();
     loop {
