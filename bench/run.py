@@ -146,16 +146,22 @@ def p2(runs, work):
     return median_of(runs, lambda: first_hook(small)), median_of(runs, lambda: first_hook(big))
 
 
-def p3(runs, work):
+def p3(runs, work, dense=True):
+    """dense: nearly every line holds something a mask hides; sparse: one line in ~2000."""
     rng = random.Random(3)
+    work = os.path.join(work, "dense" if dense else "sparse")
     data = os.path.join(work, "p3", "output.txt")
     os.makedirs(os.path.dirname(data), exist_ok=True)
     words = ["deploy", "token=abc123", "aws_secret", "resource", "module.vpc", "ok", "changed", "password: x", "10.0.0.1", "arn:aws:iam::123456789012:role/x"]
+    if not dense:
+        words = ["deploy", "resource", "module.vpc", "ok", "changed", "aws_instance.web", "Plan:", "(known", "after", "apply)"]
     size = 200 * 1024 * 1024
     with open(data, "w") as f:
         written = 0
         while written < size:
             line = " ".join(rng.choice(words) for _ in range(rng.choice([1, 3, 8, 20, 60]))) + "\n"
+            if not dense and rng.random() < 0.0005:
+                line = "connecting with token=abc123\n"
             f.write(line)
             written += len(line)
     masks = [r"token=\w+", r"password: \S+", r"AKIA[0-9A-Z]{16}", r"arn:aws:iam::\d{12}", r"\b\d{1,3}(\.\d{1,3}){3}\b",
@@ -205,10 +211,12 @@ def main():
             small, big = p2(args.runs, work)
             rows.append(("P2 start-up, 2 GB repo vs 5 MB env alone", f"small {small*1000:.1f} ms", f"big {big*1000:.1f} ms", f"{big/small:.2f}x", "<= 1.5x"))
         if "P3" in only:
-            size, floor, ours, rss = p3(args.runs, work)
-            mb = size / 1024 / 1024
-            rows.append(("P3 200 MB through 10 masks", f"cat {mb/floor:.0f} MB/s", f"bitops {mb/ours:.0f} MB/s", f"{ours/floor:.2f}x", ">= 200 MB/s"))
-            rows.append(("P3 peak RSS", "", f"{rss/1024:.1f} MB", "", "<= 30 MB"))
+            for dense in (True, False):
+                size, floor, ours, rss = p3(args.runs, work, dense)
+                mb = size / 1024 / 1024
+                kind = "every line masked" if dense else "1 line in 2000 masked"
+                rows.append((f"P3 200 MB through 10 masks, {kind}", f"cat {mb/floor:.0f} MB/s", f"bitops {mb/ours:.0f} MB/s", f"{ours/floor:.2f}x", ">= 200 MB/s"))
+                rows.append((f"P3 peak RSS, {kind}", "", f"{rss/1024:.1f} MB", "", "<= 30 MB"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"median of {args.runs} runs after a warm-up; {os.cpu_count()} cores\n")

@@ -12,7 +12,15 @@ use crate::output::{Ci, LogFormat};
     version,
     about = "Deploy a BitOps operations repo: run each tool's hooks and plugin for one environment",
     long_about = None,
-    propagate_version = true
+    propagate_version = true,
+    after_help = "\
+Start here:
+  bitops plan -e dev --ops-repo ./ops-repo        what would run, nothing runs
+  bitops validate --all --ops-repo ./ops-repo     every problem of every environment
+  bitops deploy -e dev --ops-repo ./ops-repo      run it
+
+In the Docker image the ops repo is mounted at /opt/bitops_deployment and the environment
+comes from BITOPS_ENVIRONMENT: `docker run -e BITOPS_ENVIRONMENT=dev -v $PWD:/opt/bitops_deployment bitops`."
 )]
 pub struct Cli {
     #[command(subcommand)]
