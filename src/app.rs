@@ -187,7 +187,7 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
 
 fn validate(args: &ValidateArgs) -> Result<()> {
     let env = EnvVars::from_process();
-    let repo = load::ops_repo(args.ops_repo.as_deref())?;
+    let repo = load::ops_repo(args.inputs.ops_repo.as_deref())?;
     let environments = if args.all {
         load::environments(&repo)
     } else {
@@ -198,8 +198,8 @@ fn validate(args: &ValidateArgs) -> Result<()> {
     let request = crate::validate::Request {
         repo: &repo,
         environments,
-        config: args.config.as_deref(),
-        plugins_dir: load::plugins_dir(args.plugins_dir.as_deref()),
+        config: args.inputs.config.as_deref(),
+        plugins_dir: load::plugins_dir(args.inputs.plugins_dir.as_deref()),
         strict: args.strict,
     };
     let report = crate::validate::validate(&request, &env)?;
@@ -221,7 +221,7 @@ fn validate(args: &ValidateArgs) -> Result<()> {
 
 fn list(args: &ListArgs) -> Result<()> {
     let env = EnvVars::from_process();
-    let repo = load::ops_repo(args.ops_repo.as_deref())?;
+    let repo = load::ops_repo(args.inputs.ops_repo.as_deref())?;
     let name = args
         .environment
         .clone()
@@ -236,10 +236,10 @@ fn list(args: &ListArgs) -> Result<()> {
     };
     let mut problems = Vec::new();
     let environment = load::environment(Some(&name), &env, &repo, &mut problems)?;
-    let image = load::image_config(args.config.as_deref())?;
+    let image = load::image_config(args.inputs.config.as_deref())?;
     let settings = load::env_settings(&repo, &environment, &image, &env, &mut problems);
     check(&problems)?;
-    let plugins_dir = load::plugins_dir(args.plugins_dir.as_deref());
+    let plugins_dir = load::plugins_dir(args.inputs.plugins_dir.as_deref());
     let view = load::env_view(&repo, &environment, &settings.default_folder);
     let deps: Vec<discover::DeploymentSummary> = settings
         .deployments
@@ -354,7 +354,7 @@ fn deploy(args: &DeployArgs) -> Result<()> {
                     .environment
                     .clone()
                     .or_else(|| env.get("BITOPS_ENVIRONMENT").map(String::from));
-                let repo = args.common.ops_repo.clone().unwrap_or_default();
+                let repo = args.common.inputs.ops_repo.clone().unwrap_or_default();
                 let mut run =
                     RunReport::new(name.as_deref().unwrap_or(""), &repo, args.dry_run.dry_run);
                 run.status = RunStatus::Invalid;
@@ -473,10 +473,10 @@ fn prepare(
 ) -> Result<(Context, Plan, Arc<Output>)> {
     let env = EnvVars::from_process();
     let mut problems = Vec::new();
-    let ops_repo = load::ops_repo(args.ops_repo.as_deref())?;
+    let ops_repo = load::ops_repo(args.inputs.ops_repo.as_deref())?;
     let environment =
         load::environment(args.environment.as_deref(), &env, &ops_repo, &mut problems)?;
-    let image_doc = load::image_config(args.config.as_deref())?;
+    let image_doc = load::image_config(args.inputs.config.as_deref())?;
     let env_dir = ops_repo.join(&environment);
     let mut settings = load::env_settings(&ops_repo, &environment, &image_doc, &env, &mut problems);
     settings::require_deployments(&settings, &env_dir.join(plan::TOOL_CONFIG), &mut problems);
@@ -515,7 +515,7 @@ fn prepare(
             }
         }
     });
-    let plugins_dir = load::plugins_dir(args.plugins_dir.as_deref());
+    let plugins_dir = load::plugins_dir(args.inputs.plugins_dir.as_deref());
     let ctx = Context {
         environment,
         ops_repo,

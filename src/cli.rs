@@ -111,20 +111,8 @@ pub struct ValidateArgs {
     /// Also print each error as a CI annotation (GitHub: `::error file=…,line=…::`)
     #[arg(long, value_enum, default_value_t = Ci::Auto, env = "BITOPS_CI")]
     pub ci: Ci,
-    /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
-    #[arg(long, value_name = "DIR", env = "BITOPS_OPS_REPO")]
-    pub ops_repo: Option<PathBuf>,
-    /// Image-level core config [default: /opt/bitops/bitops.config.yaml when it exists, else built-in defaults]
-    #[arg(
-        short = 'c',
-        long = "config",
-        value_name = "FILE",
-        env = "BITOPS_BUILD_CONFIG_YAML"
-    )]
-    pub config: Option<PathBuf>,
-    /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
-    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
-    pub plugins_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -157,20 +145,8 @@ pub struct ListArgs {
     /// Show the deployments of this environment [env: BITOPS_ENVIRONMENT]
     #[arg(short, long, value_name = "ENV")]
     pub environment: Option<String>,
-    /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
-    #[arg(long, value_name = "DIR", env = "BITOPS_OPS_REPO")]
-    pub ops_repo: Option<PathBuf>,
-    /// Image-level core config [default: /opt/bitops/bitops.config.yaml when it exists, else built-in defaults]
-    #[arg(
-        short = 'c',
-        long = "config",
-        value_name = "FILE",
-        env = "BITOPS_BUILD_CONFIG_YAML"
-    )]
-    pub config: Option<PathBuf>,
-    /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
-    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
-    pub plugins_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Output format
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     pub format: TableFormat,
@@ -276,11 +252,9 @@ pub struct DryRun {
     pub dry_run_hooks: bool,
 }
 
+/// Where a command's inputs are: the ops repo, the image-level config, the plugins.
 #[derive(Debug, Args)]
-pub struct Common {
-    /// Environment to deploy: a top-level folder of the ops repo [env: BITOPS_ENVIRONMENT, or ENVIRONMENT (deprecated)]
-    #[arg(short, long, value_name = "ENV")]
-    pub environment: Option<String>,
+pub struct Inputs {
     /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
     #[arg(long, value_name = "DIR", env = "BITOPS_OPS_REPO")]
     pub ops_repo: Option<PathBuf>,
@@ -296,6 +270,15 @@ pub struct Common {
     /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
     #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
     pub plugins_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Environment to deploy: a top-level folder of the ops repo [env: BITOPS_ENVIRONMENT, or ENVIRONMENT (deprecated)]
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: Option<String>,
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL [overrides logging.level and BITOPS_LOGGING_LEVEL]
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
