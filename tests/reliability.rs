@@ -5,16 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::test::Test;
 
-const SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name}
-            stack-action: {type: string, default: plan}
-";
+use crate::test::PROBE_SCHEMA as SCHEMA;
 
 fn wait_for(path: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -39,16 +30,9 @@ fn one_deploy_per_environment_at_a_time() {
         // the first run holds the lock until the test creates `release`
         .write("plugins/probe/deploy.sh", "if [ \"$BITOPS_ENVIRONMENT\" = dev ] && [ -n \"${HOLD:-}\" ]; then touch \"$HOLD/started\"; while [ ! -e \"$HOLD/release\" ]; do sleep 0.05; done; fi\necho \"deployed $BITOPS_ENVIRONMENT\"\n");
     let root = t.root().to_path_buf();
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
     let bitops = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_bitops"));
-        c.args(args)
-            .args(["--ops-repo", "repo", "--plugins-dir", "plugins"])
-            .current_dir(&root)
-            .env("HOME", &root)
-            .env("TMPDIR", root.join("tmp"))
-            .env("HOLD", &root)
-            .env_remove("BITOPS_ENVIRONMENT");
+        let mut c = t.command(args);
+        c.args(["--ops-repo", "repo", "--plugins-dir", "plugins"]);
         c
     };
     let mut first = bitops(&["deploy", "-e", "dev"])
@@ -121,9 +105,8 @@ fn the_lock_of_a_killed_run_is_taken_over() {
             "if [ -n \"${HOLD:-}\" ]; then touch \"$HOLD/started\"; sleep 30; fi\necho deployed\n",
         );
     let root = t.root().to_path_buf();
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_bitops"))
-        .args([
+    let mut first = t
+        .command(&[
             "deploy",
             "-e",
             "dev",
@@ -132,10 +115,6 @@ fn the_lock_of_a_killed_run_is_taken_over() {
             "--plugins-dir",
             "plugins",
         ])
-        .current_dir(&root)
-        .env("HOME", &root)
-        .env("TMPDIR", root.join("tmp"))
-        .env("HOLD", &root)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -263,24 +242,18 @@ fn alive(pid: &str) -> bool {
 }
 
 fn spawn_stubborn(t: &Test, grace: &str) -> std::process::Child {
-    let root = t.root();
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_bitops"))
-        .args([
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-            "--grace-period",
-            grace,
-        ])
-        .current_dir(root)
-        .env("HOME", root)
-        .env("TMPDIR", root.join("tmp"))
-        .env("HOLD", root)
+    let args = [
+        "deploy",
+        "-e",
+        "dev",
+        "--ops-repo",
+        "repo",
+        "--plugins-dir",
+        "plugins",
+        "--grace-period",
+        grace,
+    ];
+    t.command(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

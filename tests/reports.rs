@@ -5,16 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::test::{Test, unindent};
 
-const SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name}
-            stack-action: {type: string, default: plan}
-";
+use crate::test::PROBE_SCHEMA as SCHEMA;
 
 /// Three steps; the second's before-hook fails with exit 7 after printing a secret.
 fn failing() -> Test {
@@ -226,9 +217,8 @@ fn an_interrupted_run_writes_its_report_and_exits_130() {
         .write("repo/dev/b/bitops.config.yaml", "probe: {}\n")
         .write("plugins/probe/deploy.sh", "touch \"$STARTED\"\nsleep 30\n");
     let root = t.root().to_path_buf();
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bitops"))
-        .args([
+    let mut child = t
+        .command(&[
             "deploy",
             "-e",
             "dev",
@@ -239,8 +229,6 @@ fn an_interrupted_run_writes_its_report_and_exits_130() {
             "--report",
             "r.json",
         ])
-        .current_dir(&root)
-        .env("TMPDIR", root.join("tmp"))
         .env("STARTED", root.join("started"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

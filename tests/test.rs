@@ -35,6 +35,18 @@ pub fn unindent(text: &str) -> String {
     out
 }
 
+/// A plugin schema with one `name` flag and a `stack-action`, for tests needing no more.
+pub const PROBE_SCHEMA: &str = "
+    probe:
+      type: object
+      properties:
+        cli:
+          type: object
+          properties:
+            name: {type: string, parameter: name}
+            stack-action: {type: string, default: plan}
+";
+
 #[must_use]
 pub struct Test {
     pub dir: TempDir,
@@ -146,6 +158,21 @@ impl Test {
     pub fn env(mut self, key: &str, value: &str) -> Test {
         self.env.push((key.to_string(), value.to_string()));
         self
+    }
+
+    /// The binary as `run` starts it (folder, HOME, TMPDIR, PROBE_LOG), for a test that
+    /// drives the process itself (signals, concurrency); `HOLD` is the test folder.
+    pub fn command(&self, args: &[&str]) -> Command {
+        std::fs::create_dir_all(self.root().join("tmp")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
+        cmd.args(args)
+            .current_dir(self.root())
+            .env("HOME", self.root())
+            .env("TMPDIR", self.root().join("tmp"))
+            .env("PROBE_LOG", self.root().join("log.txt"))
+            .env("HOLD", self.root())
+            .env_remove("BITOPS_ENVIRONMENT");
+        cmd
     }
 
     pub fn run(self) -> Run {
