@@ -58,7 +58,12 @@ pub fn merge_yaml_text(env: &str, default: &str) -> Result<String, String> {
         serde_yaml::from_str(env).map_err(|e| format!("the environment's file: {e}"))?;
     let default: Value =
         serde_yaml::from_str(default).map_err(|e| format!("the default folder's file: {e}"))?;
-    serde_yaml::to_string(&deep_merge(env, default)).map_err(|e| e.to_string())
+    let merged = serde_yaml::to_string(&deep_merge(env, default)).map_err(|e| e.to_string())?;
+    // serde_yaml writes some documents (odd custom tags) as text it cannot read back:
+    // never stage a file that is not valid YAML.
+    serde_yaml::from_str::<Value>(&merged)
+        .map_err(|e| format!("the merged document cannot be written as valid YAML ({e})"))?;
+    Ok(merged)
 }
 
 #[cfg(test)]
@@ -92,6 +97,18 @@ mod tests {
     fn empty_env_document_takes_default() {
         let merged = merge_yaml_text("", "a: 1\n").unwrap();
         assert_eq!(merged.trim(), "a: 1");
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/default_merge.rs): a tag that serde_yaml
+    /// reads but writes back as invalid YAML.
+    #[test]
+    fn a_merge_that_would_write_invalid_yaml_is_refused() {
+        let text = String::from_utf8_lossy(include_bytes!("testdata/merge-tag-crash.yaml"));
+        let (env, default) = text.split_once("\n%%\n").unwrap_or((&text, ""));
+        match merge_yaml_text(env, default) {
+            Ok(merged) => assert!(serde_yaml::from_str::<Value>(&merged).is_ok()),
+            Err(why) => assert!(why.contains("YAML"), "{why}"),
+        }
     }
 
     #[test]
