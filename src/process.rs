@@ -241,15 +241,17 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 
 /// Reads a pipe and writes the complete lines of each read as soon as it arrives.
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
-    let mut buf = vec![0u8; 256 * 1024];
+    // A pipe holds 64 KiB. `read_buf` fills spare capacity, so nothing is zeroed first.
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     // The start of a line whose end has not arrived yet.
     let mut pending: Vec<u8> = Vec::new();
     loop {
-        let n = match pipe.read(&mut buf).await {
+        buf.clear();
+        match pipe.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let data = &buf[..n];
+            Ok(_) => {}
+        }
+        let data = &buf[..];
         match data.iter().rposition(|&b| b == b'\n') {
             Some(last) if pending.is_empty() => {
                 out.child_lines(&data[..=last]);
