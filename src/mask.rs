@@ -166,7 +166,13 @@ impl Masker {
     /// Masks complete lines (each ending in a newline) as `mask` would line by line, in
     /// one pass per rule; falls back to line by line when a match would span lines.
     pub fn mask_lines<'a>(&self, chunk: &'a [u8]) -> Cow<'a, [u8]> {
-        if !self.may_match(chunk) {
+        self.mask_lines_checked(chunk, true)
+    }
+
+    /// `mask_lines`; `check` first tests the whole chunk with one pass, which pays off
+    /// when most chunks need no masking and is wasted when most do.
+    pub fn mask_lines_checked<'a>(&self, chunk: &'a [u8], check: bool) -> Cow<'a, [u8]> {
+        if self.rules.is_empty() || (check && !self.may_match(chunk)) {
             return Cow::Borrowed(chunk);
         }
         if self.chunk_rules.len() == self.rules.len() {

@@ -74,6 +74,8 @@ pub struct Output {
     /// The deployment whose output is flowing, for JSON lines.
     step: Mutex<Option<String>>,
     tail: Mutex<VecDeque<String>>,
+    /// Whether the last chunk of output needed masking.
+    masking: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Serialize)]
@@ -96,6 +98,7 @@ impl Output {
             ci: Ci::None,
             step: Mutex::new(None),
             tail: Mutex::new(VecDeque::new()),
+            masking: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -158,8 +161,16 @@ impl Output {
     /// Complete lines of a hook's or plugin's output (each ending in a newline),
     /// masked and written with one call, and kept in the step's tail.
     pub fn child_lines(&self, chunk: &[u8]) {
+        // While chunks keep needing masks, skip the whole-chunk pre-check.
+        let check = !self.masking.load(std::sync::atomic::Ordering::Relaxed);
         let masked: std::borrow::Cow<[u8]> = match self.format {
-            LogFormat::Text => self.masker.mask_lines(chunk),
+            LogFormat::Text => {
+                let m = self.masker.mask_lines_checked(chunk, check);
+                let changed = matches!(m, std::borrow::Cow::Owned(_));
+                self.masking
+                    .store(changed, std::sync::atomic::Ordering::Relaxed);
+                m
+            }
             LogFormat::Json => {
                 let mut buf = Vec::with_capacity(chunk.len() * 2);
                 for line in self.masker.mask_lines(chunk).split(|&b| b == b'\n') {
