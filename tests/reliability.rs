@@ -28,7 +28,7 @@ fn one_deploy_per_environment_at_a_time() {
         .write("repo/prod/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
         .write("repo/prod/a/bitops.config.yaml", "probe: {}\n")
         // the first run holds the lock until the test creates `release`
-        .write("plugins/probe/deploy.sh", "if [ \"$BITOPS_ENVIRONMENT\" = dev ] && [ -n \"${HOLD:-}\" ]; then touch \"$HOLD/started\"; while [ ! -e \"$HOLD/release\" ]; do sleep 0.05; done; fi\necho \"deployed $BITOPS_ENVIRONMENT\"\n");
+        .write("plugins/probe/deploy.sh", "if [ \"$BITOPS_ENVIRONMENT\" = dev ] && [ -n \"${HOLD:-}\" ]; then touch \"$HOLD/started\"; for i in $(seq 600); do [ -e \"$HOLD/release\" ] && break; sleep 0.05; done; fi\necho \"deployed $BITOPS_ENVIRONMENT\"\n");
     let root = t.root().to_path_buf();
     let bitops = |args: &[&str]| {
         let mut c = t.command(args);
@@ -227,7 +227,7 @@ fn stubborn() -> Test {
         .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
         .write(
             "plugins/probe/deploy.sh",
-            "trap '' TERM\n(trap '' TERM; sleep 300) &\necho $! > \"$HOLD/grandchild\"\ntouch \"$HOLD/started\"\nwhile true; do sleep 0.1; done\n",
+            "trap '' TERM\n(trap '' TERM; sleep 120) &\necho $! > \"$HOLD/grandchild\"\ntouch \"$HOLD/started\"\n# bounded, should a failing test leave it behind\nfor i in $(seq 600); do sleep 0.1; done\n",
         )
 }
 
