@@ -12,10 +12,9 @@ use crate::error::{Error, Problem, Result, check};
 use crate::load;
 use crate::mask::Masker;
 use crate::output::{Ci, LogFormat, LogWriter, Output, Tone};
-use crate::plan::{self, Context, Plan};
+use crate::plan::{Context, Plan};
 use crate::report::{self, RunReport, RunStatus};
 use crate::settings::{self, EnvVars, Layers, LogLevel, RunMode};
-use crate::view::EnvView;
 use crate::workspace;
 use crate::yaml::Doc;
 
@@ -456,7 +455,7 @@ fn github_summary(ci: Ci, env: &EnvVars, run: &RunReport) {
     }
 }
 
-fn view(ctx: &Context) -> EnvView {
+fn view(ctx: &Context) -> crate::view::EnvView {
     load::env_view(
         &ctx.ops_repo,
         &ctx.environment,
@@ -477,10 +476,24 @@ fn prepare(
     let environment =
         load::environment(args.environment.as_deref(), &env, &ops_repo, &mut problems)?;
     let image_doc = load::image_config(args.inputs.config.as_deref())?;
-    let env_dir = ops_repo.join(&environment);
-    let mut settings = load::env_settings(&ops_repo, &environment, &image_doc, &env, &mut problems);
-    settings::require_deployments(&settings, &env_dir.join(plan::TOOL_CONFIG), &mut problems);
-    settings::select(&mut settings, &args.only, &args.skip, &mut problems);
+    let options = load::PlanOptions {
+        only: &args.only,
+        skip: &args.skip,
+        dry_run: dry.dry_run,
+        dry_run_hooks: dry.dry_run_hooks,
+        grace,
+    };
+    let plugins_dir = load::plugins_dir(args.inputs.plugins_dir.as_deref());
+    let (mut ctx, mut plan) = load::plan_env(
+        &ops_repo,
+        &environment,
+        &image_doc,
+        env,
+        plugins_dir,
+        &options,
+    );
+    problems.append(&mut plan.problems);
+    let settings = &mut ctx.settings;
     if let Some(level) = &args.log_level {
         match LogLevel::parse(level) {
             Some(l) => settings.log_level = l,
@@ -490,7 +503,7 @@ fn prepare(
             ),
         }
     }
-    let color = use_color(args.color, &env, settings.color);
+    let color = use_color(args.color, &ctx.env, settings.color);
     let log_file = settings.log_file().and_then(|path| {
         let opened = path
             .parent()
@@ -514,30 +527,6 @@ fn prepare(
                 None
             }
         }
-    });
-    let plugins_dir = load::plugins_dir(args.inputs.plugins_dir.as_deref());
-    let ctx = Context {
-        environment,
-        ops_repo,
-        plugins_dir,
-        env,
-        bitops_dir: load::bitops_dir(),
-        dry_run: dry.dry_run,
-        dry_run_hooks: dry.dry_run_hooks,
-        grace,
-        settings,
-    };
-    let mut plan = plan::build(&ctx, &view(&ctx));
-    problems.append(&mut plan.problems);
-    problems.extend(workspace::check_links(&ctx.ops_repo, &view(&ctx)));
-    // Sub-folder configs share the tool folder's: report a shared finding once.
-    let mut seen = Vec::new();
-    problems.retain(|p| {
-        let new = !seen.contains(p);
-        if new {
-            seen.push(p.clone());
-        }
-        new
     });
     let masker = masker_for(&ctx, &plan);
     let out = Output::new(masker, log_file, color)

@@ -1,10 +1,11 @@
-//! Finding and reading the inputs of a command: the ops repo, the environment, the
-//! core config layers and the plugins folder. Reads only.
+//! Finding and reading the inputs of a command — the ops repo, the environment, the
+//! core config layers, the plugins folder — and turning them into the plan of one
+//! environment. Reads only.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Problem, Result};
-use crate::plan;
+use crate::plan::{self, Context, Plan};
 use crate::settings::{self, EnvVars, Layers, Settings};
 use crate::view::EnvView;
 use crate::yaml::Doc;
@@ -185,4 +186,58 @@ pub fn bitops_dir() -> PathBuf {
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_default()
+}
+
+/// What a command asks of the plan beyond its inputs.
+#[derive(Debug, Default)]
+pub struct PlanOptions<'a> {
+    pub only: &'a [String],
+    pub skip: &'a [String],
+    pub dry_run: bool,
+    pub dry_run_hooks: bool,
+    pub grace: std::time::Duration,
+}
+
+/// The plan of one environment, with every problem found on the way in
+/// `plan.problems` (each once): the settings, the deployment selection, every step, and
+/// the links a run would copy. `deploy`, `plan` and `validate` all start here.
+pub fn plan_env(
+    repo: &Path,
+    environment: &str,
+    image: &Doc,
+    env: EnvVars,
+    plugins_dir: Option<PathBuf>,
+    options: &PlanOptions,
+) -> (Context, Plan) {
+    let mut problems = Vec::new();
+    let mut settings = env_settings(repo, environment, image, &env, &mut problems);
+    let env_file = repo.join(environment).join(plan::TOOL_CONFIG);
+    settings::require_deployments(&settings, &env_file, &mut problems);
+    settings::select(&mut settings, options.only, options.skip, &mut problems);
+    let ctx = Context {
+        environment: environment.to_string(),
+        ops_repo: repo.to_path_buf(),
+        plugins_dir,
+        env,
+        bitops_dir: bitops_dir(),
+        dry_run: options.dry_run,
+        dry_run_hooks: options.dry_run_hooks,
+        grace: options.grace,
+        settings,
+    };
+    let view = env_view(repo, environment, &ctx.settings.default_folder);
+    let mut plan = plan::build(&ctx, &view);
+    problems.append(&mut plan.problems);
+    problems.extend(crate::workspace::check_links(repo, &view));
+    // Sub-folder configs share the tool folder's: report a shared finding once.
+    let mut seen = Vec::new();
+    problems.retain(|p| {
+        let new = !seen.contains(p);
+        if new {
+            seen.push(p.clone());
+        }
+        new
+    });
+    plan.problems = problems;
+    (ctx, plan)
 }

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Problem, Severity};
 use crate::load;
-use crate::plan::{self, Context};
 use crate::settings::EnvVars;
 use crate::yaml::Doc;
 
@@ -36,27 +35,20 @@ pub struct Request<'a> {
 
 /// Problems of one environment, as `validate` sees them.
 fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let settings = load::env_settings(req.repo, name, image, env, &mut problems);
-    let env_file = req.repo.join(name).join(plan::TOOL_CONFIG);
-    crate::settings::require_deployments(&settings, &env_file, &mut problems);
+    let (ctx, mut built) = load::plan_env(
+        req.repo,
+        name,
+        image,
+        env.clone(),
+        req.plugins_dir.clone(),
+        &load::PlanOptions::default(),
+    );
+    let mut problems = std::mem::take(&mut built.problems);
+    let settings = &ctx.settings;
     let from_env_file = settings.deployments_file.as_ref().is_some_and(|f| {
         f.starts_with(req.repo.join(name)) || f.starts_with(req.repo.join(&settings.default_folder))
     });
-    let ctx = Context {
-        environment: name.to_string(),
-        ops_repo: req.repo.to_path_buf(),
-        plugins_dir: req.plugins_dir.clone(),
-        env: env.clone(),
-        bitops_dir: load::bitops_dir(),
-        dry_run: false,
-        dry_run_hooks: false,
-        grace: std::time::Duration::ZERO,
-        settings,
-    };
-    let view = load::env_view(req.repo, name, &ctx.settings.default_folder);
-    let mut built = plan::build(&ctx, &view);
-    problems.append(&mut built.problems);
+    let view = load::env_view(req.repo, name, &settings.default_folder);
     for step in &built.steps {
         if let Some(reason) = &step.skip {
             let mut p = Problem::warning(format!(
@@ -88,7 +80,6 @@ fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Probl
             }
         }
     }
-    problems.extend(crate::workspace::check_links(req.repo, &view));
     for hidden in view.hidden_defaults() {
         problems.push(
             Problem::warning(format!(
