@@ -115,11 +115,7 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
             (path, loaded)
         }
     };
-    let root = schema_root.map_err(|e| {
-        Error::Invalid(vec![
-            Problem::error(e.message).file(&schema_path).line(e.line),
-        ])
-    })?;
+    let root = schema_root.map_err(|e| Error::Invalid(vec![e.at(&schema_path)]))?;
     let mut problems = Vec::new();
     let schema = crate::schema::parse_schema(
         &Doc {
@@ -136,7 +132,7 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
                 path: path.clone(),
                 root,
             }),
-            Err(e) => problems.push(Problem::error(e.message).file(path).line(e.line)),
+            Err(e) => problems.push(e.at(path)),
         }
     }
     check(&problems)?;

@@ -231,9 +231,7 @@ pub fn settings_of(plugins_dir: Option<&Path>, name: &str) -> Result<(Located, V
             ]));
         }
         Some(Err(e)) => {
-            return Err(Error::Invalid(vec![
-                Problem::error(e.message).file(&path).line(e.line),
-            ]));
+            return Err(Error::Invalid(vec![e.at(&path)]));
         }
         Some(Ok(root)) => root,
     };

@@ -324,7 +324,7 @@ fn keep(
             root,
         }),
         Err(e) => {
-            problems.push(Problem::error(e.message).file(path).line(e.line));
+            problems.push(e.at(path));
             None
         }
     }

@@ -149,7 +149,7 @@ pub fn load_manifest(plugin: &Located, problems: &mut Vec<Problem>) -> Manifest 
         None => return manifest,
         Some(Ok(root)) => root,
         Some(Err(e)) => {
-            problems.push(Problem::error(e.message).file(&path).line(e.line));
+            problems.push(e.at(&path));
             return manifest;
         }
     };

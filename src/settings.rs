@@ -147,8 +147,7 @@ pub struct Layers<'a> {
 
 /// Parses a core config file and checks its root key.
 pub fn load_core_file(path: &Path) -> Result<Doc, Problem> {
-    let root = crate::yaml::load_file(path)
-        .map_err(|e| Problem::error(e.message).file(path).line(e.line))?;
+    let root = crate::yaml::load_file(path).map_err(|e| e.at(path))?;
     match &root.value {
         Value::Map(entries) if entries.iter().any(|(k, _)| k == "bitops") => Ok(Doc {
             path: path.to_path_buf(),

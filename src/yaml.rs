@@ -107,6 +107,15 @@ pub struct YamlError {
     pub message: String,
 }
 
+impl YamlError {
+    /// The error as a problem of the file it came from.
+    pub fn at(self, path: &Path) -> crate::error::Problem {
+        crate::error::Problem::error(self.message)
+            .file(path)
+            .line(self.line)
+    }
+}
+
 /// Reads and parses a file, refusing files that are too large, binary or not UTF-8.
 pub fn load_file(path: &Path) -> Result<Node, YamlError> {
     let plain = |message: String| YamlError {
