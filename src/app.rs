@@ -151,24 +151,17 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
         eprintln!("{p}");
     }
     check(&problems)?;
-    let prefix = format!("BITOPS_{}_CLI", crate::schema::shout(&args.plugin));
-    let cli = res.cli_words.join(" ");
-    let quoted =
-        shlex::try_join(res.cli_words.iter().map(String::as_str)).unwrap_or_else(|_| cli.clone());
+    let cli_vars = res.cli_vars(&args.plugin);
     match args.format {
         ResolveFormat::Json => print_json(&serde_json::json!({
-            "cli": cli,
+            "cli": cli_vars[0].1,
             "cli_words": res.cli_words,
             "exports": res.exports.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
             "values": res.values,
         })),
         ResolveFormat::Shell => {
             let mut text = String::new();
-            let vars = [
-                (prefix.clone(), cli.clone()),
-                (format!("{prefix}_QUOTED"), quoted),
-            ];
-            for (name, value) in vars.iter().chain(res.exports.iter()) {
+            for (name, value) in cli_vars.iter().chain(res.exports.iter()) {
                 let value = shlex::try_quote(value)
                     .map(|q| q.into_owned())
                     .unwrap_or_default();

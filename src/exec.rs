@@ -277,7 +277,10 @@ async fn run_step(
             });
             continue;
         };
-        out.say(Tone::Dim, &format!("  {name}: {}", shell_words(argv)));
+        out.say(
+            Tone::Dim,
+            &format!("  {name}: {}", crate::schema::shell_join(argv)),
+        );
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let spec = Spec {
             argv: argv.to_vec(),
@@ -348,8 +351,4 @@ async fn run_step(
         }
     }
     status
-}
-
-fn shell_words(argv: &[String]) -> String {
-    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
 }

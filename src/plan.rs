@@ -355,10 +355,6 @@ fn step_env(
     let env_root = workspace.join(&ctx.environment);
     let tool_dir = env_root.join(&dep.alias);
     let plugins_dir = ctx.plugins_dir.as_deref().map(s).unwrap_or_default();
-    let cli = res.cli_words.join(" ");
-    let quoted =
-        shlex::try_join(res.cli_words.iter().map(String::as_str)).unwrap_or_else(|_| cli.clone());
-    let plugin = schema::shout(&dep.plugin);
     let mut vars = vec![
         ("BITOPS_ENVIRONMENT".to_string(), ctx.environment.clone()),
         ("BITOPS_TEMPDIR".into(), s(workspace)),
@@ -415,8 +411,7 @@ fn step_env(
         }
     }
     // The step's own variables last: `plan` lists them from the CLI variable on.
-    vars.push((format!("BITOPS_{plugin}_CLI"), cli));
-    vars.push((format!("BITOPS_{plugin}_CLI_QUOTED"), quoted));
+    vars.extend(res.cli_vars(&dep.plugin));
     vars.extend(res.exports.iter().cloned());
     vars
 }

@@ -315,6 +315,23 @@ pub struct Resolution {
     pub stack_action: Option<String>,
 }
 
+impl Resolution {
+    /// `BITOPS_<PLUGIN>_CLI` (the words joined by spaces, as BitOps) and
+    /// `BITOPS_<PLUGIN>_CLI_QUOTED` (shell-quoted, so values with spaces survive `eval`).
+    pub fn cli_vars(&self, plugin: &str) -> [(String, String); 2] {
+        let name = format!("BITOPS_{}_CLI", shout(plugin));
+        [
+            (name.clone(), self.cli_words.join(" ")),
+            (format!("{name}_QUOTED"), shell_join(&self.cli_words)),
+        ]
+    }
+}
+
+/// Words as one shell-quoted string (plain words stay as they are).
+pub fn shell_join(words: &[String]) -> String {
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
+}
+
 fn typed(prop: &Property, node: &Node) -> Result<Val, String> {
     typed_any(prop, node).and_then(|v| allowed(prop, v))
 }
