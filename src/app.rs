@@ -229,18 +229,7 @@ fn list(args: &ListArgs) -> Result<()> {
     check(&problems)?;
     let plugins_dir = load::plugins_dir(args.inputs.plugins_dir.as_deref());
     let view = load::env_view(&repo, &environment, &settings.default_folder);
-    let deps: Vec<discover::DeploymentSummary> = settings
-        .deployments
-        .iter()
-        .map(|d| discover::DeploymentSummary {
-            alias: d.alias.clone(),
-            plugin: d.plugin.clone(),
-            source: discover::source_of(
-                crate::plugin::locate(plugins_dir.as_deref(), None, &d.plugin).as_ref(),
-            ),
-            folder: view.is_dir(std::path::Path::new(&d.alias)),
-        })
-        .collect();
+    let deps = discover::deployments(&settings, &view, plugins_dir.as_deref());
     match args.format {
         TableFormat::Json => print_json(&deps),
         _ => emit(&discover::deployments_text(

@@ -105,6 +105,24 @@ pub struct DeploymentSummary {
     pub folder: bool,
 }
 
+/// The deployments of an environment: plugin, where it comes from, folder present.
+pub fn deployments(
+    settings: &crate::settings::Settings,
+    view: &crate::view::EnvView,
+    plugins_dir: Option<&Path>,
+) -> Vec<DeploymentSummary> {
+    settings
+        .deployments
+        .iter()
+        .map(|d| DeploymentSummary {
+            alias: d.alias.clone(),
+            plugin: d.plugin.clone(),
+            source: source_of(plugin::locate(plugins_dir, None, &d.plugin).as_ref()),
+            folder: view.is_dir(Path::new(&d.alias)),
+        })
+        .collect()
+}
+
 pub fn deployments_text(env: &str, from: Option<&Path>, deps: &[DeploymentSummary]) -> String {
     let rows: Vec<Vec<String>> = deps
         .iter()

@@ -248,11 +248,11 @@ pub enum At<'a> {
     Var(&'a str),
 }
 
-trait Located {
+trait FromSource {
     fn located(self, at: At) -> Self;
 }
 
-impl Located for Problem {
+impl FromSource for Problem {
     fn located(self, at: At) -> Self {
         match at {
             At::File(path, line) => self.at(path, line),
