@@ -25,20 +25,9 @@ const SCHEMA: &str = "
 /// Environment `dev` with one probe deployment per alias, in that order, each with a
 /// tool folder holding `probe: {}`.
 fn steps(aliases: &[&str]) -> Test {
-    let mut core = String::from("bitops:\n  deployments:\n");
-    for alias in aliases {
-        core.push_str(&format!("    {alias}: {{plugin: probe}}\n"));
-    }
-    let mut t = Test::new()
+    Test::new()
         .probe_plugin("probe", SCHEMA, &[])
-        .write("repo/dev/bitops.config.yaml", &core);
-    for alias in aliases {
-        t = t.write(
-            &format!("repo/dev/{alias}/bitops.config.yaml"),
-            "probe: {}\n",
-        );
-    }
-    t
+        .deployments(aliases)
 }
 
 /// A deploy script that logs `<alias> deploy` and fails with exit 3 for alias `b`.

@@ -20,11 +20,7 @@ const SCHEMA: &str = "
 fn base() -> Test {
     Test::new()
         .probe_plugin("probe", SCHEMA, &[])
-        .write(
-            "repo/dev/bitops.config.yaml",
-            "bitops:\n  deployments:\n    a: {plugin: probe}\n",
-        )
-        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .deployments(&["a"])
         .hook("repo/dev/a/bitops.before-deploy.d/01.sh")
 }
 

@@ -16,13 +16,7 @@ const SCHEMA: &str = "
 fn three() -> Test {
     Test::new()
         .probe_plugin("probe", SCHEMA, &[])
-        .write(
-            "repo/dev/bitops.config.yaml",
-            "bitops:\n  deployments:\n    net: {plugin: probe}\n    app: {plugin: probe}\n    db: {plugin: probe}\n",
-        )
-        .write("repo/dev/net/bitops.config.yaml", "probe: {}\n")
-        .write("repo/dev/app/bitops.config.yaml", "probe: {}\n")
-        .write("repo/dev/db/bitops.config.yaml", "probe: {}\n")
+        .deployments(&["net", "app", "db"])
 }
 
 fn deployed(run: &crate::test::Run) -> Vec<String> {

@@ -23,8 +23,7 @@ fn wait_for(path: &std::path::Path) {
 fn one_deploy_per_environment_at_a_time() {
     let t = Test::new()
         .probe_plugin("probe", SCHEMA, &[])
-        .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
-        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .deployments(&["a"])
         .write("repo/prod/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
         .write("repo/prod/a/bitops.config.yaml", "probe: {}\n")
         // the first run holds the lock until the test creates `release`
@@ -223,8 +222,7 @@ fn secrets_never_reach_plan_output() {
 fn stubborn() -> Test {
     Test::new()
         .probe_plugin("probe", SCHEMA, &[])
-        .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    a: {plugin: probe}\n")
-        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .deployments(&["a"])
         .write(
             "plugins/probe/deploy.sh",
             "trap '' TERM\n(trap '' TERM; sleep 120) &\necho $! > \"$HOLD/grandchild\"\ntouch \"$HOLD/started\"\n# bounded, should a failing test leave it behind\nfor i in $(seq 600); do sleep 0.1; done\n",

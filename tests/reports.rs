@@ -11,14 +11,11 @@ use crate::test::PROBE_SCHEMA as SCHEMA;
 fn failing() -> Test {
     Test::new()
         .probe_plugin("probe", SCHEMA, &[])
+        .deployments(&["a", "b", "c"])
         .write(
-            "repo/dev/bitops.config.yaml",
-            "bitops:\n  deployments:\n    a: {plugin: probe}\n    b: {plugin: probe}\n    c: {plugin: probe}\n",
+            "repo/dev/b/bitops.before-deploy.d/01.sh",
+            "echo \"connecting with $API_TOKEN\"\necho 'cannot reach the cluster' >&2\nexit 7\n",
         )
-        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
-        .write("repo/dev/b/bitops.config.yaml", "probe: {}\n")
-        .write("repo/dev/c/bitops.config.yaml", "probe: {}\n")
-        .write("repo/dev/b/bitops.before-deploy.d/01.sh", "echo \"connecting with $API_TOKEN\"\necho 'cannot reach the cluster' >&2\nexit 7\n")
         .env("API_TOKEN", "tok-12345-secret")
 }
 
@@ -209,12 +206,7 @@ fn an_invalid_config_still_writes_both_reports() {
 fn an_interrupted_run_writes_its_report_and_exits_130() {
     let t = Test::new()
         .probe_plugin("probe", SCHEMA, &[])
-        .write(
-            "repo/dev/bitops.config.yaml",
-            "bitops:\n  deployments:\n    a: {plugin: probe}\n    b: {plugin: probe}\n",
-        )
-        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
-        .write("repo/dev/b/bitops.config.yaml", "probe: {}\n")
+        .deployments(&["a", "b"])
         .write("plugins/probe/deploy.sh", "touch \"$STARTED\"\nsleep 30\n");
     let root = t.root().to_path_buf();
     let mut child = t

@@ -122,6 +122,23 @@ impl Test {
             .write(&format!("plugins/{name}/deploy.sh"), &script)
     }
 
+    /// `repo/dev/bitops.config.yaml` deploying `aliases` in order with the `probe`
+    /// plugin, and a `probe: {}` tool config for each.
+    pub fn deployments(self, aliases: &[&str]) -> Test {
+        let mut core = String::from("bitops:\n  deployments:\n");
+        for alias in aliases {
+            core.push_str(&format!("    {alias}: {{plugin: probe}}\n"));
+        }
+        let mut t = self.write("repo/dev/bitops.config.yaml", &core);
+        for alias in aliases {
+            t = t.write(
+                &format!("repo/dev/{alias}/bitops.config.yaml"),
+                "probe: {}\n",
+            );
+        }
+        t
+    }
+
     /// A hook that appends `<alias> <hook name>` to the log.
     pub fn hook(self, rel: &str) -> Test {
         let name = Path::new(rel)
