@@ -1,27 +1,15 @@
 //! bitops as a library: the binary in main.rs and the fuzz targets use it.
+//!
+//! The modules are grouped by phase; dependencies point one way (see ARCHITECTURE.md):
+//! `app` → `run` → `report` → `plan` → `plugin` / `repo` → `config`, and `error` is used
+//! by all of them.
 
 pub mod app;
-pub mod builtin;
-pub mod cli;
-pub mod discover;
+pub mod config;
 pub mod error;
-pub mod exec;
-pub mod hooks;
-pub mod install;
-pub mod load;
-pub mod lock;
-pub mod mask;
-pub mod merge;
-pub mod names;
-pub mod output;
+pub mod files;
 pub mod plan;
 pub mod plugin;
-pub mod process;
-pub mod render;
+pub mod repo;
 pub mod report;
-pub mod schema;
-pub mod settings;
-pub mod validate;
-pub mod view;
-pub mod workspace;
-pub mod yaml;
+pub mod run;

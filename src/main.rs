@@ -1,4 +1,5 @@
-use bitops::{app, cli, error};
+use bitops::app::{self, cli};
+use bitops::error;
 use clap::Parser;
 
 fn main() {

@@ -1,8 +1,8 @@
 //! Core config loading: any bytes as an environment-level and image-level file.
 #![no_main]
 
-use bitops::settings::{self, EnvVars, Layers};
-use bitops::yaml::{self, Doc};
+use bitops::config::settings::{self, EnvVars, Layers};
+use bitops::config::yaml::{self, Doc};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = p.to_string();
     }
     for d in &s.deployments {
-        assert!(bitops::names::check(&d.alias).is_ok());
-        assert!(bitops::names::check(&d.plugin).is_ok());
+        assert!(bitops::config::names::check(&d.alias).is_ok());
+        assert!(bitops::config::names::check(&d.plugin).is_ok());
     }
 });

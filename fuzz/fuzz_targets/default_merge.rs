@@ -2,7 +2,7 @@
 //! file, split at the first `\n%%\n`.
 #![no_main]
 
-use bitops::merge;
+use bitops::repo::merge;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

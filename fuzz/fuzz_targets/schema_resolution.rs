@@ -2,9 +2,9 @@
 //! first `\n%%\n`.
 #![no_main]
 
-use bitops::schema::{self, ToolConfig};
-use bitops::settings::EnvVars;
-use bitops::yaml::{self, Doc};
+use bitops::plugin::schema::{self, ToolConfig};
+use bitops::config::settings::EnvVars;
+use bitops::config::yaml::{self, Doc};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,6 +26,6 @@ fuzz_target!(|data: &[u8]| {
     let res = schema::resolve(&schema, &config, &EnvVars::default(), &mut problems);
     // Exported names are always valid variable names.
     for (name, _) in &res.exports {
-        assert!(bitops::names::is_env_name(name), "{name}");
+        assert!(bitops::config::names::is_env_name(name), "{name}");
     }
 });

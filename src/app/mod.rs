@@ -1,22 +1,24 @@
 //! The commands: load the config layers, build the plan, then print or run it.
 
+pub mod cli;
+pub mod discover;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::{
+use crate::app::cli::{
     Cli, ColorChoice, Command, Common, DeployArgs, DryRun, Format, InstallArgs, ListArgs,
     PluginsArgs, PluginsCommand, ResolveArgs, ResolveFormat, TableFormat, ValidateArgs,
 };
-use crate::discover;
+use crate::config::settings::{self, EnvVars, Layers, LogLevel, RunMode};
+use crate::config::yaml::Doc;
 use crate::error::{Error, Problem, Result, check};
-use crate::load;
-use crate::mask::Masker;
-use crate::output::{Ci, LogFormat, LogWriter, Output, Tone};
 use crate::plan::{Context, Plan};
+use crate::repo::inputs;
+use crate::report::mask::Masker;
+use crate::report::output::{Ci, LogFormat, LogWriter, Output, Tone};
 use crate::report::{self, RunReport, RunStatus};
-use crate::settings::{self, EnvVars, Layers, LogLevel, RunMode};
-use crate::workspace;
-use crate::yaml::Doc;
+use crate::run::workspace;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -41,7 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 std::time::Duration::ZERO,
             )?;
             match args.format {
-                Format::Text => out.print(&crate::render::plan_text(&plan)),
+                Format::Text => out.print(&crate::report::plan_text::plan_text(&plan)),
                 Format::Json => {
                     out.print(&(serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n"))
                 }
@@ -53,7 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn install(args: &InstallArgs) -> Result<()> {
     let env = EnvVars::from_process();
-    let doc = load::image_config(args.config.as_deref())?;
+    let doc = inputs::image_config(args.config.as_deref())?;
     let mut problems = Vec::new();
     let layers = Layers {
         env: &env,
@@ -73,21 +75,21 @@ fn install(args: &InstallArgs) -> Result<()> {
     let plugins_dir = args
         .plugins_dir
         .clone()
-        .unwrap_or_else(|| PathBuf::from(load::DEFAULT_PLUGINS_DIR));
+        .unwrap_or_else(|| PathBuf::from(inputs::DEFAULT_PLUGINS_DIR));
     let plugins_dir = std::path::absolute(&plugins_dir).unwrap_or(plugins_dir);
-    let request = crate::install::Request {
+    let request = crate::run::install::Request {
         sources: &settings.plugins,
         config_file: &doc.path,
         plugins_dir: &plugins_dir,
         fail_fast: settings.fail_fast,
     };
-    crate::install::install(&request, problems, &env, &out)
+    crate::run::install::install(&request, problems, &env, &out)
 }
 
 fn resolve(args: &ResolveArgs) -> Result<()> {
     let env = EnvVars::from_process();
     let (schema_path, schema_root) = match &args.schema {
-        Some(path) => (path.clone(), crate::yaml::load_file(path)),
+        Some(path) => (path.clone(), crate::config::yaml::load_file(path)),
         None => {
             let installed = env.get("BITOPS_INSTALLED_PLUGIN_DIR").map(PathBuf::from);
             let located = crate::plugin::locate(
@@ -117,7 +119,7 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
     };
     let root = schema_root.map_err(|e| Error::Invalid(vec![e.at(&schema_path)]))?;
     let mut problems = Vec::new();
-    let schema = crate::schema::parse_schema(
+    let schema = crate::plugin::schema::parse_schema(
         &Doc {
             path: schema_path,
             root,
@@ -127,7 +129,7 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
     );
     let mut layers = Vec::new();
     for path in args.configs.iter().filter(|p| p.exists()) {
-        match crate::yaml::load_file(path) {
+        match crate::config::yaml::load_file(path) {
             Ok(root) => layers.push(Doc {
                 path: path.clone(),
                 root,
@@ -142,11 +144,11 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
     // Like a tool folder's config, the root key may be the plugin or the deployment alias.
     let mut roots = vec![args.plugin.clone()];
     roots.extend(env.get("BITOPS_DEPLOYMENT_ALIAS").map(String::from));
-    let config = crate::schema::ToolConfig {
+    let config = crate::plugin::schema::ToolConfig {
         layers: &layers,
         roots,
     };
-    let res = crate::schema::resolve(&schema, &config, &env, &mut problems);
+    let res = crate::plugin::schema::resolve(&schema, &config, &env, &mut problems);
     for p in problems.iter().filter(|p| !p.is_error()) {
         eprintln!("{p}");
     }
@@ -175,25 +177,25 @@ fn resolve(args: &ResolveArgs) -> Result<()> {
 
 fn validate(args: &ValidateArgs) -> Result<()> {
     let env = EnvVars::from_process();
-    let repo = load::ops_repo(args.inputs.ops_repo.as_deref())?;
+    let repo = inputs::ops_repo(args.inputs.ops_repo.as_deref())?;
     let environments = if args.all {
-        load::environments(&repo)
+        inputs::environments(&repo)
     } else {
         let mut problems = Vec::new();
-        let name = load::environment(args.environment.as_deref(), &env, &repo, &mut problems)?;
+        let name = inputs::environment(args.environment.as_deref(), &env, &repo, &mut problems)?;
         vec![name]
     };
-    let request = crate::validate::Request {
+    let request = crate::plan::validate::Request {
         repo: &repo,
         environments,
         config: args.inputs.config.as_deref(),
-        plugins_dir: load::plugins_dir(args.inputs.plugins_dir.as_deref()),
+        plugins_dir: inputs::plugins_dir(args.inputs.plugins_dir.as_deref()),
         strict: args.strict,
     };
-    let report = crate::validate::validate(&request, &env)?;
+    let report = crate::plan::validate::validate(&request, &env)?;
     match args.format {
         Format::Json => print_json(&report),
-        Format::Text => emit(&crate::validate::text(&report)),
+        Format::Text => emit(&crate::plan::validate::text(&report)),
     }
     if resolve_ci(args.ci, &env) == Ci::Github {
         for finding in report.problems.iter().filter(|f| f.problem.is_error()) {
@@ -209,7 +211,7 @@ fn validate(args: &ValidateArgs) -> Result<()> {
 
 fn list(args: &ListArgs) -> Result<()> {
     let env = EnvVars::from_process();
-    let repo = load::ops_repo(args.inputs.ops_repo.as_deref())?;
+    let repo = inputs::ops_repo(args.inputs.ops_repo.as_deref())?;
     let name = args
         .environment
         .clone()
@@ -223,12 +225,12 @@ fn list(args: &ListArgs) -> Result<()> {
         return Ok(());
     };
     let mut problems = Vec::new();
-    let environment = load::environment(Some(&name), &env, &repo, &mut problems)?;
-    let image = load::image_config(args.inputs.config.as_deref())?;
-    let settings = load::env_settings(&repo, &environment, &image, &env, &mut problems);
+    let environment = inputs::environment(Some(&name), &env, &repo, &mut problems)?;
+    let image = inputs::image_config(args.inputs.config.as_deref())?;
+    let settings = inputs::env_settings(&repo, &environment, &image, &env, &mut problems);
     check(&problems)?;
-    let plugins_dir = load::plugins_dir(args.inputs.plugins_dir.as_deref());
-    let view = load::env_view(&repo, &environment, &settings.default_folder);
+    let plugins_dir = inputs::plugins_dir(args.inputs.plugins_dir.as_deref());
+    let view = inputs::env_view(&repo, &environment, &settings.default_folder);
     let deps = discover::deployments(&settings, &view, plugins_dir.as_deref());
     match args.format {
         TableFormat::Json => print_json(&deps),
@@ -242,7 +244,7 @@ fn list(args: &ListArgs) -> Result<()> {
 }
 
 fn plugins(args: &PluginsArgs) -> Result<()> {
-    let plugins_dir = load::plugins_dir(args.plugins_dir.as_deref());
+    let plugins_dir = inputs::plugins_dir(args.plugins_dir.as_deref());
     match &args.show {
         None => {
             let list = discover::plugins(plugins_dir.as_deref());
@@ -351,8 +353,8 @@ fn deploy(args: &DeployArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let state = crate::lock::state_dir(args.state_dir.as_deref(), &ctx.env);
-    let _lock = crate::lock::acquire(&state, &ctx.ops_repo, &ctx.environment, args.wait_lock)?;
+    let state = crate::run::lock::state_dir(args.state_dir.as_deref(), &ctx.env);
+    let _lock = crate::run::lock::acquire(&state, &ctx.ops_repo, &ctx.environment, args.wait_lock)?;
     let mut run = RunReport::new(&ctx.environment, &ctx.ops_repo, ctx.dry_run);
     let builtins = plan.steps.iter().any(|s| s.plugin_builtin);
     let result = stage_and_run(&ctx, &out, args.keep_workspace, builtins, &mut run);
@@ -381,7 +383,7 @@ fn stage_and_run(
     for notice in &ws.notices {
         out.say(Tone::Warn, &format!("warning: {notice}"));
     }
-    let result = crate::exec::execute(ctx, &ws, out, run);
+    let result = crate::run::execute::execute(ctx, &ws, out, run);
     if keep {
         let plugins = ws
             .builtin_plugins()
@@ -433,8 +435,8 @@ fn github_summary(ci: Ci, env: &EnvVars, run: &RunReport) {
     }
 }
 
-fn view(ctx: &Context) -> crate::view::EnvView {
-    load::env_view(
+fn view(ctx: &Context) -> crate::repo::view::EnvView {
+    inputs::env_view(
         &ctx.ops_repo,
         &ctx.environment,
         &ctx.settings.default_folder,
@@ -450,19 +452,19 @@ fn prepare(
 ) -> Result<(Context, Plan, Arc<Output>)> {
     let env = EnvVars::from_process();
     let mut problems = Vec::new();
-    let ops_repo = load::ops_repo(args.inputs.ops_repo.as_deref())?;
+    let ops_repo = inputs::ops_repo(args.inputs.ops_repo.as_deref())?;
     let environment =
-        load::environment(args.environment.as_deref(), &env, &ops_repo, &mut problems)?;
-    let image_doc = load::image_config(args.inputs.config.as_deref())?;
-    let options = load::PlanOptions {
+        inputs::environment(args.environment.as_deref(), &env, &ops_repo, &mut problems)?;
+    let image_doc = inputs::image_config(args.inputs.config.as_deref())?;
+    let options = crate::plan::load::PlanOptions {
         only: &args.only,
         skip: &args.skip,
         dry_run: dry.dry_run,
         dry_run_hooks: dry.dry_run_hooks,
         grace,
     };
-    let plugins_dir = load::plugins_dir(args.inputs.plugins_dir.as_deref());
-    let (mut ctx, mut plan) = load::plan_env(
+    let plugins_dir = inputs::plugins_dir(args.inputs.plugins_dir.as_deref());
+    let (mut ctx, mut plan) = crate::plan::load::plan_env(
         &ops_repo,
         &environment,
         &image_doc,
@@ -534,7 +536,7 @@ fn masker_for(ctx: &Context, plan: &Plan) -> Masker {
         .steps
         .iter()
         .flat_map(|step| &step.env)
-        .filter(|(k, _)| crate::mask::is_secret_name(k, names))
+        .filter(|(k, _)| crate::report::mask::is_secret_name(k, names))
         .map(|(_, v)| v.clone())
         .collect();
     Masker::with_values(&ctx.settings.masks, &ctx.env, names, &exported)

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, exit};
-use crate::hooks::Hook;
-use crate::output::{Ci, Output, Tone};
 use crate::plan::{self, Context, Step};
-use crate::process::{self, Outcome, Signals, Spec};
+use crate::repo::hooks::Hook;
+use crate::report::output::{Ci, Output, Tone};
 use crate::report::{PartKind, PartReport, RunReport, RunStatus, Status, StepReport, secs};
-use crate::workspace::Workspace;
+use crate::run::process::{self, Outcome, Spec};
+use crate::run::signals::Signals;
+use crate::run::workspace::Workspace;
 
 /// The single-threaded runtime that drives child processes.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -279,7 +280,7 @@ async fn run_step(
         };
         out.say(
             Tone::Dim,
-            &format!("  {name}: {}", crate::schema::shell_join(argv)),
+            &format!("  {name}: {}", crate::plugin::schema::shell_join(argv)),
         );
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let spec = Spec {

@@ -1,13 +1,17 @@
 //! What a run did: the report every output is made from — the console summary, the
 //! JSON report (`--report`), the JUnit file (`--junit`) and the CI summaries.
 
+pub mod mask;
+pub mod output;
+pub mod plan_text;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::error::Problem;
-use crate::mask::Masker;
+use crate::report::mask::Masker;
 
 /// Bumped when a field changes meaning or disappears; new fields do not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -177,8 +181,8 @@ pub fn secs(s: f64) -> String {
 }
 
 /// The console summary: a title and one row per step, each with its tone.
-pub fn summary(report: &RunReport) -> Vec<(crate::output::Tone, String)> {
-    use crate::output::Tone;
+pub fn summary(report: &RunReport) -> Vec<(crate::report::output::Tone, String)> {
+    use crate::report::output::Tone;
     let width = report
         .steps
         .iter()

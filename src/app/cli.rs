@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::output::{Ci, LogFormat};
+use crate::config::settings::parse_bool;
+use crate::report::output::{Ci, LogFormat};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -316,17 +317,8 @@ pub enum Format {
     Json,
 }
 
-/// `true/1/yes/on` and `false/0/no/off`, any case; empty means false.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" | "y" => Some(true),
-        "false" | "0" | "no" | "off" | "n" | "" => Some(false),
-        _ => None,
-    }
-}
-
 fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
-    crate::settings::parse_duration(text).ok_or_else(|| {
+    crate::config::settings::parse_duration(text).ok_or_else(|| {
         format!("`{text}` is not a duration: write seconds (600) or 90s, 45m, 1h30m")
     })
 }

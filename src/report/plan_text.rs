@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::hooks::Hook;
 use crate::plan::Plan;
+use crate::repo::hooks::Hook;
 
 pub fn plan_text(plan: &Plan) -> String {
     let mut s = String::new();

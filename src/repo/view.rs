@@ -9,7 +9,7 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use crate::merge::{Clash, clash_kind, renamed_tf};
+use crate::repo::merge::{Clash, clash_kind, renamed_tf};
 
 #[derive(Debug, Clone)]
 pub struct EnvView {
@@ -140,7 +140,7 @@ fn hidden_in(env: &Path, default: &Path, out: &mut Vec<Hidden>) {
                     Clash::Other => Some("a clash: the environment's file is used"),
                     Clash::Yaml => {
                         let read = |p: &Path| fs::read_to_string(p).unwrap_or_default();
-                        crate::merge::merge_yaml_text(&read(e), &read(d))
+                        crate::repo::merge::merge_yaml_text(&read(e), &read(d))
                             .err()
                             .map(|_| "a YAML clash that cannot be merged (invalid YAML): the environment's file is used")
                     }

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::parse_bool;
+use crate::config::names;
+use crate::config::settings::EnvVars;
+use crate::config::settings::parse_bool;
+use crate::config::yaml::{Doc, Node, Value};
 use crate::error::{Problem, exit};
-use crate::names;
-use crate::settings::EnvVars;
-use crate::yaml::{Doc, Node, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -667,7 +667,7 @@ terraform:
     fn doc(path: &str, text: &str) -> Doc {
         Doc {
             path: PathBuf::from(path),
-            root: crate::yaml::parse(text).unwrap(),
+            root: crate::config::yaml::parse(text).unwrap(),
         }
     }
 

@@ -10,10 +10,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
-use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::error::exit;
-use crate::output::Output;
+use crate::report::output::Output;
+use crate::run::signals::Signals;
 
 /// A line longer than this is written in pieces rather than held in memory.
 const MAX_LINE: usize = 1024 * 1024;
@@ -42,27 +41,6 @@ pub enum Outcome {
     TimedOut,
     Interrupted { signal: String, code: i32 },
     SpawnFailed { error: String },
-}
-
-pub struct Signals {
-    int: Signal,
-    term: Signal,
-}
-
-impl Signals {
-    pub fn install() -> std::io::Result<Signals> {
-        Ok(Signals {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-        })
-    }
-
-    async fn next(&mut self) -> (&'static str, i32) {
-        tokio::select! {
-            _ = self.int.recv() => ("SIGINT", exit::INTERRUPTED_SIGINT),
-            _ = self.term.recv() => ("SIGTERM", exit::INTERRUPTED_SIGTERM),
-        }
-    }
 }
 
 fn kill_group(pgid: i32, sig: i32) {

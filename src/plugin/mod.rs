@@ -1,12 +1,15 @@
 //! Plugin folders and their manifest, `plugin.config.yaml` (optional: missing = defaults).
 
+pub mod builtin;
+pub mod fetch;
+pub mod schema;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::builtin;
+use crate::config::yaml::{Node, Value, YamlError};
 use crate::error::Problem;
-use crate::yaml::{Node, Value, YamlError};
 
 pub const MANIFEST: &str = "plugin.config.yaml";
 pub const SCHEMA: &str = "bitops.schema.yaml";
@@ -118,9 +121,10 @@ impl Located {
     pub fn load_yaml(&self, rel: &str) -> Option<Result<Node, YamlError>> {
         if self.on_disk {
             let path = self.path(rel);
-            path.exists().then(|| crate::yaml::load_file(&path))
+            path.exists().then(|| crate::config::yaml::load_file(&path))
         } else {
-            builtin::file(&self.name, rel).map(|bytes| crate::yaml::parse_bytes(bytes.to_vec()))
+            builtin::file(&self.name, rel)
+                .map(|bytes| crate::config::yaml::parse_bytes(bytes.to_vec()))
         }
     }
 }

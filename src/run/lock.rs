@@ -31,7 +31,7 @@ pub struct Lock {
 
 /// The state folder: `--state-dir`, else `$XDG_STATE_HOME/bitops`, else
 /// `~/.local/state/bitops`, else a folder of the user's in the temp folder.
-pub fn state_dir(flag: Option<&Path>, env: &crate::settings::EnvVars) -> PathBuf {
+pub fn state_dir(flag: Option<&Path>, env: &crate::config::settings::EnvVars) -> PathBuf {
     if let Some(dir) = flag {
         return dir.to_path_buf();
     }

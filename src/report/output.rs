@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::mask::Masker;
+use crate::report::mask::Masker;
 
 /// Lines of output kept per step for reports.
 pub const TAIL_LINES: usize = 40;

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::config::settings::EnvVars;
+use crate::config::yaml::Doc;
 use crate::error::{Error, Problem, Severity};
-use crate::load;
-use crate::settings::EnvVars;
-use crate::yaml::Doc;
 
 #[derive(Debug, Serialize)]
 pub struct Finding {
@@ -35,20 +34,20 @@ pub struct Request<'a> {
 
 /// Problems of one environment, as `validate` sees them.
 fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Problem> {
-    let (ctx, mut built) = load::plan_env(
+    let (ctx, mut built) = crate::plan::load::plan_env(
         req.repo,
         name,
         image,
         env.clone(),
         req.plugins_dir.clone(),
-        &load::PlanOptions::default(),
+        &crate::plan::load::PlanOptions::default(),
     );
     let mut problems = std::mem::take(&mut built.problems);
     let settings = &ctx.settings;
     let from_env_file = settings.deployments_file.as_ref().is_some_and(|f| {
         f.starts_with(req.repo.join(name)) || f.starts_with(req.repo.join(&settings.default_folder))
     });
-    let view = load::env_view(req.repo, name, &settings.default_folder);
+    let view = crate::repo::inputs::env_view(req.repo, name, &settings.default_folder);
     for step in &built.steps {
         if let Some(reason) = &step.skip {
             let mut p = Problem::warning(format!(
@@ -97,7 +96,7 @@ fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Probl
 }
 
 pub fn validate(req: &Request, env: &EnvVars) -> Result<Report, Error> {
-    let image = load::image_config(req.config)?;
+    let image = crate::repo::inputs::image_config(req.config)?;
     let mut findings: Vec<Finding> = Vec::new();
     for name in &req.environments {
         let mut problems = check_env(req, &image, name, env);

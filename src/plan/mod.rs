@@ -2,19 +2,23 @@
 //! files but starts no process and writes nothing; every problem of every step is
 //! collected so that a mistake in the last tool stops the run before the first one.
 
+pub mod env;
+pub mod load;
+pub mod validate;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Serialize, Serializer};
 
+use crate::config::settings::{Deployment, EnvVars, Settings};
+use crate::config::yaml::Doc;
 use crate::error::{Problem, exit};
-use crate::hooks::{self, Hook};
+use crate::plugin::schema::{self, Resolved, ToolConfig};
 use crate::plugin::{self, Manifest};
-use crate::schema::{self, Resolved, ToolConfig};
-use crate::settings::{Deployment, EnvVars, Settings};
-use crate::view::EnvView;
-use crate::yaml::Doc;
+use crate::repo::hooks::{self, Hook};
+use crate::repo::view::EnvView;
 
-pub const TOOL_CONFIG: &str = "bitops.config.yaml";
+pub use crate::repo::TOOL_CONFIG;
 
 /// Everything a plan is built from.
 pub struct Context {
@@ -145,8 +149,9 @@ pub fn build_step(
             Some(dir) => format!("installed in {} or built in", dir.display()),
             None => "built in (no --plugins-dir)".to_string(),
         };
-        let guess = crate::names::suggest(&dep.plugin, available.iter().map(String::as_str))
-            .map_or(String::new(), |g| format!("did you mean `{g}`? "));
+        let guess =
+            crate::config::names::suggest(&dep.plugin, available.iter().map(String::as_str))
+                .map_or(String::new(), |g| format!("did you mean `{g}`? "));
         p = p.hint(format!("{guess}plugins {folder}: {}", available.join(", ")));
         problems.push(p);
         return step;
@@ -202,7 +207,7 @@ pub fn build_step(
     );
     step.deploy = deploy_argv(&manifest, &script, resolution.stack_action.as_deref());
     step.cli = resolution.cli_words.join(" ");
-    step.env = step_env(ctx, dep, target, &plugin.dir, &resolution);
+    step.env = env::step_env(ctx, dep, target, &plugin.dir, &resolution);
     step.values = resolution.values;
     step
 }
@@ -260,7 +265,7 @@ fn resolve_config(
         .and_then(|loaded| keep(&schema_path, loaded, problems));
     let layers: Vec<Doc> = config_files
         .iter()
-        .filter_map(|p| keep(p, crate::yaml::load_file(p), problems))
+        .filter_map(|p| keep(p, crate::config::yaml::load_file(p), problems))
         .collect();
     let Some(schema) = schema_doc.and_then(|d| schema::parse_schema(&d, &dep.plugin, problems))
     else {
@@ -280,12 +285,12 @@ fn resolve_config(
     // Each sub-folder's config over the tool folder's, checked as the plugin will resolve it.
     let skip = [
         ctx.settings.default_folder.as_str(),
-        crate::hooks::BEFORE,
-        crate::hooks::AFTER,
+        crate::repo::hooks::BEFORE,
+        crate::repo::hooks::AFTER,
     ];
     for entry in view.entries(tool_rel).unwrap_or_default() {
         let name = entry.name.to_string_lossy();
-        if entry.source != crate::view::Source::Dir
+        if entry.source != crate::repo::view::Source::Dir
             || name.starts_with('.')
             || skip.contains(&name.as_ref())
         {
@@ -297,7 +302,7 @@ fn resolve_config(
         }
         let mut sub_layers: Vec<Doc> = sub_files
             .iter()
-            .filter_map(|p| keep(p, crate::yaml::load_file(p), problems))
+            .filter_map(|p| keep(p, crate::config::yaml::load_file(p), problems))
             .collect();
         if sub_layers.len() != sub_files.len() {
             continue;
@@ -315,7 +320,7 @@ fn resolve_config(
 /// A parsed file, or its problem recorded.
 fn keep(
     path: &Path,
-    loaded: Result<crate::yaml::Node, crate::yaml::YamlError>,
+    loaded: Result<crate::config::yaml::Node, crate::config::yaml::YamlError>,
     problems: &mut Vec<Problem>,
 ) -> Option<Doc> {
     match loaded {
@@ -337,81 +342,4 @@ fn deploy_argv(manifest: &Manifest, script: &Path, stack_action: Option<&str>) -
     ];
     argv.extend(stack_action.map(String::from));
     argv
-}
-
-/// The variables of spec section 4, then the schema's exports.
-fn step_env(
-    ctx: &Context,
-    dep: &Deployment,
-    target: &Target,
-    plugin_dir: &Path,
-    res: &schema::Resolution,
-) -> Vec<(String, String)> {
-    let s = |p: &Path| p.to_string_lossy().into_owned();
-    let workspace = target.root;
-    let builtins = target
-        .builtins
-        .unwrap_or(Path::new(plugin::BUILTIN_PLACEHOLDER));
-    let env_root = workspace.join(&ctx.environment);
-    let tool_dir = env_root.join(&dep.alias);
-    let plugins_dir = ctx.plugins_dir.as_deref().map(s).unwrap_or_default();
-    let mut vars = vec![
-        ("BITOPS_ENVIRONMENT".to_string(), ctx.environment.clone()),
-        ("BITOPS_TEMPDIR".into(), s(workspace)),
-        ("BITOPS_ENVROOT".into(), s(&env_root)),
-        ("BITOPS_OPSREPO_ENVIRONMENT_DIR".into(), s(&tool_dir)),
-        (
-            "BITOPS_OPSREPO_ENV_FILE".into(),
-            s(&tool_dir.join("ENV_FILE")),
-        ),
-        ("BITOPS_DEPLOYMENT_ALIAS".into(), dep.alias.clone()),
-        ("BITOPS_PLUGIN_NAME".into(), dep.plugin.clone()),
-        ("BITOPS_INSTALLED_PLUGIN_DIR".into(), s(plugin_dir)),
-        (
-            "BITOPS_PLUGINS_DIR".into(),
-            // With a trailing `/` as BitOps; empty when there is no plugins folder.
-            if plugins_dir.is_empty() {
-                String::new()
-            } else {
-                format!("{}/", plugins_dir.trim_end_matches('/'))
-            },
-        ),
-        ("BITOPS_PLUGIN_DIR".into(), plugins_dir),
-        ("BITOPS_BUILTIN_PLUGINS_DIR".into(), s(builtins)),
-        ("BITOPS_DIR".into(), s(&ctx.bitops_dir)),
-        (
-            "BITOPS_SCRIPTS_DIR".into(),
-            s(&ctx.bitops_dir.join("scripts")),
-        ),
-        (
-            "BITOPS_FAIL_FAST".into(),
-            if ctx.settings.fail_fast {
-                "True"
-            } else {
-                "False"
-            }
-            .into(),
-        ),
-        (
-            "BITOPS_KUBE_CONFIG_FILE".into(),
-            s(&workspace.join(".kube/config")),
-        ),
-        (
-            "BITOPS_DEFAULT_ROOT_DIR".into(),
-            ctx.settings.default_folder.clone(),
-        ),
-    ];
-    if let Ok(exe) = std::env::current_exe() {
-        vars.push(("BITOPS_BIN".into(), s(&exe)));
-    }
-    if ctx.dry_run {
-        vars.push(("BITOPS_DRY_RUN".into(), "true".into()));
-        if ctx.dry_run_hooks {
-            vars.push(("BITOPS_DRY_RUN_HOOKS".into(), "true".into()));
-        }
-    }
-    // The step's own variables last: `plan` lists them from the CLI variable on.
-    vars.extend(res.cli_vars(&dep.plugin));
-    vars.extend(res.exports.iter().cloned());
-    vars
 }

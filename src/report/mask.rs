@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use regex::bytes::{Regex, RegexSet};
 
-use crate::settings::{EnvVars, MaskRule};
+use crate::config::settings::{EnvVars, MaskRule};
 
 pub const SECRET_MASK: &str = "*****";
 

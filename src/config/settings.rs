@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::parse_bool;
+use crate::config::names;
+use crate::config::yaml::{Doc, Node, Value};
 use crate::error::{Problem, exit};
-use crate::names;
-use crate::yaml::{Doc, Node, Value};
 
 /// A snapshot of the caller's environment; plan building reads only this. Settings
 /// are read from its UTF-8 part; children get all of it, bytes as they were.
@@ -147,7 +146,7 @@ pub struct Layers<'a> {
 
 /// Parses a core config file and checks its root key.
 pub fn load_core_file(path: &Path) -> Result<Doc, Problem> {
-    let root = crate::yaml::load_file(path).map_err(|e| e.at(path))?;
+    let root = crate::config::yaml::load_file(path).map_err(|e| e.at(path))?;
     match &root.value {
         Value::Map(entries) if entries.iter().any(|(k, _)| k == "bitops") => Ok(Doc {
             path: path.to_path_buf(),
@@ -666,6 +665,15 @@ pub fn require_deployments(settings: &Settings, env_file: &Path, problems: &mut 
     }
 }
 
+/// `true/1/yes/on` and `false/0/no/off`, any case; empty means false.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "n" | "" => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,7 +681,7 @@ mod tests {
     fn doc(text: &str) -> Doc {
         Doc {
             path: PathBuf::from("core.yaml"),
-            root: crate::yaml::parse(text).unwrap(),
+            root: crate::config::yaml::parse(text).unwrap(),
         }
     }
 

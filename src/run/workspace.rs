@@ -7,10 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
-use walkdir::WalkDir;
 
 use crate::error::{Error, Result};
-use crate::view::{EnvView, Source};
+use crate::repo::view::{EnvView, Source};
 
 pub struct Workspace {
     dir: Option<TempDir>,
@@ -53,58 +52,6 @@ impl Workspace {
     }
 }
 
-/// What a run would copy: the environment, the default folder, every `_`-prefixed
-/// folder and the root files. Links in it may not loop or point outside the ops repo:
-/// hooks would follow them out of the workspace.
-pub fn check_links(repo: &Path, view: &EnvView) -> Vec<crate::error::Problem> {
-    use crate::error::Problem;
-    let Ok(repo_real) = fs::canonicalize(repo) else {
-        return Vec::new();
-    };
-    let mut roots: Vec<PathBuf> = vec![view.env_dir.clone()];
-    roots.extend(view.default_dir.clone());
-    for entry in fs::read_dir(repo).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if !is_dir || name.to_string_lossy().starts_with('_') {
-            roots.push(entry.path());
-        }
-    }
-    roots.sort();
-    roots.dedup();
-    let mut problems = Vec::new();
-    for root in roots {
-        for entry in WalkDir::new(&root)
-            .follow_links(false)
-            .into_iter()
-            .flatten()
-        {
-            if !entry.path_is_symlink() {
-                continue;
-            }
-            let path = entry.path();
-            let target = fs::read_link(path).unwrap_or_default();
-            match fs::canonicalize(path) {
-                Ok(real) if !real.starts_with(&repo_real) => problems.push(
-                    Problem::error(format!(
-                        "this link points outside the ops repo, to {}",
-                        real.display()
-                    ))
-                    .file(path)
-                    .hint("hooks could reach that file through the workspace: copy what you need into the repo, or remove the link"),
-                ),
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => problems.push(
-                    Problem::error(format!("this link is part of a loop (it points to {})", target.display()))
-                        .file(path)
-                        .hint("remove the link or point it at a real file"),
-                ),
-                _ => {}
-            }
-        }
-    }
-    problems
-}
-
 /// Stages the workspace; writes the built-in plugins out too when `builtins` (a run
 /// that uses none does not pay for them).
 pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
@@ -122,8 +69,8 @@ pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
             .permissions(private)
             .tempdir()
             .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
-        for name in crate::builtin::names() {
-            crate::builtin::write(name, &plugins.path().join(name))
+        for name in crate::plugin::builtin::names() {
+            crate::plugin::builtin::write(name, &plugins.path().join(name))
                 .map_err(|e| Error::io("write the built-in plugins to", plugins.path(), e))?;
         }
         Some(plugins)
@@ -147,11 +94,11 @@ pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
         let kind = entry.file_type().map_err(|e| Error::io("read", &path, e))?;
         if kind.is_dir() {
             if text.starts_with('_') {
-                copy_tree(&path, &target)?;
+                crate::files::copy_tree(&path, &target)?;
             }
             // Other folders are environments (or .git): only the chosen one is staged, below.
         } else {
-            copy_entry(&path, &target)?;
+            crate::files::copy_entry(&path, &target)?;
         }
     }
     let env_target = ws.root.join(&view.env_name);
@@ -175,10 +122,10 @@ fn stage_merged(
         let dest = target.join(&entry.name);
         match entry.source {
             Source::Dir => stage_merged(view, &rel.join(&entry.name), &dest, notices)?,
-            Source::File(path) => copy_entry(&path, &dest)?,
+            Source::File(path) => crate::files::copy_entry(&path, &dest)?,
             Source::Yaml { env, default } => {
                 let read = |p: &Path| fs::read_to_string(p).map_err(|e| Error::io("read", p, e));
-                match crate::merge::merge_yaml_text(&read(&env)?, &read(&default)?) {
+                match crate::repo::merge::merge_yaml_text(&read(&env)?, &read(&default)?) {
                     Ok(text) => fs::write(&dest, text).map_err(|e| Error::io("write", &dest, e))?,
                     Err(why) => {
                         notices.push(format!(
@@ -186,40 +133,11 @@ fn stage_merged(
                             env.display(),
                             default.display()
                         ));
-                        copy_entry(&env, &dest)?;
+                        crate::files::copy_entry(&env, &dest)?;
                     }
                 }
             }
         }
-    }
-    Ok(())
-}
-
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    for entry in WalkDir::new(from).follow_links(false) {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(from).to_path_buf();
-            Error::io("read", &path, e.into())
-        })?;
-        let rel = entry.path().strip_prefix(from).unwrap_or(Path::new(""));
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            fs::create_dir_all(&dest).map_err(|e| Error::io("create", &dest, e))?;
-        } else {
-            copy_entry(entry.path(), &dest)?;
-        }
-    }
-    Ok(())
-}
-
-/// Copies a file with its permissions, or re-creates a symlink as a symlink.
-fn copy_entry(from: &Path, to: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(from).map_err(|e| Error::io("read", from, e))?;
-    if meta.file_type().is_symlink() {
-        let link = fs::read_link(from).map_err(|e| Error::io("read", from, e))?;
-        std::os::unix::fs::symlink(&link, to).map_err(|e| Error::io("create", to, e))?;
-    } else if meta.is_file() {
-        fs::copy(from, to).map_err(|e| Error::io("copy", from, e))?;
     }
     Ok(())
 }

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::TableFormat;
+use crate::app::cli::TableFormat;
+use crate::config::yaml::Doc;
 use crate::error::{Error, Problem, Result};
+use crate::plugin::schema::{self, Property};
 use crate::plugin::{self, Located};
-use crate::schema::{self, Property};
-use crate::yaml::Doc;
 
 /// Aligned text columns; the last column is not padded.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -62,7 +62,7 @@ pub struct EnvSummary {
 
 /// The environments of a repo and the tool folders of each.
 pub fn environments(repo: &Path) -> Vec<EnvSummary> {
-    crate::load::environments(repo)
+    crate::repo::inputs::environments(repo)
         .into_iter()
         .map(|name| {
             let mut tool_folders: Vec<String> = std::fs::read_dir(repo.join(&name))
@@ -107,8 +107,8 @@ pub struct DeploymentSummary {
 
 /// The deployments of an environment: plugin, where it comes from, folder present.
 pub fn deployments(
-    settings: &crate::settings::Settings,
-    view: &crate::view::EnvView,
+    settings: &crate::config::settings::Settings,
+    view: &crate::repo::view::EnvView,
     plugins_dir: Option<&Path>,
 ) -> Vec<DeploymentSummary> {
     settings
@@ -159,7 +159,7 @@ pub fn source_of(located: Option<&Located>) -> String {
     if p.builtin {
         return "built in".into();
     }
-    let record = std::fs::read_to_string(p.dir.join(crate::install::RECORD))
+    let record = std::fs::read_to_string(p.dir.join(crate::plugin::fetch::RECORD))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
     let origin = record.and_then(|r| {
@@ -195,7 +195,7 @@ pub fn plugins(plugins_dir: Option<&Path>) -> Vec<PluginSummary> {
             let located = plugin::locate(plugins_dir, None, &name);
             PluginSummary {
                 overrides_builtin: located.as_ref().is_some_and(|l| !l.builtin)
-                    && crate::builtin::exists(&name),
+                    && crate::plugin::builtin::exists(&name),
                 source: source_of(located.as_ref()),
                 name,
             }
@@ -272,7 +272,7 @@ fn setting(plugin: &str, p: &Property) -> Setting {
     let default = p.default.as_ref().map(|d| match d.scalar_text() {
         Some(t) => t,
         None => match &d.value {
-            crate::yaml::Value::Seq(items) => {
+            crate::config::yaml::Value::Seq(items) => {
                 let items: Vec<String> = items.iter().filter_map(|i| i.scalar_text()).collect();
                 format!("[{}]", items.join(", "))
             }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Problem;
-use crate::view::{EnvView, Source};
+use crate::repo::view::{EnvView, Source};
 
 pub const BEFORE: &str = "bitops.before-deploy.d";
 pub const AFTER: &str = "bitops.after-deploy.d";

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::settings::{self, EnvVars, Layers, Settings};
+use crate::config::yaml::Doc;
 use crate::error::{Error, Problem, Result};
-use crate::plan::{self, Context, Plan};
-use crate::settings::{self, EnvVars, Layers, Settings};
-use crate::view::EnvView;
-use crate::yaml::Doc;
+use crate::repo::TOOL_CONFIG;
+use crate::repo::view::EnvView;
 
 pub const DEFAULT_OPS_REPO: &str = "/opt/bitops_deployment";
 pub const DEFAULT_CORE_CONFIG: &str = "/opt/bitops/bitops.config.yaml";
@@ -68,7 +68,7 @@ pub fn environment(
             ]));
         }
     };
-    let invalid = crate::names::check(&name).err();
+    let invalid = crate::config::names::check(&name).err();
     if let Some(why) = invalid {
         return Err(Error::Invalid(vec![Problem::error(why).key("environment")]));
     }
@@ -123,7 +123,8 @@ pub fn image_config(flag: Option<&Path>) -> Result<Doc> {
         Some(path) => settings::load_core_file(&path).map_err(|p| Error::Invalid(vec![p])),
         None => Ok(Doc {
             path: PathBuf::from(BUILTIN_CONFIG_NAME),
-            root: crate::yaml::parse(BUILTIN_CONFIG).expect("the built-in config is valid YAML"),
+            root: crate::config::yaml::parse(BUILTIN_CONFIG)
+                .expect("the built-in config is valid YAML"),
         }),
     }
 }
@@ -165,7 +166,7 @@ pub fn env_settings(
 ) -> Settings {
     let view = env_view(repo, environment, &default_folder(image, env));
     let mut env_docs: Vec<Doc> = Vec::new();
-    for path in view.file_layers(Path::new(plan::TOOL_CONFIG)) {
+    for path in view.file_layers(Path::new(TOOL_CONFIG)) {
         match settings::load_core_file(&path) {
             Ok(doc) => env_docs.push(doc),
             Err(p) => problems.push(p),
@@ -186,58 +187,4 @@ pub fn bitops_dir() -> PathBuf {
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_default()
-}
-
-/// What a command asks of the plan beyond its inputs.
-#[derive(Debug, Default)]
-pub struct PlanOptions<'a> {
-    pub only: &'a [String],
-    pub skip: &'a [String],
-    pub dry_run: bool,
-    pub dry_run_hooks: bool,
-    pub grace: std::time::Duration,
-}
-
-/// The plan of one environment, with every problem found on the way in
-/// `plan.problems` (each once): the settings, the deployment selection, every step, and
-/// the links a run would copy. `deploy`, `plan` and `validate` all start here.
-pub fn plan_env(
-    repo: &Path,
-    environment: &str,
-    image: &Doc,
-    env: EnvVars,
-    plugins_dir: Option<PathBuf>,
-    options: &PlanOptions,
-) -> (Context, Plan) {
-    let mut problems = Vec::new();
-    let mut settings = env_settings(repo, environment, image, &env, &mut problems);
-    let env_file = repo.join(environment).join(plan::TOOL_CONFIG);
-    settings::require_deployments(&settings, &env_file, &mut problems);
-    settings::select(&mut settings, options.only, options.skip, &mut problems);
-    let ctx = Context {
-        environment: environment.to_string(),
-        ops_repo: repo.to_path_buf(),
-        plugins_dir,
-        env,
-        bitops_dir: bitops_dir(),
-        dry_run: options.dry_run,
-        dry_run_hooks: options.dry_run_hooks,
-        grace: options.grace,
-        settings,
-    };
-    let view = env_view(repo, environment, &ctx.settings.default_folder);
-    let mut plan = plan::build(&ctx, &view);
-    problems.append(&mut plan.problems);
-    problems.extend(crate::workspace::check_links(repo, &view));
-    // Sub-folder configs share the tool folder's: report a shared finding once.
-    let mut seen = Vec::new();
-    problems.retain(|p| {
-        let new = !seen.contains(p);
-        if new {
-            seen.push(p.clone());
-        }
-        new
-    });
-    plan.problems = problems;
-    (ctx, plan)
 }

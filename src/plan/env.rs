@@ -1,0 +1,109 @@
+//! A step's environment: the one place the variables a hook, a deploy script or an
+//! install script sees are built.
+
+use std::path::Path;
+
+use crate::config::settings::Deployment;
+use crate::plan::{Context, Target};
+use crate::plugin::{self, schema};
+
+/// The variables of spec section 4, then the schema's exports.
+pub fn step_env(
+    ctx: &Context,
+    dep: &Deployment,
+    target: &Target,
+    plugin_dir: &Path,
+    res: &schema::Resolution,
+) -> Vec<(String, String)> {
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let workspace = target.root;
+    let builtins = target
+        .builtins
+        .unwrap_or(Path::new(plugin::BUILTIN_PLACEHOLDER));
+    let env_root = workspace.join(&ctx.environment);
+    let tool_dir = env_root.join(&dep.alias);
+    let mut vars = vec![
+        ("BITOPS_ENVIRONMENT".to_string(), ctx.environment.clone()),
+        ("BITOPS_TEMPDIR".into(), s(workspace)),
+        ("BITOPS_ENVROOT".into(), s(&env_root)),
+        ("BITOPS_OPSREPO_ENVIRONMENT_DIR".into(), s(&tool_dir)),
+        (
+            "BITOPS_OPSREPO_ENV_FILE".into(),
+            s(&tool_dir.join("ENV_FILE")),
+        ),
+        ("BITOPS_DEPLOYMENT_ALIAS".into(), dep.alias.clone()),
+    ];
+    vars.extend(plugin_vars(
+        &dep.plugin,
+        plugin_dir,
+        ctx.plugins_dir.as_deref(),
+    ));
+    vars.extend([
+        ("BITOPS_BUILTIN_PLUGINS_DIR".into(), s(builtins)),
+        ("BITOPS_DIR".into(), s(&ctx.bitops_dir)),
+        (
+            "BITOPS_SCRIPTS_DIR".into(),
+            s(&ctx.bitops_dir.join("scripts")),
+        ),
+        (
+            "BITOPS_FAIL_FAST".into(),
+            if ctx.settings.fail_fast {
+                "True"
+            } else {
+                "False"
+            }
+            .into(),
+        ),
+        (
+            "BITOPS_KUBE_CONFIG_FILE".into(),
+            s(&workspace.join(".kube/config")),
+        ),
+        (
+            "BITOPS_DEFAULT_ROOT_DIR".into(),
+            ctx.settings.default_folder.clone(),
+        ),
+    ]);
+    if let Ok(exe) = std::env::current_exe() {
+        vars.push(("BITOPS_BIN".into(), s(&exe)));
+    }
+    if ctx.dry_run {
+        vars.push(("BITOPS_DRY_RUN".into(), "true".into()));
+        if ctx.dry_run_hooks {
+            vars.push(("BITOPS_DRY_RUN_HOOKS".into(), "true".into()));
+        }
+    }
+    // The step's own variables last: `plan` lists them from the CLI variable on.
+    vars.extend(res.cli_vars(&dep.plugin));
+    vars.extend(res.exports.iter().cloned());
+    vars
+}
+
+/// What a plugin's scripts learn of where they are: its name, its folder and the
+/// plugins folder. A step gets these among its variables; an install script gets
+/// only these.
+pub fn plugin_vars(
+    name: &str,
+    plugin_dir: &Path,
+    plugins_dir: Option<&Path>,
+) -> Vec<(String, String)> {
+    let plugins_dir = plugins_dir
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    vec![
+        ("BITOPS_PLUGIN_NAME".to_string(), name.to_string()),
+        (
+            "BITOPS_INSTALLED_PLUGIN_DIR".into(),
+            plugin_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            "BITOPS_PLUGINS_DIR".into(),
+            // With a trailing `/` as BitOps; empty when there is no plugins folder.
+            if plugins_dir.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", plugins_dir.trim_end_matches('/'))
+            },
+        ),
+        ("BITOPS_PLUGIN_DIR".into(), plugins_dir),
+    ]
+}

@@ -1,0 +1,63 @@
+//! From a command's inputs to the plan of one environment, with every problem found
+//! on the way. `deploy`, `plan` and `validate` all start here.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::settings::{self, EnvVars};
+use crate::config::yaml::Doc;
+use crate::plan::{self, Context, Plan};
+use crate::repo::{TOOL_CONFIG, inputs};
+
+/// What a command asks of the plan beyond its inputs.
+#[derive(Debug, Default)]
+pub struct PlanOptions<'a> {
+    pub only: &'a [String],
+    pub skip: &'a [String],
+    pub dry_run: bool,
+    pub dry_run_hooks: bool,
+    pub grace: std::time::Duration,
+}
+
+/// The plan of one environment, with every problem found on the way in
+/// `plan.problems` (each once): the settings, the deployment selection, every step, and
+/// the links a run would copy. `deploy`, `plan` and `validate` all start here.
+pub fn plan_env(
+    repo: &Path,
+    environment: &str,
+    image: &Doc,
+    env: EnvVars,
+    plugins_dir: Option<PathBuf>,
+    options: &PlanOptions,
+) -> (Context, Plan) {
+    let mut problems = Vec::new();
+    let mut settings = inputs::env_settings(repo, environment, image, &env, &mut problems);
+    let env_file = repo.join(environment).join(TOOL_CONFIG);
+    settings::require_deployments(&settings, &env_file, &mut problems);
+    settings::select(&mut settings, options.only, options.skip, &mut problems);
+    let ctx = Context {
+        environment: environment.to_string(),
+        ops_repo: repo.to_path_buf(),
+        plugins_dir,
+        env,
+        bitops_dir: inputs::bitops_dir(),
+        dry_run: options.dry_run,
+        dry_run_hooks: options.dry_run_hooks,
+        grace: options.grace,
+        settings,
+    };
+    let view = inputs::env_view(repo, environment, &ctx.settings.default_folder);
+    let mut plan = plan::build(&ctx, &view);
+    problems.append(&mut plan.problems);
+    problems.extend(crate::repo::links::check_links(repo, &view));
+    // Sub-folder configs share the tool folder's: report a shared finding once.
+    let mut seen = Vec::new();
+    problems.retain(|p| {
+        let new = !seen.contains(p);
+        if new {
+            seen.push(p.clone());
+        }
+        new
+    });
+    plan.problems = problems;
+    (ctx, plan)
+}

@@ -1,0 +1,228 @@
+//! The install transaction of `bitops install`: every plugin fetched into a staging
+//! folder first (nothing is installed when a fetch fails or a dependency is missing),
+//! then each swapped in and its install script run; a failed script puts the previous
+//! version back.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::settings::{EnvVars, PluginSource};
+use crate::error::{Error, Problem, Result, exit};
+use crate::plugin;
+use crate::plugin::fetch::{Fetch, RECORD, Record, describe, fetch, fetch_kind, order, redact};
+use crate::report::output::{Output, Tone};
+use crate::run::process::{self, Outcome, Spec};
+use crate::run::signals::Signals;
+
+pub struct Request<'a> {
+    pub sources: &'a [PluginSource],
+    pub config_file: &'a Path,
+    pub plugins_dir: &'a Path,
+    pub fail_fast: bool,
+}
+
+/// Installs every plugin of `req`; `problems` are those found in the config so far.
+pub fn install(
+    req: &Request,
+    mut problems: Vec<Problem>,
+    env: &EnvVars,
+    out: &Arc<Output>,
+) -> Result<()> {
+    let Request {
+        sources,
+        config_file,
+        plugins_dir,
+        fail_fast,
+    } = *req;
+    if sources.is_empty() && problems.is_empty() {
+        out.say(
+            Tone::Plain,
+            &format!(
+                "no plugins listed under `bitops.plugins` in {}; nothing to install",
+                config_file.display()
+            ),
+        );
+        return Ok(());
+    }
+    let kinds: Vec<Option<Fetch>> = sources
+        .iter()
+        .map(|s| {
+            fetch_kind(s)
+                .map_err(|p| problems.push(p.file(config_file)))
+                .ok()
+        })
+        .collect();
+    crate::error::check(&problems)?;
+    fs::create_dir_all(plugins_dir).map_err(|e| Error::io("create", plugins_dir, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".bitops-install-")
+        .tempdir_in(plugins_dir)
+        .map_err(|e| Error::io("create a staging folder in", plugins_dir, e))?;
+    let total = sources.len();
+    let mut commits = Vec::new();
+    for (i, (src, kind)) in sources.iter().zip(kinds.iter().flatten()).enumerate() {
+        let line = format!(
+            "[{}/{total}] fetching {} ({})",
+            i + 1,
+            src.name,
+            describe(kind)
+        );
+        out.say(Tone::Plain, &line);
+        let commit = fetch(&src.name, kind, &staging.path().join(&src.name)).map_err(|why| {
+            Error::Invalid(vec![
+                Problem::error(format!("cannot fetch plugin `{}`: {why}", src.name))
+                    .key(format!("bitops.plugins.{}.source", src.name))
+                    .file(config_file)
+                    .hint("nothing was installed; fix the source and run `bitops install` again"),
+            ])
+        })?;
+        commits.push(commit);
+    }
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let mut manifests = Vec::new();
+    for name in &names {
+        let located = plugin::locate(Some(staging.path()), None, name).expect("fetched above");
+        manifests.push((plugin::load_manifest(&located, &mut problems), located));
+    }
+    crate::error::check(&problems)?;
+    let mut missing = Vec::new();
+    for (name, (manifest, _)) in names.iter().zip(&manifests) {
+        for dep in &manifest.install.dependencies {
+            if !names.contains(dep) {
+                missing.push(
+                    Problem::error(format!("plugin `{name}` depends on `{dep}`, which is not listed under `bitops.plugins`"))
+                        .file(config_file)
+                        .key(format!("bitops.plugins.{dep}"))
+                        .code(exit::DEPENDENCY_MISSING)
+                        .hint(format!("add `{dep}` to `bitops.plugins`; nothing was installed")),
+                );
+            }
+        }
+    }
+    crate::error::check(&missing)?;
+    let deps: Vec<Vec<String>> = manifests
+        .iter()
+        .map(|(m, _)| m.install.dependencies.clone())
+        .collect();
+    let order = order(&names, &deps)
+        .map_err(|why| Error::Invalid(vec![Problem::error(why).file(config_file)]))?;
+
+    let runtime = crate::run::execute::runtime()
+        .map_err(|e| Error::io("start the runtime for", plugins_dir, e))?;
+    let mut signals = runtime
+        .block_on(async { Signals::install() })
+        .map_err(|e| Error::io("install signal handlers for", plugins_dir, e))?;
+    let mut failed = Vec::new();
+    for i in order {
+        let (src, (manifest, _)) = (&sources[i], &manifests[i]);
+        let target = plugins_dir.join(&src.name);
+        let staged = staging.path().join(&src.name);
+        let record = Record {
+            name: &src.name,
+            source: redact(&src.source),
+            source_branch: src.source_branch.as_deref(),
+            source_tag: src.source_tag.as_deref(),
+            source_commit: commits[i].clone(),
+        };
+        let json = serde_json::to_string_pretty(&record).unwrap_or_default();
+        fs::write(staged.join(RECORD), json + "\n")
+            .map_err(|e| Error::io("write", &staged.join(RECORD), e))?;
+        let backup = staging.path().join(format!(".previous-{}", src.name));
+        let had_previous = target.exists();
+        if had_previous {
+            fs::rename(&target, &backup).map_err(|e| Error::io("move aside", &target, e))?;
+        }
+        fs::rename(&staged, &target).map_err(|e| Error::io("install", &target, e))?;
+        let script = target.join(&manifest.install.install_script);
+        let outcome = if script.is_file() {
+            let vars = crate::plan::env::plugin_vars(&src.name, &target, Some(plugins_dir));
+            let spec = Spec {
+                argv: vec![
+                    manifest.install.language.clone(),
+                    script.to_string_lossy().into_owned(),
+                ],
+                cwd: target.clone(),
+                env: env.with(&vars),
+                timeout: None,
+                grace: Duration::from_secs(10),
+            };
+            out.say(
+                Tone::Plain,
+                &format!(
+                    "  install script: {} {}",
+                    spec.argv[0], manifest.install.install_script
+                ),
+            );
+            runtime.block_on(process::run(&spec, out, &mut signals)).0
+        } else {
+            out.say(
+                Tone::Plain,
+                &format!(
+                    "  no install script ({}); nothing to run",
+                    manifest.install.install_script
+                ),
+            );
+            Outcome::Exited { code: 0 }
+        };
+        match outcome {
+            Outcome::Exited { code: 0 } => {
+                out.say(
+                    Tone::Plain,
+                    &format!("  installed {} into {}", src.name, target.display()),
+                );
+            }
+            other => {
+                let _ = fs::remove_dir_all(&target);
+                if had_previous {
+                    let _ = fs::rename(&backup, &target);
+                }
+                let interrupted = matches!(other, Outcome::Interrupted { .. });
+                let (code, what) = match other {
+                    Outcome::Exited { code } => (code, format!("exit code {code}")),
+                    Outcome::Interrupted { code, signal } => {
+                        (code, format!("interrupted by {signal}"))
+                    }
+                    Outcome::TimedOut => (exit::TIMED_OUT, "timed out".into()),
+                    Outcome::SpawnFailed { error } => (127, error),
+                };
+                let restored = if had_previous {
+                    "; the previous version was put back"
+                } else {
+                    ""
+                };
+                out.say(
+                    Tone::Bad,
+                    &format!(
+                        "error: the install script of `{}` failed ({what}){restored}",
+                        src.name
+                    ),
+                );
+                if fail_fast || interrupted {
+                    return Err(Error::StepFailed {
+                        what: format!("install script of plugin `{}`", src.name),
+                        code,
+                    });
+                }
+                failed.push(src.name.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        out.say(
+            Tone::Plain,
+            &format!(
+                "installed {total} plugin{} into {}",
+                if total == 1 { "" } else { "s" },
+                plugins_dir.display()
+            ),
+        );
+        Ok(())
+    } else {
+        Err(Error::SomeFailed {
+            failed: failed.len(),
+            total,
+        })
+    }
+}
