@@ -402,6 +402,7 @@ fn help_shows_realistic_examples() {
     Test::new()
         .args(&["deploy", "--help"])
         .run()
+        .code(0)
         .stdout_has("--keep-workspace");
 }
 

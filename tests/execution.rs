@@ -206,7 +206,12 @@ fn bitops_fast_fail_false_0_no_off_turn_fail_fast_off() {
             .env("BITOPS_FAST_FAIL", value)
             .cmd("deploy", "dev")
             .run();
-        assert_eq!(run.code, 1, "BITOPS_FAST_FAIL={value}\n{}", run.stderr);
+        assert_eq!(
+            run.exit_code(),
+            1,
+            "BITOPS_FAST_FAIL={value}\n{}",
+            run.stderr
+        );
         assert_eq!(
             run.log(),
             unindent(ALL_STEPS_RAN),

@@ -541,8 +541,9 @@ fn every_bad_input_gets_one_clear_error_and_runs_nothing() {
             .run();
         let stderr = run.stderr();
         let mut wrong = Vec::new();
-        if run.code != c.code {
-            wrong.push(format!("exit code {} (expected {})", run.code, c.code));
+        let code = run.exit_code();
+        if code != c.code {
+            wrong.push(format!("exit code {code} (expected {})", c.code));
         }
         if stderr.contains("panicked") {
             wrong.push("it panicked".into());

@@ -109,6 +109,7 @@ fn list_shows_environments_then_one_environments_deployments() {
     let json = t()
         .args(&["list", "--ops-repo", "repo", "--format", "json"])
         .run();
+    json.code(0);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v[1]["name"], "prod");
     assert_eq!(
@@ -138,13 +139,11 @@ fn plugins_lists_installed_and_built_in_ones() {
         "{rows:?}"
     );
     // every built-in plugin is listed as such
-    let v: serde_json::Value = serde_json::from_str(
-        &three()
-            .args(&["plugins", "--plugins-dir", "plugins", "--format", "json"])
-            .run()
-            .stdout,
-    )
-    .unwrap();
+    let run = three()
+        .args(&["plugins", "--plugins-dir", "plugins", "--format", "json"])
+        .run();
+    run.code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let probe = v
         .as_array()
         .unwrap()

@@ -1,7 +1,9 @@
 //! The test builder: writes a temporary ops repo and plugins, runs the real binary,
 //! and checks its output, exit code and files. Every run also checks that the ops
-//! repo is byte-identical afterwards.
+//! repo is byte-identical afterwards, and every run's exit code must be checked
+//! (`Run::code`): a `Run` dropped unchecked fails the test.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -54,12 +56,30 @@ pub struct Test {
     env: Vec<(String, String)>,
 }
 
+/// The result of `Test::run`. Its exit code must be checked (`code`, or `exit_code` for
+/// a test that compares it itself): dropping a `Run` whose code was never checked panics.
 pub struct Run {
     pub stdout: String,
     pub stderr: String,
-    pub code: i32,
+    code: i32,
+    code_checked: Cell<bool>,
+    args: Vec<String>,
     pub root: PathBuf,
     _dir: TempDir,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if !self.code_checked.get() && !std::thread::panicking() {
+            panic!(
+                "the exit code ({}) of `bitops {}` was never checked: call .code(n)\n--- stdout:\n{}\n--- stderr:\n{}",
+                self.code,
+                self.args.join(" "),
+                self.stdout,
+                self.stderr
+            );
+        }
+    }
 }
 
 impl Test {
@@ -218,6 +238,8 @@ impl Test {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             code: output.status.code().unwrap_or(-1),
+            code_checked: Cell::new(false),
+            args: self.args.clone(),
             root,
             _dir: self.dir,
         }
@@ -276,12 +298,19 @@ impl Run {
     }
 
     pub fn code(&self, expected: i32) -> &Run {
+        self.code_checked.set(true);
         assert_eq!(
             self.code, expected,
             "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
             self.stdout, self.stderr
         );
         self
+    }
+
+    /// The exit code, for a test that compares it itself; counts as checking it.
+    pub fn exit_code(&self) -> i32 {
+        self.code_checked.set(true);
+        self.code
     }
 
     pub fn stdout_is(&self, expected: &str) -> &Run {
