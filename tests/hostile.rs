@@ -2,24 +2,21 @@
 //! file (and line where it applies), the documented exit code, no panic, and nothing
 //! is executed.
 
-use crate::test::Test;
-
-const SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name}
-            forks: {type: integer, parameter: forks}
-            mode: {type: string, enum: [fast, safe]}
-            stack-action: {type: string, default: plan}
-";
+use crate::test::{Test, probe_schema};
 
 fn base() -> Test {
     Test::new()
-        .probe_plugin("probe", SCHEMA, &[])
+        .probe_plugin(
+            "probe",
+            &probe_schema(
+                "
+                forks: {type: integer, parameter: forks}
+                mode: {type: string, enum: [fast, safe]}
+                ",
+                "",
+            ),
+            &[],
+        )
         .deployments(&["a"])
         .hook("repo/dev/a/bitops.before-deploy.d/01.sh")
 }

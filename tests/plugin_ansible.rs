@@ -60,14 +60,6 @@ fn out(run: &Run, name: &str) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
-fn lacks(run: &Run, part: &str) {
-    assert!(
-        !run.stdout().contains(part),
-        "stdout has {part:?}:\n{}",
-        run.stdout()
-    );
-}
-
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn the_playbook_runs_in_the_tool_folder_with_the_cli_flags() {
@@ -153,7 +145,7 @@ fn skip_deploy_runs_nothing() {
     run.code(0);
     run.stdout_is("ansible: skip-deploy is set: nothing to do\n");
     assert_eq!(out(&run, "greeting.txt"), None);
-    lacks(&run, "PLAY");
+    run.stdout_lacks("PLAY");
 }
 
 #[test]
@@ -176,20 +168,8 @@ fn install_checks_that_ansible_playbook_is_on_path() {
     let path = crate::tools::path_with(&["ansible-playbook"]);
     let install = |path: &str| {
         Test::new()
-            .write(
-                "core.yaml",
-                "bitops:\n  plugins:\n    ansible: {source: builtin}\n",
-            )
+            .install_builtin("ansible")
             .env("PATH", path)
-            .args(&[
-                "install",
-                "-c",
-                "core.yaml",
-                "--plugins-dir",
-                "installed",
-                "--color",
-                "never",
-            ])
             .run()
     };
     let run = install(&path);

@@ -5,28 +5,8 @@
 //! argv to the probe log. Each chart's config is resolved by the core (`subfolder_configs`:
 //! checked by plan before anything runs, then `bitops resolve` in deploy.sh).
 
-use crate::test::{Run, Test};
+use crate::test::{Test, b64};
 use crate::tools;
-
-/// Standard base64 with padding (what `base64 -w0` prints).
-pub fn b64(text: &str) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in text.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 const DEPLOYMENTS: &str = "bitops:\n  deployments:\n    helm: {plugin: helm}\n";
 
@@ -234,15 +214,6 @@ fn cluster() -> Test {
         .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
 }
 
-fn lacks(run: &Run, part: &str) {
-    assert!(
-        !run.stdout.contains(part) && !run.stderr.contains(part),
-        "output has {part:?}:\n{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-}
-
 #[test]
 fn deploy_creates_the_namespace_and_upgrades_with_every_flag_and_values_file() {
     let t = cluster();
@@ -286,8 +257,8 @@ fn deploy_creates_the_namespace_and_upgrades_with_every_flag_and_values_file() {
     assert_eq!(copied, KUBECONFIG);
     run.stdout_has("helm: kubeconfig from KUBECONFIG_BASE64 written to .kube/config\n")
         .stdout_has("helm: done: web\n");
-    lacks(&run, "kube-token-do-not-print");
-    lacks(&run, "k8s.example.invalid");
+    run.output_lacks("kube-token-do-not-print");
+    run.output_lacks("k8s.example.invalid");
 }
 
 #[test]
@@ -897,23 +868,7 @@ fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn install_checks_that_helm_is_on_path() {
     let path = tools::path_with(&["helm"]);
-    let install = |t: Test, path: &str| {
-        t.write(
-            "core.yaml",
-            "bitops:\n  plugins:\n    helm: {source: builtin}\n",
-        )
-        .env("PATH", path)
-        .args(&[
-            "install",
-            "-c",
-            "core.yaml",
-            "--plugins-dir",
-            "installed",
-            "--color",
-            "never",
-        ])
-        .run()
-    };
+    let install = |t: Test, path: &str| t.install_builtin("helm").env("PATH", path).run();
     let run = install(Test::new(), &path);
     run.code(0);
     run.stdout_has(&format!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use crate::test::{Run, Test};
+use crate::test::Test;
 
 /// A state folder shared by the runs of one test, and the PATH holding terraform.
 struct Tf {
@@ -122,14 +122,6 @@ fn output(state: &Path, name: &str) -> serde_json::Value {
     json["outputs"][name]["value"].clone()
 }
 
-fn lacks(run: &Run, part: &str) {
-    assert!(
-        !run.stdout().contains(part),
-        "stdout has {part:?}:\n{}",
-        run.stdout()
-    );
-}
-
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn plan_is_the_default_and_writes_no_state() {
@@ -141,7 +133,7 @@ fn plan_is_the_default_and_writes_no_state() {
         .stdout_has("# terraform_data.first will be created")
         .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.")
         .stdout_has("terraform: plan: changes pending (stack-action is plan: nothing applied)");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
     assert_eq!(resources(&tf.state_file()), None, "plan wrote a state");
 }
 
@@ -168,7 +160,7 @@ fn apply_writes_the_state_and_shows_the_outputs() {
     run.code(0);
     run.stdout_has("terraform: apply: no changes to apply\n")
         .stdout_has("greeting = \"hello\"");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
     // the saved plan is removed
     let left: Vec<_> = std::fs::read_dir(run.root.join("tmp"))
         .unwrap()
@@ -242,7 +234,7 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
         )
         .stdout_has("No changes.")
         .stdout_has("terraform: dry run: no changes (stack-action apply)\n");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
 
     // a changed configuration: the plan shows the change, nothing is applied
     let changed = tf.main_tf("", &RESOURCES.replace("\"hello\"", "\"changed\""));
@@ -253,7 +245,7 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
     run.code(0);
     run.stdout_has("# terraform_data.first will be updated in-place")
         .stdout_has("terraform: dry run: changes pending (stack-action apply): see the plan above; nothing was applied\n");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
     assert!(
         std::fs::read(tf.state_file()).unwrap() == before,
         "a dry run changed the state"
@@ -434,7 +426,7 @@ fn a_pinned_version_must_match_the_terraform_on_path() {
         "terraform: error: options.version requires terraform 0.12.31, but {}/terraform is {have}; put terraform 0.12.31 first on PATH or change options.version\n",
         crate::tools::tools_bin().display()
     ));
-    lacks(&run, "running: terraform init");
+    run.stdout_lacks("running: terraform init");
     assert_eq!(resources(&tf.state_file()), None);
 
     // the exact version, or a prefix of it, passes
@@ -470,7 +462,7 @@ fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
     run.code(1);
     run.stdout_has("Reference to undeclared input variable")
         .stdout_has("terraform: error: `terraform plan` failed (exit 1)\n");
-    lacks(&run, "terraform apply");
+    run.stdout_lacks("terraform apply");
     assert_eq!(resources(&tf.state_file()), None);
 
     let run = tf
@@ -489,21 +481,9 @@ fn install_checks_that_terraform_is_on_path() {
     let tf = Tf::new();
     let install = |path: &str| {
         Test::new()
-            .write(
-                "core.yaml",
-                "bitops:\n  plugins:\n    terraform: {source: builtin}\n",
-            )
+            .install_builtin("terraform")
             .env("PATH", path)
             .env("TF_CLI_CONFIG_FILE", "/dev/null")
-            .args(&[
-                "install",
-                "-c",
-                "core.yaml",
-                "--plugins-dir",
-                "installed",
-                "--color",
-                "never",
-            ])
             .run()
     };
     let run = install(&tf.path);
