@@ -1,28 +1,21 @@
 //! Core config layers, tool config resolution and the errors bad input gets.
 
-use crate::test::Test;
+use crate::test::{Test, probe_schema};
 
-const SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name}
-            forks: {type: integer, parameter: forks}
-            verbose: {type: boolean, parameter: verbose}
-            tags: {type: list, parameter: tag}
-            stack-action: {type: string, default: plan}
-        options:
-          type: object
-          properties:
-            region: {type: string, export_env: PROBE_REGION}
-";
+fn schema() -> String {
+    probe_schema(
+        "
+        forks: {type: integer, parameter: forks}
+        verbose: {type: boolean, parameter: verbose}
+        tags: {type: list, parameter: tag}
+        ",
+        "region: {type: string, export_env: PROBE_REGION}",
+    )
+}
 
 fn base() -> Test {
     Test::new()
-        .probe_plugin("probe", SCHEMA, &["BITOPS_PROBE_CLI", "PROBE_REGION"])
+        .probe_plugin("probe", &schema(), &["BITOPS_PROBE_CLI", "PROBE_REGION"])
         .write(
             "repo/dev/bitops.config.yaml",
             "bitops:\n  deployments:\n    one: {plugin: probe}\n",
@@ -402,6 +395,7 @@ fn help_shows_realistic_examples() {
     Test::new()
         .args(&["deploy", "--help"])
         .run()
+        .code(0)
         .stdout_has("--keep-workspace");
 }
 
@@ -430,7 +424,7 @@ fn without_an_image_config_the_built_in_one_deploys_the_standard_tools() {
 fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
     let t = || {
         Test::new()
-            .probe_plugin("probe", SCHEMA, &["BITOPS_DRY_RUN"])
+            .probe_plugin("probe", &schema(), &["BITOPS_DRY_RUN"])
             .write(
                 "repo/dev/bitops.config.yaml",
                 "bitops:\n  deployments:\n    one: {plugin: probe}\n",
@@ -483,7 +477,7 @@ fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
 fn subfolder_configs_are_checked_by_plan_and_resolved_by_the_plugin() {
     let t = || {
         Test::new()
-            .write("plugins/charts/bitops.schema.yaml", &crate::test::unindent(SCHEMA).replace("probe:", "charts:"))
+            .write("plugins/charts/bitops.schema.yaml", &schema().replace("probe:", "charts:"))
             .write("plugins/charts/plugin.config.yaml", "plugin:\n  deployment: {subfolder_configs: true}\n")
             .write(
                 "plugins/charts/deploy.sh",

@@ -9,24 +9,21 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::test::{Test, unindent};
+use crate::test::{PROBE_SCHEMA, Test, alive, unindent};
 
-const SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name, export_env: PROBE_NAME}
-            stack-action: {type: string, default: plan}
-";
+/// `PROBE_SCHEMA` with `name` also exported as PROBE_NAME.
+fn schema() -> String {
+    unindent(PROBE_SCHEMA).replace(
+        "parameter: name}",
+        "parameter: name, export_env: PROBE_NAME}",
+    )
+}
 
 /// Environment `dev` with one probe deployment per alias, in that order, each with a
 /// tool folder holding `probe: {}`.
 fn steps(aliases: &[&str]) -> Test {
     Test::new()
-        .probe_plugin("probe", SCHEMA, &[])
+        .probe_plugin("probe", &schema(), &[])
         .deployments(aliases)
 }
 
@@ -36,51 +33,20 @@ const FAILS_FOR_B: &str = r#"
     if [ "$BITOPS_DEPLOYMENT_ALIAS" = b ]; then exit 3; fi
 "#;
 
-/// `bitops deploy` for `t`, with the same environment and arguments as `Test::run`,
-/// for tests that need the raw bytes or the live output.
+/// `bitops deploy` for `t`, as `Test::run` starts it, for tests that need the raw
+/// bytes or the live output.
 fn deploy_command(t: &Test) -> Command {
-    let root = t.root();
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
-    cmd.current_dir(root)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", root)
-        .env("TMPDIR", root.join("tmp"))
-        .env("PROBE_LOG", root.join("log.txt"))
-        .args([
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-            "--color",
-            "never",
-        ]);
-    cmd
-}
-
-/// Whether a process is still running: `kill -0` succeeds and it is not a zombie
-/// (the container's PID 1 may never reap orphans, so a killed one can linger as a zombie).
-fn alive(pid: &str) -> bool {
-    let signalled = Command::new("kill")
-        .args(["-0", pid])
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false);
-    signalled && !zombie
+    t.command(&[
+        "deploy",
+        "-e",
+        "dev",
+        "--ops-repo",
+        "repo",
+        "--plugins-dir",
+        "plugins",
+        "--color",
+        "never",
+    ])
 }
 
 fn read_pid(path: &Path) -> String {
@@ -206,7 +172,12 @@ fn bitops_fast_fail_false_0_no_off_turn_fail_fast_off() {
             .env("BITOPS_FAST_FAIL", value)
             .cmd("deploy", "dev")
             .run();
-        assert_eq!(run.code, 1, "BITOPS_FAST_FAIL={value}\n{}", run.stderr);
+        assert_eq!(
+            run.exit_code(),
+            1,
+            "BITOPS_FAST_FAIL={value}\n{}",
+            run.stderr
+        );
         assert_eq!(
             run.log(),
             unindent(ALL_STEPS_RAN),
@@ -278,7 +249,7 @@ fn each_step_sees_the_callers_environment_but_not_earlier_steps_exports() {
     let run = steps(&["a", "b"])
         .probe_plugin(
             "probe",
-            SCHEMA,
+            &schema(),
             &["PROBE_NAME", "BITOPS_PROBE_NAME", "CALLER_VAR"],
         )
         .write(
@@ -338,7 +309,7 @@ fn every_step_gets_the_standard_bitops_variables() {
     let run = steps(&["tool"])
         .probe_plugin(
             "probe",
-            SCHEMA,
+            &schema(),
             &[
                 "BITOPS_ENVIRONMENT",
                 "BITOPS_TEMPDIR",
@@ -396,7 +367,7 @@ fn every_step_gets_the_standard_bitops_variables() {
 #[test]
 fn bitops_fail_fast_is_false_when_fail_fast_is_off() {
     let run = steps(&["a"])
-        .probe_plugin("probe", SCHEMA, &["BITOPS_FAIL_FAST"])
+        .probe_plugin("probe", &schema(), &["BITOPS_FAIL_FAST"])
         .write(
             "repo/dev/bitops.config.yaml",
             "bitops:\n  fail_fast: false\n  deployments:\n    a: {plugin: probe}\n",
@@ -463,7 +434,7 @@ fn keep_workspace_keeps_it_and_prints_its_path() {
 #[test]
 fn a_hook_edits_a_later_steps_files_and_that_step_runs_with_the_edits() {
     let run = steps(&["a", "b"])
-        .probe_plugin("probe", SCHEMA, &["BITOPS_PROBE_CLI"])
+        .probe_plugin("probe", &schema(), &["BITOPS_PROBE_CLI"])
         .write(
             "repo/dev/b/bitops.config.yaml",
             "probe: {cli: {name: original}}\n",
@@ -649,7 +620,7 @@ fn masks_and_secret_values_cover_all_child_output_and_the_log_file() {
     let t = Test::new();
     let logs = t.root().join("logs");
     let run = t
-        .probe_plugin("probe", SCHEMA, &[])
+        .probe_plugin("probe", &schema(), &[])
         .write(
             "repo/dev/bitops.config.yaml",
             &format!(
@@ -862,7 +833,7 @@ fn before_hook_scripts_false_skips_the_before_hooks() {
 fn without_core_schema_parsing_a_tool_needs_no_config_and_gets_no_stack_action() {
     let plugin_without_schema_parsing = || {
         Test::new()
-            .probe_plugin("probe", SCHEMA, &["BITOPS_PROBE_CLI"])
+            .probe_plugin("probe", &schema(), &["BITOPS_PROBE_CLI"])
             .write(
                 "repo/dev/bitops.config.yaml",
                 "bitops:\n  deployments:\n    a: {plugin: probe}\n",

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::test::{Test, snapshot};
+use crate::test::{INSTALL_ARGS, Run, Test, snapshot};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -35,17 +35,8 @@ fn plugin_files(t: Test, dir: &str, version: &str) -> Test {
         .write(&format!("{dir}/install.sh"), &format!("echo \"installing {version} in $(basename \"$PWD\") as $BITOPS_PLUGIN_NAME\"\necho {version} > installed.txt\n"))
 }
 
-fn install(t: Test) -> crate::test::Run {
-    t.args(&[
-        "install",
-        "-c",
-        "core.yaml",
-        "--plugins-dir",
-        "installed",
-        "--color",
-        "never",
-    ])
-    .run()
+fn install(t: Test) -> Run {
+    t.args(INSTALL_ARGS).run()
 }
 
 #[test]
@@ -175,10 +166,9 @@ fn a_failing_install_script_keeps_the_previous_version() {
         "core.yaml",
         &format!("bitops:\n  plugins:\n    mine: {{source: 'file://{src}'}}\n"),
     );
-    let first = t.args(&["install", "-c", "core.yaml", "--plugins-dir", "installed"]);
-    let root = first.root().to_path_buf();
+    let root = t.root().to_path_buf();
     // install v1, then try v2 whose install script fails
-    let run = first.run();
+    let run = install(t);
     run.code(0);
     let before = snapshot(&root.join("installed"));
     std::fs::write(
@@ -187,15 +177,7 @@ fn a_failing_install_script_keeps_the_previous_version() {
     )
     .unwrap();
     let again = Command::new(env!("CARGO_BIN_EXE_bitops"))
-        .args([
-            "install",
-            "-c",
-            "core.yaml",
-            "--plugins-dir",
-            "installed",
-            "--color",
-            "never",
-        ])
+        .args(INSTALL_ARGS)
         .current_dir(&root)
         .output()
         .unwrap();
@@ -218,10 +200,9 @@ fn installing_twice_gives_the_same_tree() {
         &format!("bitops:\n  plugins:\n    mine: 'file://{src}'\n"),
     );
     let root = t.root().to_path_buf();
-    let args = ["install", "-c", "core.yaml", "--plugins-dir", "installed"];
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_bitops"))
-            .args(args)
+            .args(INSTALL_ARGS)
             .current_dir(&root)
             .output()
             .unwrap()

@@ -1,21 +1,18 @@
 //! Operator experience: subsets, discovery, validation, reports, CI output.
 
-use crate::test::Test;
+use crate::test::{PROBE_SCHEMA, Test, probe_schema, unindent};
 
-const SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name, description: the name to greet}
-            stack-action: {type: string, default: plan}
-";
+/// `PROBE_SCHEMA` with a description of `name`.
+fn schema() -> String {
+    unindent(PROBE_SCHEMA).replace(
+        "parameter: name}",
+        "parameter: name, description: the name to greet}",
+    )
+}
 
 fn three() -> Test {
     Test::new()
-        .probe_plugin("probe", SCHEMA, &[])
+        .probe_plugin("probe", &schema(), &[])
         .deployments(&["net", "app", "db"])
 }
 
@@ -109,6 +106,7 @@ fn list_shows_environments_then_one_environments_deployments() {
     let json = t()
         .args(&["list", "--ops-repo", "repo", "--format", "json"])
         .run();
+    json.code(0);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v[1]["name"], "prod");
     assert_eq!(
@@ -138,13 +136,11 @@ fn plugins_lists_installed_and_built_in_ones() {
         "{rows:?}"
     );
     // every built-in plugin is listed as such
-    let v: serde_json::Value = serde_json::from_str(
-        &three()
-            .args(&["plugins", "--plugins-dir", "plugins", "--format", "json"])
-            .run()
-            .stdout,
-    )
-    .unwrap();
+    let run = three()
+        .args(&["plugins", "--plugins-dir", "plugins", "--format", "json"])
+        .run();
+    run.code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let probe = v
         .as_array()
         .unwrap()
@@ -204,27 +200,19 @@ fn completions_for_each_shell() {
         .stderr_has("invalid value 'tcsh'");
 }
 
-const STRICT_SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name}
-            forks: {type: integer, parameter: forks}
-            stack-action: {type: string, default: plan}
-        options:
-          type: object
-          properties:
-            region: {type: string, required: true, export_env: REGION}
-";
+/// `PROBE_SCHEMA` with `forks` and a required `options.region`.
+fn strict_schema() -> String {
+    probe_schema(
+        "forks: {type: integer, parameter: forks}",
+        "region: {type: string, required: true, export_env: REGION}",
+    )
+}
 
 /// Three environments with five distinct mistakes between them.
 fn five_mistakes() -> Test {
     let deployments = "bitops:\n  deployments:\n    app: {plugin: probe}\n";
     Test::new()
-        .probe_plugin("probe", STRICT_SCHEMA, &[])
+        .probe_plugin("probe", &strict_schema(), &[])
         // dev: a YAML syntax error, and a misspelt key in another tool
         .write(
             "repo/dev/bitops.config.yaml",
@@ -348,7 +336,7 @@ fn validate_one_environment_clean_and_with_warnings() {
     // a default-folder file hidden by the environment is a warning unless --strict
     let t = || {
         Test::new()
-            .probe_plugin("probe", STRICT_SCHEMA, &[])
+            .probe_plugin("probe", &strict_schema(), &[])
             .write(
                 "repo/dev/bitops.config.yaml",
                 "bitops:\n  deployments:\n    app: {plugin: probe}\n",
@@ -414,7 +402,7 @@ fn validate_one_environment_clean_and_with_warnings() {
         .stdout_has("error: repo/dev/bitops.config.yaml: `bitops.deployments.gone`: deployment `gone`: tool folder dev/gone not found; it will be skipped\n")
         .stdout_has("error: repo/dev/app/bitops.before-deploy.d/check: this hook will be skipped: not a .sh file and not executable\n");
     let clean = Test::new()
-        .probe_plugin("probe", STRICT_SCHEMA, &[])
+        .probe_plugin("probe", &strict_schema(), &[])
         .write(
             "repo/dev/bitops.config.yaml",
             "bitops:\n  deployments:\n    app: {plugin: probe}\n",

@@ -19,10 +19,10 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server` and waits (up to 20 s) until it accepts connections; `None`
-    /// (skip, already reported) when the tools are not installed.
-    pub fn start() -> Option<Moto> {
-        let path = tools::path_with(&["aws", "moto_server"])?;
+    /// Starts `moto_server` and waits (up to 20 s) until it accepts connections; panics
+    /// when the tools are not installed.
+    pub fn start() -> Moto {
+        let path = tools::path_with(&["aws", "moto_server"]);
         let port = tools::free_port();
         let started = Instant::now();
         let child = Command::new(tools::tools_bin().join("moto_server"))
@@ -52,7 +52,7 @@ impl Moto {
             "moto_server answered on 127.0.0.1:{port} after {:?}",
             started.elapsed()
         );
-        Some(moto)
+        moto
     }
 
     pub fn endpoint(&self) -> String {
@@ -119,8 +119,9 @@ fn repo(config: &str) -> Test {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn the_identity_is_checked_and_no_secret_is_printed() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let t0 = Instant::now();
     let run = moto
         .env(repo("aws: {}\n"))
@@ -143,10 +144,9 @@ fn the_identity_is_checked_and_no_secret_is_printed() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn missing_credentials_are_named_with_how_to_set_them() {
-    let Some(path) = tools::path_with(&["aws"]) else {
-        return;
-    };
+    let path = tools::path_with(&["aws"]);
     let run = repo("aws: {}\n")
         .env("PATH", &path)
         .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -178,10 +178,9 @@ fn missing_credentials_are_named_with_how_to_set_them() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn an_unreachable_endpoint_fails_the_identity_check_with_the_cli_message() {
-    let Some(path) = tools::path_with(&["aws"]) else {
-        return;
-    };
+    let path = tools::path_with(&["aws"]);
     let port = tools::free_port(); // nothing listens there
     let run = repo("aws: {}\n")
         .env("PATH", &path)
@@ -200,10 +199,9 @@ fn an_unreachable_endpoint_fails_the_identity_check_with_the_cli_message() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn skip_deploy_skips_even_the_checks() {
-    let Some(path) = tools::path_with(&["aws"]) else {
-        return;
-    };
+    let path = tools::path_with(&["aws"]);
     let run = repo("aws:\n  options:\n    skip-deploy: true\n")
         .env("PATH", &path)
         .cmd("deploy", "dev")
@@ -213,8 +211,9 @@ fn skip_deploy_skips_even_the_checks() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn the_eks_helper_writes_the_kubeconfig_for_later_steps() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     moto.aws_json(&[
         "eks",
         "create-cluster",
@@ -279,10 +278,9 @@ fn the_eks_helper_writes_the_kubeconfig_for_later_steps() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn install_checks_the_cli_and_prints_its_version() {
-    let Some(path) = tools::path_with(&["aws"]) else {
-        return;
-    };
+    let path = tools::path_with(&["aws"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/aws/install.sh");
     let out = Command::new("bash")
         .arg(&script)

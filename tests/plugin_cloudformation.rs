@@ -156,8 +156,9 @@ fn ssm(moto: &Moto, name: &str) -> Option<String> {
 const SSM_NAME: &str = "/bitops/bitops-test/greeting";
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn deploys_updates_and_deletes_a_stack_with_parameters() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
 
     let run = deploy(&moto, repo(CONFIG), "create");
     run.code(0);
@@ -225,8 +226,9 @@ fn deploys_updates_and_deletes_a_stack_with_parameters() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_broken_template_fails_validation_with_the_cli_message() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let run = deploy(
         &moto,
         repo(CONFIG).write(
@@ -245,8 +247,9 @@ fn a_broken_template_fails_validation_with_the_cli_message() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_failing_deploy_exits_non_zero_with_the_cli_message_and_leaves_no_empty_stack() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     // Parameters off (`enabled`, BitOps v1's name, wins over template-param-flag): the
     // template's Greeting has no value, so the change set cannot run.
     let config = CONFIG.replace(
@@ -266,8 +269,9 @@ fn a_failing_deploy_exits_non_zero_with_the_cli_message_and_leaves_no_empty_stac
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_dry_run_prints_the_change_set_and_changes_nothing() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
 
     // A new stack: the change set is shown, then deleted with the empty stack it made.
     let run = deploy(
@@ -330,8 +334,9 @@ fn a_dry_run_prints_the_change_set_and_changes_nothing() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn skip_deploy_creates_nothing() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let config = CONFIG.replace(
         "cfn-stack-name: bitops-test",
         "cfn-stack-name: bitops-test\n        skip-deploy: true",
@@ -345,8 +350,9 @@ fn skip_deploy_creates_nothing() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn s3bucket_and_s3prefix_deploy_the_template_from_s3() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     moto.aws_json(&["s3api", "create-bucket", "--bucket", "bitops-templates"]);
     let config = CONFIG.replace(
         "cfn-stack-name: bitops-test",
@@ -383,10 +389,9 @@ fn s3bucket_and_s3prefix_deploy_the_template_from_s3() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn missing_credentials_stop_the_deploy_with_the_aws_plugins_error() {
-    let Some(path) = tools::path_with(&["aws"]) else {
-        return;
-    };
+    let path = tools::path_with(&["aws"]);
     let run = repo(CONFIG).env("PATH", &path).cmd("deploy", "dev").run();
     run.code(1);
     run.stdout_has("cloudformation: stack bitops-test: deploy\naws: error: missing AWS settings: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION\n");
@@ -405,10 +410,9 @@ fn the_stack_name_and_template_are_required_before_anything_runs() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn install_checks_the_cli_and_cfn_lint() {
-    let Some(path) = tools::path_with(&["aws", "cfn-lint"]) else {
-        return;
-    };
+    let path = tools::path_with(&["aws", "cfn-lint"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/cloudformation/install.sh");
     let out = Command::new("bash")
         .arg(&script)

@@ -5,28 +5,8 @@
 //! argv to the probe log. Each chart's config is resolved by the core (`subfolder_configs`:
 //! checked by plan before anything runs, then `bitops resolve` in deploy.sh).
 
-use crate::test::{Run, Test};
+use crate::test::{Test, b64};
 use crate::tools;
-
-/// Standard base64 with padding (what `base64 -w0` prints).
-pub fn b64(text: &str) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in text.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 const DEPLOYMENTS: &str = "bitops:\n  deployments:\n    helm: {plugin: helm}\n";
 
@@ -100,10 +80,9 @@ fn web_repo(t: Test) -> Test {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn dry_run_lints_and_renders_with_values_in_order() {
-    let Some(path) = tools::path_with(&["helm"]) else {
-        return;
-    };
+    let path = tools::path_with(&["helm"]);
     let run = web_repo(Test::new())
         .hook("repo/dev/helm/web/bitops.before-deploy.d/01.sh")
         .cmd("deploy", "dev")
@@ -165,10 +144,9 @@ data:
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn dry_run_fails_on_a_broken_chart_with_helms_message() {
-    let Some(path) = tools::path_with(&["helm"]) else {
-        return;
-    };
+    let path = tools::path_with(&["helm"]);
     let run = web_repo(Test::new())
         .write(
             "repo/dev/helm/web/templates/broken.yaml",
@@ -236,15 +214,6 @@ fn cluster() -> Test {
         .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
 }
 
-fn lacks(run: &Run, part: &str) {
-    assert!(
-        !run.stdout.contains(part) && !run.stderr.contains(part),
-        "output has {part:?}:\n{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-}
-
 #[test]
 fn deploy_creates_the_namespace_and_upgrades_with_every_flag_and_values_file() {
     let t = cluster();
@@ -288,8 +257,8 @@ fn deploy_creates_the_namespace_and_upgrades_with_every_flag_and_values_file() {
     assert_eq!(copied, KUBECONFIG);
     run.stdout_has("helm: kubeconfig from KUBECONFIG_BASE64 written to .kube/config\n")
         .stdout_has("helm: done: web\n");
-    lacks(&run, "kube-token-do-not-print");
-    lacks(&run, "k8s.example.invalid");
+    run.output_lacks("kube-token-do-not-print");
+    run.output_lacks("k8s.example.invalid");
 }
 
 #[test]
@@ -737,10 +706,9 @@ fn one_charts_values_never_reach_the_next() {
 /// `--dry-run --dry-run-hooks` (BITOPS_DRY_RUN_HOOKS, exported by the core) runs the
 /// charts' own hooks too, as it runs the tool folder's.
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn dry_run_hooks_run_the_charts_hooks() {
-    let Some(path) = tools::path_with(&["helm"]) else {
-        return;
-    };
+    let path = tools::path_with(&["helm"]);
     let run = web_repo(Test::new())
         .hook("repo/dev/helm/bitops.before-deploy.d/00.sh")
         .write(
@@ -897,27 +865,10 @@ fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn install_checks_that_helm_is_on_path() {
-    let Some(path) = tools::path_with(&["helm"]) else {
-        return;
-    };
-    let install = |t: Test, path: &str| {
-        t.write(
-            "core.yaml",
-            "bitops:\n  plugins:\n    helm: {source: builtin}\n",
-        )
-        .env("PATH", path)
-        .args(&[
-            "install",
-            "-c",
-            "core.yaml",
-            "--plugins-dir",
-            "installed",
-            "--color",
-            "never",
-        ])
-        .run()
-    };
+    let path = tools::path_with(&["helm"]);
+    let install = |t: Test, path: &str| t.install_builtin("helm").env("PATH", path).run();
     let run = install(Test::new(), &path);
     run.code(0);
     run.stdout_has(&format!(

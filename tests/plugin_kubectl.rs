@@ -4,8 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::plugin_helm::b64;
-use crate::test::{Run, Test};
+use crate::test::{Test, b64};
 use crate::tools;
 
 const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://k8s.example.invalid:6443\"}\nusers:\n- name: u\n  user: {token: kube-token-do-not-print}\ncontexts:\n- name: dev-context\n  context: {cluster: c, user: u}\ncurrent-context: dev-context\n";
@@ -31,20 +30,10 @@ fn test(path: &str) -> Test {
         .cmd("deploy", "dev")
 }
 
-fn lacks(run: &Run, part: &str) {
-    assert!(
-        !run.stdout.contains(part) && !run.stderr.contains(part),
-        "output has {part:?}:\n{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-}
-
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn the_kubeconfig_is_written_for_the_next_steps_with_mode_600_and_never_printed() {
-    let Some(path) = tools::path_with(&["kubectl"]) else {
-        return;
-    };
+    let path = tools::path_with(&["kubectl"]);
     let run = test(&path)
         .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
         .args(&["--keep-workspace"])
@@ -59,8 +48,8 @@ fn the_kubeconfig_is_written_for_the_next_steps_with_mode_600_and_never_printed(
         kubectl: contexts: dev-context
         ",
     );
-    lacks(&run, "kube-token-do-not-print");
-    lacks(&run, "k8s.example.invalid");
+    run.output_lacks("kube-token-do-not-print");
+    run.output_lacks("k8s.example.invalid");
     // the kept workspace holds it too
     let ws = &run.workspaces()[0];
     let file = ws.join(".kube/config");
@@ -76,10 +65,9 @@ fn the_kubeconfig_is_written_for_the_next_steps_with_mode_600_and_never_printed(
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_dry_run_writes_the_file_into_the_workspace_only() {
-    let Some(path) = tools::path_with(&["kubectl"]) else {
-        return;
-    };
+    let path = tools::path_with(&["kubectl"]);
     let run = test(&path)
         .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
         .args(&["--dry-run"])
@@ -95,10 +83,9 @@ fn a_dry_run_writes_the_file_into_the_workspace_only() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_missing_or_bad_variable_is_a_clear_error() {
-    let Some(path) = tools::path_with(&["kubectl"]) else {
-        return;
-    };
+    let path = tools::path_with(&["kubectl"]);
     let run = test(&path).run();
     run.code(1);
     run.stdout_is(
@@ -122,7 +109,7 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
     run.stdout_is(
         "kubectl: error: KUBECONFIG_BASE64 does not decode to a kubeconfig that kubectl can read\n",
     );
-    lacks(&run, "kube-token-do-not-print");
+    run.output_lacks("kube-token-do-not-print");
 
     // the BitOps helm plugin's name for it works too
     let run = test(&path)
@@ -132,10 +119,9 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn skip_deploy_writes_nothing() {
-    let Some(path) = tools::path_with(&["kubectl"]) else {
-        return;
-    };
+    let path = tools::path_with(&["kubectl"]);
     let run = test(&path)
         .write(
             "repo/dev/kubectl/bitops.config.yaml",
@@ -149,27 +135,10 @@ fn skip_deploy_writes_nothing() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn install_checks_that_kubectl_is_on_path() {
-    let Some(path) = tools::path_with(&["kubectl"]) else {
-        return;
-    };
-    let install = |t: Test, path: &str| {
-        t.write(
-            "core.yaml",
-            "bitops:\n  plugins:\n    kubectl: {source: builtin}\n",
-        )
-        .env("PATH", path)
-        .args(&[
-            "install",
-            "-c",
-            "core.yaml",
-            "--plugins-dir",
-            "installed",
-            "--color",
-            "never",
-        ])
-        .run()
-    };
+    let path = tools::path_with(&["kubectl"]);
+    let install = |t: Test, path: &str| t.install_builtin("kubectl").env("PATH", path).run();
     let run = install(Test::new(), &path);
     run.code(0);
     run.stdout_has(&format!(

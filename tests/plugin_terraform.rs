@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use crate::test::{Run, Test};
+use crate::test::Test;
 
 /// A state folder shared by the runs of one test, and the PATH holding terraform.
 struct Tf {
@@ -35,13 +35,13 @@ output "greeting" {
 "#;
 
 impl Tf {
-    fn new() -> Option<Tf> {
-        let path = crate::tools::path_with(&["terraform"])?;
+    fn new() -> Tf {
+        let path = crate::tools::path_with(&["terraform"]);
         let state = tempfile::Builder::new()
             .prefix("bitops-tf-state-")
             .tempdir()
             .unwrap();
-        Some(Tf { state, path })
+        Tf { state, path }
     }
 
     fn state_dir(&self) -> &Path {
@@ -122,17 +122,10 @@ fn output(state: &Path, name: &str) -> serde_json::Value {
     json["outputs"][name]["value"].clone()
 }
 
-fn lacks(run: &Run, part: &str) {
-    assert!(
-        !run.stdout().contains(part),
-        "stdout has {part:?}:\n{}",
-        run.stdout()
-    );
-}
-
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn plan_is_the_default_and_writes_no_state() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let run = tf.test("terraform: {}\n").run();
     run.code(0);
     run.stdout_has("terraform: running: terraform init -input=false -no-color\n")
@@ -140,13 +133,14 @@ fn plan_is_the_default_and_writes_no_state() {
         .stdout_has("# terraform_data.first will be created")
         .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.")
         .stdout_has("terraform: plan: changes pending (stack-action is plan: nothing applied)");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
     assert_eq!(resources(&tf.state_file()), None, "plan wrote a state");
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn apply_writes_the_state_and_shows_the_outputs() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let run = tf.test("terraform: {cli: {stack-action: apply}}\n").run();
     run.code(0);
     run.stdout_has("terraform: terraform 1.")
@@ -166,7 +160,7 @@ fn apply_writes_the_state_and_shows_the_outputs() {
     run.code(0);
     run.stdout_has("terraform: apply: no changes to apply\n")
         .stdout_has("greeting = \"hello\"");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
     // the saved plan is removed
     let left: Vec<_> = std::fs::read_dir(run.root.join("tmp"))
         .unwrap()
@@ -178,8 +172,9 @@ fn apply_writes_the_state_and_shows_the_outputs() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn terraform_apply_true_forces_an_apply() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let run = tf
         .test("terraform: {cli: {stack-action: plan}}\n")
         .env("TERRAFORM_APPLY", "true")
@@ -191,8 +186,9 @@ fn terraform_apply_true_forces_an_apply() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn destroy_plans_the_destruction_then_removes_everything() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     tf.apply();
     let run = tf.test("terraform: {cli: {stack-action: destroy}}\n").run();
     run.code(0);
@@ -205,8 +201,9 @@ fn destroy_plans_the_destruction_then_removes_everything() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn terraform_destroy_true_forces_a_destroy() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     tf.apply();
     let run = tf
         .test("terraform: {cli: {stack-action: apply}}\n")
@@ -219,8 +216,9 @@ fn terraform_destroy_true_forces_a_destroy() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     tf.apply();
     let before = std::fs::read(tf.state_file()).unwrap();
 
@@ -236,7 +234,7 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
         )
         .stdout_has("No changes.")
         .stdout_has("terraform: dry run: no changes (stack-action apply)\n");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
 
     // a changed configuration: the plan shows the change, nothing is applied
     let changed = tf.main_tf("", &RESOURCES.replace("\"hello\"", "\"changed\""));
@@ -247,7 +245,7 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
     run.code(0);
     run.stdout_has("# terraform_data.first will be updated in-place")
         .stdout_has("terraform: dry run: changes pending (stack-action apply): see the plan above; nothing was applied\n");
-    lacks(&run, "Apply complete");
+    run.stdout_lacks("Apply complete");
     assert!(
         std::fs::read(tf.state_file()).unwrap() == before,
         "a dry run changed the state"
@@ -271,8 +269,9 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn var_file_values_reach_the_outputs() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let run = tf
         .test("terraform: {cli: {var-file: dev.tfvars, stack-action: apply}}\n")
         .write(
@@ -290,8 +289,9 @@ fn var_file_values_reach_the_outputs() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn targets_limit_the_run_and_the_older_target_key_still_works() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let run = tf
         .test("terraform:\n  cli:\n    targets: [terraform_data.second]\n    stack-action: apply\n")
         .run();
@@ -315,8 +315,9 @@ fn targets_limit_the_run_and_the_older_target_key_still_works() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn backend_config_and_init_upgrade_go_to_init() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let other = tf.state_dir().join("from-backend-config.tfstate");
     let config = format!(
         "terraform:\n  cli:\n    backend-config: [\"path={}\"]\n    stack-action: apply\n  options:\n    init-upgrade: true\n",
@@ -333,8 +334,9 @@ fn backend_config_and_init_upgrade_go_to_init() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_workspace_is_created_then_selected() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     // The local backend keeps a workspace's state in `terraform.tfstate.d/<name>/` under the
     // working folder, which is the staged tool folder: gone after the run.
     let run = tf
@@ -396,8 +398,9 @@ fn a_workspace_is_created_then_selected() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn skip_deploy_runs_nothing() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let run = tf
         .test("terraform: {cli: {stack-action: apply}, options: {skip-deploy: true}}\n")
         .run();
@@ -407,8 +410,9 @@ fn skip_deploy_runs_nothing() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_pinned_version_must_match_the_terraform_on_path() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let run = tf
         .test("terraform: {cli: {stack-action: apply}, options: {version: 0.12.31}}\n")
         .run();
@@ -422,7 +426,7 @@ fn a_pinned_version_must_match_the_terraform_on_path() {
         "terraform: error: options.version requires terraform 0.12.31, but {}/terraform is {have}; put terraform 0.12.31 first on PATH or change options.version\n",
         crate::tools::tools_bin().display()
     ));
-    lacks(&run, "running: terraform init");
+    run.stdout_lacks("running: terraform init");
     assert_eq!(resources(&tf.state_file()), None);
 
     // the exact version, or a prefix of it, passes
@@ -437,8 +441,9 @@ fn a_pinned_version_must_match_the_terraform_on_path() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     // the schema's `enum` stops an unknown stack-action before anything runs
     let run = tf.test("terraform: {cli: {stack-action: aply}}\n").run();
     run.code(1);
@@ -457,7 +462,7 @@ fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
     run.code(1);
     run.stdout_has("Reference to undeclared input variable")
         .stdout_has("terraform: error: `terraform plan` failed (exit 1)\n");
-    lacks(&run, "terraform apply");
+    run.stdout_lacks("terraform apply");
     assert_eq!(resources(&tf.state_file()), None);
 
     let run = tf
@@ -471,25 +476,14 @@ fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
 }
 
 #[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn install_checks_that_terraform_is_on_path() {
-    let Some(tf) = Tf::new() else { return };
+    let tf = Tf::new();
     let install = |path: &str| {
         Test::new()
-            .write(
-                "core.yaml",
-                "bitops:\n  plugins:\n    terraform: {source: builtin}\n",
-            )
+            .install_builtin("terraform")
             .env("PATH", path)
             .env("TF_CLI_CONFIG_FILE", "/dev/null")
-            .args(&[
-                "install",
-                "-c",
-                "core.yaml",
-                "--plugins-dir",
-                "installed",
-                "--color",
-                "never",
-            ])
             .run()
     };
     let run = install(&tf.path);

@@ -3,9 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::test::Test;
-
-use crate::test::PROBE_SCHEMA as SCHEMA;
+use crate::test::{PROBE_SCHEMA as SCHEMA, Test, alive, probe_schema};
 
 fn wait_for(path: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -125,25 +123,15 @@ fn the_lock_of_a_killed_run_is_taken_over() {
     run.code(0).stdout_is("deployed\n");
 }
 
-const SECRET_SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name}
-            stack-action: {type: string, default: plan}
-        options:
-          type: object
-          properties:
-            password: {type: string, export_env: SERVICE_PASSWORD}
-";
+/// `PROBE_SCHEMA` with a secret in `options.password`.
+fn secret_schema() -> String {
+    probe_schema("", "password: {type: string, export_env: SERVICE_PASSWORD}")
+}
 
 /// Every kind of secret bitops knows, and a run that prints each of them every way.
 fn planted() -> Test {
     Test::new()
-        .probe_plugin("probe", SECRET_SCHEMA, &["SERVICE_PASSWORD", "BITOPS_PROBE_CLI"])
+        .probe_plugin("probe", &secret_schema(), &["SERVICE_PASSWORD", "BITOPS_PROBE_CLI"])
         .write(
             "repo/dev/bitops.config.yaml",
             "bitops:\n  logging:\n    filename: run\n    path: LOGS\n    secret_env: [DB_URL]\n    masks:\n      - {search: 'pin=\\d+', replace: 'pin=<hidden>'}\n  deployments:\n    a: {plugin: probe}\n",
@@ -227,16 +215,6 @@ fn stubborn() -> Test {
             "plugins/probe/deploy.sh",
             "trap '' TERM\n(trap '' TERM; sleep 120) &\necho $! > \"$HOLD/grandchild\"\ntouch \"$HOLD/started\"\n# bounded, should a failing test leave it behind\nfor i in $(seq 600); do sleep 0.1; done\n",
         )
-}
-
-/// Running, not a zombie (this container's PID 1 may never reap orphans).
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 fn spawn_stubborn(t: &Test, grace: &str) -> std::process::Child {

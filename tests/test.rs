@@ -1,7 +1,9 @@
 //! The test builder: writes a temporary ops repo and plugins, runs the real binary,
 //! and checks its output, exit code and files. Every run also checks that the ops
-//! repo is byte-identical afterwards.
+//! repo is byte-identical afterwards, and every run's exit code must be checked
+//! (`Run::code`): a `Run` dropped unchecked fails the test.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -47,6 +49,68 @@ pub const PROBE_SCHEMA: &str = "
             stack-action: {type: string, default: plan}
 ";
 
+/// `PROBE_SCHEMA` with more settings: `cli` (property lines, de-indented) between `name`
+/// and `stack-action`, and, when `options` is not empty, an `options` section holding
+/// its property lines.
+pub fn probe_schema(cli: &str, options: &str) -> String {
+    let properties = |lines: &str| -> String {
+        unindent(lines)
+            .lines()
+            .map(|l| format!("        {l}\n"))
+            .collect()
+    };
+    let base = unindent(PROBE_SCHEMA);
+    let (head, tail) = base.split_once("        stack-action:").unwrap();
+    let mut schema = format!("{head}{}        stack-action:{tail}", properties(cli));
+    if !options.trim().is_empty() {
+        schema.push_str("    options:\n      type: object\n      properties:\n");
+        schema.push_str(&properties(options));
+    }
+    schema
+}
+
+/// The arguments of `bitops install` of `core.yaml` into `installed/`.
+pub const INSTALL_ARGS: &[&str] = &[
+    "install",
+    "-c",
+    "core.yaml",
+    "--plugins-dir",
+    "installed",
+    "--color",
+    "never",
+];
+
+/// Standard base64 with padding (what `base64 -w0` prints).
+pub fn b64(text: &str) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Whether a process is running and not a zombie (the container's PID 1 may never reap
+/// orphans, so a killed one can linger as a zombie).
+pub fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
 #[must_use]
 pub struct Test {
     pub dir: TempDir,
@@ -54,12 +118,30 @@ pub struct Test {
     env: Vec<(String, String)>,
 }
 
+/// The result of `Test::run`. Its exit code must be checked (`code`, or `exit_code` for
+/// a test that compares it itself): dropping a `Run` whose code was never checked panics.
 pub struct Run {
     pub stdout: String,
     pub stderr: String,
-    pub code: i32,
+    code: i32,
+    code_checked: Cell<bool>,
+    args: Vec<String>,
     pub root: PathBuf,
     _dir: TempDir,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if !self.code_checked.get() && !std::thread::panicking() {
+            panic!(
+                "the exit code ({}) of `bitops {}` was never checked: call .code(n)\n--- stdout:\n{}\n--- stderr:\n{}",
+                self.code,
+                self.args.join(" "),
+                self.stdout,
+                self.stderr
+            );
+        }
+    }
 }
 
 impl Test {
@@ -157,6 +239,15 @@ impl Test {
         self
     }
 
+    /// `bitops install` (`INSTALL_ARGS`) of a `core.yaml` listing the built-in plugin `name`.
+    pub fn install_builtin(self, name: &str) -> Test {
+        self.write(
+            "core.yaml",
+            &format!("bitops:\n  plugins:\n    {name}: {{source: builtin}}\n"),
+        )
+        .args(INSTALL_ARGS)
+    }
+
     /// `<command> -e ENV --ops-repo repo --plugins-dir plugins --color never`
     pub fn cmd(self, command: &str, env: &str) -> Test {
         self.args(&[
@@ -177,37 +268,36 @@ impl Test {
         self
     }
 
-    /// The binary as `run` starts it (folder, HOME, TMPDIR, PROBE_LOG), for a test that
-    /// drives the process itself (signals, concurrency); `HOLD` is the test folder.
-    pub fn command(&self, args: &[&str]) -> Command {
+    /// The binary with the test's arguments and environment, in the test folder: only
+    /// PATH is inherited; HOME is the test folder, TMPDIR its `tmp/`, PROBE_LOG its
+    /// `log.txt`.
+    fn base_command(&self) -> Command {
         std::fs::create_dir_all(self.root().join("tmp")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
-        cmd.args(args)
-            .current_dir(self.root())
-            .env("HOME", self.root())
-            .env("TMPDIR", self.root().join("tmp"))
-            .env("PROBE_LOG", self.root().join("log.txt"))
-            .env("HOLD", self.root())
-            .env_remove("BITOPS_ENVIRONMENT");
-        cmd
-    }
-
-    pub fn run(self) -> Run {
-        let before = snapshot(&self.root().join("repo"));
-        let log = self.root().join("log.txt");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
         cmd.current_dir(self.root())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.root())
             .env("TMPDIR", self.root().join("tmp"))
-            .env("PROBE_LOG", &log)
+            .env("PROBE_LOG", self.root().join("log.txt"))
             .args(&self.args);
-        std::fs::create_dir_all(self.root().join("tmp")).unwrap();
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let output = cmd.output().unwrap();
+        cmd
+    }
+
+    /// The binary as `run` starts it, with `args` added, for a test that drives the
+    /// process itself (signals, concurrency, raw bytes); `HOLD` is the test folder.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.base_command();
+        cmd.args(args).env("HOLD", self.root());
+        cmd
+    }
+
+    pub fn run(self) -> Run {
+        let before = snapshot(&self.root().join("repo"));
+        let output = self.base_command().output().unwrap();
         let after = snapshot(&self.root().join("repo"));
         assert!(
             before == after,
@@ -218,6 +308,8 @@ impl Test {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             code: output.status.code().unwrap_or(-1),
+            code_checked: Cell::new(false),
+            args: self.args.clone(),
             root,
             _dir: self.dir,
         }
@@ -276,12 +368,19 @@ impl Run {
     }
 
     pub fn code(&self, expected: i32) -> &Run {
+        self.code_checked.set(true);
         assert_eq!(
             self.code, expected,
             "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
             self.stdout, self.stderr
         );
         self
+    }
+
+    /// The exit code, for a test that compares it itself; counts as checking it.
+    pub fn exit_code(&self) -> i32 {
+        self.code_checked.set(true);
+        self.code
     }
 
     pub fn stdout_is(&self, expected: &str) -> &Run {
@@ -308,6 +407,26 @@ impl Run {
             self.stderr().contains(part),
             "stderr lacks {part:?}:\n{}",
             self.stderr()
+        );
+        self
+    }
+
+    pub fn stdout_lacks(&self, part: &str) -> &Run {
+        assert!(
+            !self.stdout().contains(part),
+            "stdout has {part:?}:\n{}",
+            self.stdout()
+        );
+        self
+    }
+
+    /// Neither stdout nor stderr, as printed (not normalized), contains `part`.
+    pub fn output_lacks(&self, part: &str) -> &Run {
+        assert!(
+            !self.stdout.contains(part) && !self.stderr.contains(part),
+            "output has {part:?}:\n{}\n{}",
+            self.stdout,
+            self.stderr
         );
         self
     }

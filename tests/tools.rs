@@ -1,6 +1,7 @@
 //! Real external tools for the plugin tests, installed by `bash .ci/tools.sh` into
-//! `.tools/bin`. Missing tools fail the test under CI (where .ci/run installs them)
-//! and skip it, loudly, elsewhere.
+//! `.tools/bin`. Every test that needs them is marked
+//! `#[ignore = "needs .tools/ (bash .ci/tools.sh)"]`: `cargo test` lists it as ignored,
+//! and `cargo test -- --include-ignored` runs it, where a missing tool is a failure.
 
 use std::path::{Path, PathBuf};
 
@@ -8,31 +9,25 @@ pub fn tools_bin() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin")
 }
 
-/// `PATH` with `.tools/bin` first, when every tool named is there; `None` (skip) otherwise.
-pub fn path_with(tools: &[&str]) -> Option<String> {
+/// `PATH` with `.tools/bin` first. Panics when a tool named is not there.
+pub fn path_with(tools: &[&str]) -> String {
     let bin = tools_bin();
     let missing: Vec<&str> = tools
         .iter()
         .copied()
         .filter(|t| !bin.join(t).exists())
         .collect();
-    if !missing.is_empty() {
-        let msg = format!(
-            "real tools missing from {}: {} (install them with `bash .ci/tools.sh`)",
-            bin.display(),
-            missing.join(", ")
-        );
-        if std::env::var_os("CI").is_some() || std::env::var_os("BITOPS_REQUIRE_TOOLS").is_some() {
-            panic!("{msg}");
-        }
-        eprintln!("SKIPPED: {msg}");
-        return None;
-    }
-    Some(format!(
+    assert!(
+        missing.is_empty(),
+        "real tools missing from {}: {} (install them with `bash .ci/tools.sh`)",
+        bin.display(),
+        missing.join(", ")
+    );
+    format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
-    ))
+    )
 }
 
 /// A free TCP port on 127.0.0.1.
