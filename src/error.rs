@@ -19,8 +19,51 @@ pub mod exit {
     pub const LOCKED: i32 = 75;
     /// A step ran longer than its `timeout`.
     pub const TIMED_OUT: i32 = 124;
+    pub const INTERRUPTED_SIGHUP: i32 = 129;
     pub const INTERRUPTED_SIGINT: i32 = 130;
     pub const INTERRUPTED_SIGTERM: i32 = 143;
+}
+
+/// The signals that stop a run: the running step's processes are stopped, the workspace
+/// and any partial install removed, the lock released, the report written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Hangup,
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 3] = [Signal::Hangup, Signal::Interrupt, Signal::Terminate];
+
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Hangup => libc::SIGHUP,
+            Signal::Interrupt => libc::SIGINT,
+            Signal::Terminate => libc::SIGTERM,
+        }
+    }
+
+    pub fn from_number(n: i32) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.number() == n)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Hangup => "SIGHUP",
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal number, as shells report it.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Signal::Hangup => exit::INTERRUPTED_SIGHUP,
+            Signal::Interrupt => exit::INTERRUPTED_SIGINT,
+            Signal::Terminate => exit::INTERRUPTED_SIGTERM,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -153,8 +196,8 @@ pub enum Error {
     /// The problems were already printed (e.g. by `validate`); exit 1 quietly.
     #[error("")]
     Reported,
-    #[error("interrupted by {signal}; the running step was stopped")]
-    Interrupted { signal: &'static str, code: i32 },
+    #[error("interrupted by {}; the run was stopped, its workspace removed", .signal.name())]
+    Interrupted { signal: Signal },
 }
 
 fn render_problems(problems: &[Problem]) -> String {
@@ -184,7 +227,7 @@ impl Error {
             Error::Io { .. } | Error::SomeFailed { .. } | Error::Reported => exit::FAILURE,
             Error::StepFailed { code, .. } => *code,
             Error::TimedOut { .. } => exit::TIMED_OUT,
-            Error::Interrupted { code, .. } => *code,
+            Error::Interrupted { signal } => signal.exit_code(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             let path = e.path().unwrap_or(from).to_path_buf();
             Error::io("read", &path, e.into())
         })?;
+        crate::stop::check()?;
         let rel = entry.path().strip_prefix(from).unwrap_or(Path::new(""));
         let dest = to.join(rel);
         if entry.file_type().is_dir() {
@@ -34,4 +35,29 @@ pub fn copy_entry(from: &Path, to: &Path) -> Result<()> {
         fs::copy(from, to).map_err(|e| Error::io("copy", from, e))?;
     }
     Ok(())
+}
+
+/// Opens `path` for writing, owner-only (0600, an existing file too), creating its
+/// folder; `append` keeps what is there, else it is truncated. A symlink at `path` is
+/// refused (`O_NOFOLLOW`), so a planted link cannot redirect the write.
+pub fn open_private(path: &Path, append: bool) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .append(append)
+        .truncate(!append)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// Writes `bytes` to a private file (see `open_private`), replacing what it held.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::io::Write::write_all(&mut open_private(path, false)?, bytes)
 }

@@ -13,3 +13,4 @@ pub mod plugin;
 pub mod repo;
 pub mod report;
 pub mod run;
+pub mod stop;

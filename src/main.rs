@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use bitops::app::{self, cli};
 use bitops::error;
 use clap::Parser;
@@ -7,11 +9,13 @@ fn main() {
     let code = match app::run(cli) {
         Ok(()) => error::exit::OK,
         Err(e) => {
-            match &e {
-                error::Error::Invalid(_) => eprintln!("{e}"),
-                error::Error::Reported => {}
-                _ => eprintln!("error: {e}"),
-            }
+            // A closed stderr (`2>&1 | head`) must not turn the exit code into a panic's.
+            let mut stderr = std::io::stderr().lock();
+            let _ = match &e {
+                error::Error::Invalid(_) => writeln!(stderr, "{e}"),
+                error::Error::Reported => Ok(()),
+                _ => writeln!(stderr, "error: {e}"),
+            };
             e.exit_code()
         }
     };

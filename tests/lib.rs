@@ -11,6 +11,7 @@ mod execution;
 mod hostile;
 mod install;
 mod operator;
+mod pipeline;
 mod plugin_ansible;
 mod plugin_aws;
 mod plugin_cloudformation;

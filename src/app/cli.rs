@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::settings::parse_bool;
-use crate::report::output::{Ci, LogFormat};
+use crate::report::LogFormat;
+use crate::report::ci::Ci;
 
 #[derive(Debug, Parser)]
 #[command(

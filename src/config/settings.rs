@@ -665,6 +665,20 @@ pub fn require_deployments(settings: &Settings, env_file: &Path, problems: &mut 
     }
 }
 
+/// Variables whose values are never shown.
+pub fn is_secret_name(name: &str, extra: &[String]) -> bool {
+    const NAMES: &[&str] = &[
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "KUBECONFIG_BASE64",
+        "HELM_SECRETS_BASE64",
+    ];
+    const SUFFIXES: &[&str] = &["_TOKEN", "_PASSWORD", "_SECRET"];
+    NAMES.contains(&name)
+        || SUFFIXES.iter().any(|s| name.ends_with(s))
+        || extra.iter().any(|e| e == name)
+}
+
 /// `true/1/yes/on` and `false/0/no/off`, any case; empty means false.
 pub fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {

@@ -36,7 +36,7 @@ pub struct Context {
     pub grace: std::time::Duration,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub environment: String,
     pub ops_repo: PathBuf,
@@ -46,7 +46,7 @@ pub struct Plan {
     pub problems: Vec<Problem>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub index: usize,
     pub alias: String,

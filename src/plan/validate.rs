@@ -22,6 +22,18 @@ pub struct Report {
     pub errors: usize,
     pub warnings: usize,
     pub problems: Vec<Finding>,
+    /// What the problems must be masked with before they are shown.
+    #[serde(skip)]
+    pub secrets: Secrets,
+}
+
+/// The masks of every environment checked: `logging.masks`, `logging.secret_env` and
+/// the values of secret-named exports.
+#[derive(Debug, Default)]
+pub struct Secrets {
+    pub rules: Vec<crate::config::settings::MaskRule>,
+    pub names: Vec<String>,
+    pub values: Vec<String>,
 }
 
 pub struct Request<'a> {
@@ -33,7 +45,13 @@ pub struct Request<'a> {
 }
 
 /// Problems of one environment, as `validate` sees them.
-fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Problem> {
+fn check_env(
+    req: &Request,
+    image: &Doc,
+    name: &str,
+    env: &EnvVars,
+    secrets: &mut Secrets,
+) -> Vec<Problem> {
     let (ctx, mut built) = crate::plan::load::plan_env(
         req.repo,
         name,
@@ -44,6 +62,16 @@ fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Probl
     );
     let mut problems = std::mem::take(&mut built.problems);
     let settings = &ctx.settings;
+    secrets.rules.extend(settings.masks.iter().cloned());
+    secrets.names.extend(settings.secret_env.iter().cloned());
+    for step in &built.steps {
+        secrets.values.extend(
+            step.env
+                .iter()
+                .filter(|(k, _)| crate::config::settings::is_secret_name(k, &settings.secret_env))
+                .map(|(_, v)| v.clone()),
+        );
+    }
     let from_env_file = settings.deployments_file.as_ref().is_some_and(|f| {
         f.starts_with(req.repo.join(name)) || f.starts_with(req.repo.join(&settings.default_folder))
     });
@@ -98,8 +126,9 @@ fn check_env(req: &Request, image: &Doc, name: &str, env: &EnvVars) -> Vec<Probl
 pub fn validate(req: &Request, env: &EnvVars) -> Result<Report, Error> {
     let image = crate::repo::inputs::image_config(req.config)?;
     let mut findings: Vec<Finding> = Vec::new();
+    let mut secrets = Secrets::default();
     for name in &req.environments {
-        let mut problems = check_env(req, &image, name, env);
+        let mut problems = check_env(req, &image, name, env, &mut secrets);
         for p in &mut problems {
             if p.strict || req.strict {
                 p.severity = Severity::Error;
@@ -121,6 +150,7 @@ pub fn validate(req: &Request, env: &EnvVars) -> Result<Report, Error> {
         errors,
         warnings: findings.len() - errors,
         problems: findings,
+        secrets,
     })
 }
 

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde::Serialize;
 
 use crate::config::settings::PluginSource;
@@ -113,14 +114,16 @@ pub fn describe(kind: &Fetch) -> String {
 }
 
 /// Fetches one plugin into `dest`; returns the commit checked out for git sources.
-pub fn fetch(name: &str, kind: &Fetch, dest: &Path) -> std::result::Result<Option<String>, String> {
+/// Fetches one plugin into `dest`; returns the commit of a git source. Errors carry
+/// what was being done, for the user (`{:#}` shows the chain).
+pub fn fetch(name: &str, kind: &Fetch, dest: &Path) -> anyhow::Result<Option<String>> {
     match kind {
         Fetch::Builtin => crate::plugin::builtin::write(name, dest)
             .map(|()| None)
-            .map_err(|e| e.to_string()),
+            .with_context(|| format!("cannot write the built-in plugin to {}", dest.display())),
         Fetch::Folder(from) => crate::files::copy_tree(from, dest)
             .map(|()| None)
-            .map_err(|e| e.to_string()),
+            .with_context(|| format!("cannot copy {}", from.display())),
         Fetch::Git {
             url,
             reference,
@@ -154,21 +157,32 @@ pub fn fetch(name: &str, kind: &Fetch, dest: &Path) -> std::result::Result<Optio
             if let Some(sha) = commit
                 && head != *sha
             {
-                return Err(format!("checked out {head}, not the pinned commit {sha}"));
+                anyhow::bail!("checked out {head}, not the pinned commit {sha}");
             }
             Ok(Some(head))
         }
     }
 }
 
-fn git(args: &[String]) -> std::result::Result<String, String> {
-    let out = duct::cmd("git", args)
+fn git(args: &[String]) -> anyhow::Result<String> {
+    let handle = duct::cmd("git", args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdout_capture()
         .stderr_capture()
         .unchecked()
-        .run()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .start()
+        .context("cannot run git")?;
+    // A stop signal ends a long clone too.
+    let out = loop {
+        if let Some(out) = handle.try_wait().context("cannot run git")? {
+            break out;
+        }
+        if let Some(signal) = crate::stop::requested() {
+            let _ = handle.kill();
+            anyhow::bail!("interrupted by {}", signal.name());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
@@ -179,7 +193,7 @@ fn git(args: &[String]) -> std::result::Result<String, String> {
         } else {
             args.first()
         };
-        Err(format!(
+        Err(anyhow::anyhow!(
             "git {} failed: {}",
             sub.map_or("", String::as_str),
             redact(err.trim())

@@ -300,6 +300,16 @@ pub enum Origin {
     Default,
 }
 
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Env { var } => write!(f, "variable {var}"),
+            Origin::Config { file, line } => write!(f, "{}:{line}", file.display()),
+            Origin::Default => write!(f, "the schema default"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Resolved {
     pub key: String,

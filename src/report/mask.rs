@@ -14,6 +14,9 @@ const MIN_SECRET_LEN: usize = 4;
 
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
+    /// What the masker was built from, to extend it with more secrets.
+    source_rules: Vec<MaskRule>,
+    secrets: Vec<String>,
     rules: Vec<(Regex, Vec<u8>)>,
     /// Cheap pre-check: most lines match no rule at all.
     any: Option<RegexSet>,
@@ -24,18 +27,14 @@ pub struct Masker {
     chunk_rules: Vec<Regex>,
 }
 
-/// Variables whose values are never shown.
-pub fn is_secret_name(name: &str, extra: &[String]) -> bool {
-    const NAMES: &[&str] = &[
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "KUBECONFIG_BASE64",
-        "HELM_SECRETS_BASE64",
-    ];
-    const SUFFIXES: &[&str] = &["_TOKEN", "_PASSWORD", "_SECRET"];
-    NAMES.contains(&name)
-        || SUFFIXES.iter().any(|s| name.ends_with(s))
-        || extra.iter().any(|e| e == name)
+pub use crate::config::settings::is_secret_name;
+
+/// The values of the secret-named variables among `vars` (a step's exports).
+pub fn secret_values(vars: &[(String, String)], extra_names: &[String]) -> Vec<String> {
+    vars.iter()
+        .filter(|(k, _)| is_secret_name(k, extra_names))
+        .map(|(_, v)| v.clone())
+        .collect()
 }
 
 /// `\1` in a BitOps replacement means group 1; the regex crate writes it `${1}`.
@@ -105,23 +104,54 @@ impl Masker {
         secret_names: &[String],
         extra: &[String],
     ) -> Masker {
-        let mut compiled: Vec<(Regex, Vec<u8>)> = rules
-            .iter()
-            .filter_map(|r| Some((Regex::new(&r.search).ok()?, replacement(&r.replace))))
-            .collect();
-        let mut secrets: Vec<&str> = env
+        let secrets: Vec<String> = env
             .0
             .iter()
             .filter(|(k, _)| is_secret_name(k, secret_names))
-            .map(|(_, v)| v.as_str())
-            .chain(extra.iter().map(String::as_str))
-            .filter(|v| v.len() >= MIN_SECRET_LEN)
+            .map(|(_, v)| v.clone())
+            .chain(extra.iter().cloned())
             .collect();
-        // Longest first, so a secret containing another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Masker::build(rules.to_vec(), secrets)
+    }
+
+    /// The same masker, also masking `values` (secrets found while the run goes on).
+    pub fn extended(&self, values: &[String]) -> Option<Masker> {
+        let new: Vec<&String> = values
+            .iter()
+            .filter(|v| v.len() >= MIN_SECRET_LEN && !self.secrets.contains(v))
+            .collect();
+        if new.is_empty() {
+            return None;
+        }
+        let mut secrets = self.secrets.clone();
+        secrets.extend(new.into_iter().cloned());
+        Some(Masker::build(self.source_rules.clone(), secrets))
+    }
+
+    fn build(source_rules: Vec<MaskRule>, mut secrets: Vec<String>) -> Masker {
+        let mut compiled: Vec<(Regex, Vec<u8>)> = source_rules
+            .iter()
+            .filter_map(|r| Some((Regex::new(&r.search).ok()?, replacement(&r.replace))))
+            .collect();
+        secrets.retain(|v| v.len() >= MIN_SECRET_LEN);
+        secrets.sort();
         secrets.dedup();
-        if !secrets.is_empty() {
-            let alternation = secrets
+        // Output is masked a line at a time: each line of a multi-line secret (a PEM
+        // key) is a secret of its own, as well as the whole value.
+        let mut patterns: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        for secret in &secrets {
+            patterns.extend(
+                secret
+                    .lines()
+                    .map(|l| l.trim_end_matches('\r'))
+                    .filter(|l| l.len() >= MIN_SECRET_LEN && l.len() < secret.len()),
+            );
+        }
+        // Longest first, so a secret containing another is masked whole.
+        patterns.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        patterns.dedup();
+        if !patterns.is_empty() {
+            let alternation = patterns
                 .iter()
                 .map(|s| regex::escape(s))
                 .collect::<Vec<_>>()
@@ -156,6 +186,8 @@ impl Masker {
             Vec::new()
         };
         Masker {
+            source_rules,
+            secrets,
             rules: compiled,
             any,
             any_line,
@@ -251,6 +283,110 @@ impl Masker {
             Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
         }
     }
+}
+
+/// Masking on values, before they are escaped into JSON, XML, shell words or text: a
+/// secret holding `"`, `\\` or a newline is then seen whole, as it was given.
+pub trait Mask {
+    fn mask_with(&mut self, m: &Masker);
+}
+
+impl Mask for String {
+    fn mask_with(&mut self, m: &Masker) {
+        if let Cow::Owned(masked) = m.mask_str(self) {
+            *self = masked;
+        }
+    }
+}
+
+impl Mask for std::path::PathBuf {
+    fn mask_with(&mut self, m: &Masker) {
+        let text = self.to_string_lossy();
+        if let Cow::Owned(masked) = m.mask_str(&text) {
+            *self = masked.into();
+        }
+    }
+}
+
+impl<T: Mask> Mask for Option<T> {
+    fn mask_with(&mut self, m: &Masker) {
+        if let Some(v) = self {
+            v.mask_with(m);
+        }
+    }
+}
+
+impl<T: Mask> Mask for Vec<T> {
+    fn mask_with(&mut self, m: &Masker) {
+        for v in self {
+            v.mask_with(m);
+        }
+    }
+}
+
+impl<A: Mask, B: Mask> Mask for (A, B) {
+    fn mask_with(&mut self, m: &Masker) {
+        self.0.mask_with(m);
+        self.1.mask_with(m);
+    }
+}
+
+impl Mask for serde_json::Value {
+    fn mask_with(&mut self, m: &Masker) {
+        use serde_json::Value;
+        match self {
+            Value::String(s) => s.mask_with(m),
+            Value::Array(items) => items.mask_with(m),
+            Value::Object(map) => {
+                let masked: serde_json::Map<String, Value> = std::mem::take(map)
+                    .into_iter()
+                    .map(|(mut k, mut v)| {
+                        k.mask_with(m);
+                        v.mask_with(m);
+                        (k, v)
+                    })
+                    .collect();
+                *map = masked;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Mask for crate::error::Problem {
+    fn mask_with(&mut self, m: &Masker) {
+        self.message.mask_with(m);
+        self.hint.mask_with(m);
+        self.key.mask_with(m);
+        self.file.mask_with(m);
+    }
+}
+
+/// The masks of a run: the `logging.masks` regexes, the values of secret variables in
+/// the environment, and the values of secret-named variables a step exports (a
+/// schema's `export_env: API_TOKEN` whose value comes from a config file).
+pub fn for_plan(ctx: &crate::plan::Context, plan: &crate::plan::Plan) -> Masker {
+    let names = &ctx.settings.secret_env;
+    let exported: Vec<String> = plan
+        .steps
+        .iter()
+        .flat_map(|step| secret_values(&step.env, names))
+        .collect();
+    Masker::with_values(&ctx.settings.masks, &ctx.env, names, &exported)
+}
+
+/// A copy of `value` with every secret masked.
+pub fn masked<T: Mask + Clone>(value: &T, m: &Masker) -> T {
+    let mut copy = value.clone();
+    copy.mask_with(m);
+    copy
+}
+
+/// Serialisable data as pretty JSON, its strings masked before they are escaped.
+pub fn json_pretty<T: serde::Serialize>(value: &T, m: &Masker) -> String {
+    let mut json = serde_json::to_value(value).unwrap_or_default();
+    json.mask_with(m);
+    serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
+use crate::plugin::schema::{Resolved, Val};
 use crate::repo::hooks::Hook;
+use crate::report::mask::{Mask, Masker};
 
 pub fn plan_text(plan: &Plan) -> String {
     let mut s = String::new();
@@ -92,5 +94,47 @@ fn hooks(s: &mut String, label: &str, hooks: &[Hook]) {
                 );
             }
         }
+    }
+}
+
+impl Mask for Val {
+    fn mask_with(&mut self, m: &Masker) {
+        match self {
+            Val::Str(s) => s.mask_with(m),
+            Val::List(items) => items.mask_with(m),
+            Val::Bool(_) | Val::Int(_) => {}
+        }
+    }
+}
+
+impl Mask for Resolved {
+    fn mask_with(&mut self, m: &Masker) {
+        self.value.mask_with(m);
+    }
+}
+
+impl Mask for Hook {
+    fn mask_with(&mut self, m: &Masker) {
+        self.argv.mask_with(m);
+        self.skip_reason.mask_with(m);
+    }
+}
+
+impl Mask for Step {
+    fn mask_with(&mut self, m: &Masker) {
+        self.skip.mask_with(m);
+        self.before_hooks.mask_with(m);
+        self.deploy.mask_with(m);
+        self.after_hooks.mask_with(m);
+        self.cli.mask_with(m);
+        self.env.mask_with(m);
+        self.values.mask_with(m);
+    }
+}
+
+impl Mask for Plan {
+    fn mask_with(&mut self, m: &Masker) {
+        self.steps.mask_with(m);
+        self.problems.mask_with(m);
     }
 }

@@ -1,55 +1,122 @@
-//! Runs a plan in a staged workspace: for each step, before-hooks, deploy script,
-//! after-hooks; fail-fast policy; a report of what happened.
+//! The executor: takes the plan built up front and runs it as a stream of events —
+//! the deploy lock, staging, then for each step its before-hooks, deploy script and
+//! after-hooks; fail-fast policy; stop signals. Each step is resolved again from the
+//! workspace right before it runs (hooks of earlier steps may have edited its files),
+//! and any secret that resolution finds is masked before anything of the step is shown.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, exit};
-use crate::plan::{self, Context, Step};
+use crate::error::{Error, Result, Signal, exit};
+use crate::plan::{self, Context, Plan, Step};
 use crate::repo::hooks::Hook;
-use crate::report::output::{Ci, Output, Tone};
-use crate::report::{PartKind, PartReport, RunReport, RunStatus, Status, StepReport, secs};
+use crate::report::event::{Event, Tone};
+use crate::report::mask::secret_values;
+use crate::report::model::{PartKind, PartReport, RunReport, RunStatus, Status, StepReport};
+use crate::report::sink::Sink;
 use crate::run::process::{self, Outcome, Spec};
 use crate::run::signals::Signals;
-use crate::run::workspace::Workspace;
+use crate::run::workspace::{self, Workspace};
 
-/// The single-threaded runtime that drives child processes.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+/// What a deploy needs beyond the plan.
+pub struct Request<'a> {
+    pub ctx: &'a Context,
+    pub plan: &'a Plan,
+    pub sink: &'a Arc<Sink>,
+    /// The folder of the deploy locks, and how long to wait for one.
+    pub state_dir: PathBuf,
+    pub wait_lock: Option<Duration>,
+    pub keep_workspace: bool,
 }
 
-/// Runs every step; fills `report` and returns the run's result.
-pub fn execute(
-    ctx: &Context,
-    ws: &Workspace,
-    out: &Arc<Output>,
-    report: &mut RunReport,
-) -> Result<(), Error> {
-    let runtime = runtime().map_err(|e| Error::io("start the runtime for", ws.root(), e))?;
-    runtime.block_on(run(ctx, ws, out, report))
-}
-
-async fn run(
-    ctx: &Context,
-    ws: &Workspace,
-    out: &Arc<Output>,
-    report: &mut RunReport,
-) -> Result<(), Error> {
+/// Runs the plan: lock, stage, steps. Always returns the report of what happened
+/// (written by the reporters at `RunFinished`), with the run's result.
+pub fn execute(req: &Request) -> (RunReport, Result<()>) {
+    let ctx = req.ctx;
     let started = Instant::now();
+    let mut report = RunReport::new(&ctx.environment, &ctx.ops_repo, ctx.dry_run);
+    let result = lock_stage_and_run(req, &mut report);
+    report.seconds = started.elapsed().as_secs_f64();
+    report.status = match &result {
+        Ok(()) => RunStatus::Succeeded,
+        Err(Error::Interrupted { .. }) => RunStatus::Interrupted,
+        Err(_) => RunStatus::Failed,
+    };
+    report.exit_code = result.as_ref().err().map_or(exit::OK, Error::exit_code);
+    if let Err(Error::Interrupted { signal }) = &result
+        && report.steps.iter().all(|s| s.status == Status::NotRun)
+    {
+        // Caught outside a step (lock wait, staging): say so now.
+        req.sink.emit(Event::Interrupted {
+            signal: *signal,
+            grace_secs: ctx.grace.as_secs(),
+        });
+    }
+    req.sink.emit(Event::RunFinished(&report));
+    (report, result)
+}
+
+fn lock_stage_and_run(req: &Request, report: &mut RunReport) -> Result<()> {
+    let ctx = req.ctx;
+    crate::stop::check()?;
+    let _lock = crate::run::lock::acquire(
+        &req.state_dir,
+        &ctx.ops_repo,
+        &ctx.environment,
+        req.wait_lock,
+    )?;
+    req.sink.emit(Event::RunStarted {
+        environment: &ctx.environment,
+        steps: req.plan.steps.len(),
+        dry_run: ctx.dry_run,
+    });
+    let builtins = req.plan.steps.iter().any(|s| s.plugin_builtin);
+    let view = crate::repo::inputs::env_view(
+        &ctx.ops_repo,
+        &ctx.environment,
+        &ctx.settings.default_folder,
+    );
+    let mut ws = workspace::stage(&ctx.ops_repo, &view, builtins)?;
+    for notice in &ws.notices {
+        req.sink.notice(Tone::Warn, &format!("warning: {notice}"));
+    }
+    let runtime =
+        crate::run::runtime().map_err(|e| Error::io("start the runtime for", ws.root(), e))?;
+    let result = runtime.block_on(run_steps(req, &ws, report));
+    if req.keep_workspace {
+        let plugins = ws
+            .builtin_plugins()
+            .map(|p| format!(" (built-in plugins at {})", p.display()))
+            .unwrap_or_default();
+        let path = ws.keep();
+        req.sink.notice(
+            Tone::Plain,
+            &format!("workspace kept at {}{plugins}", path.display()),
+        );
+    }
+    result
+}
+
+async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) -> Result<()> {
+    let (ctx, sink) = (req.ctx, req.sink);
     let mut signals =
         Signals::install().map_err(|e| Error::io("install signal handlers in", ws.root(), e))?;
-    let total = ctx.settings.deployments.len();
+    let total = req.plan.steps.len();
     let mut first_error: Option<Error> = None;
     let mut groups = Vec::new();
-    for (i, dep) in ctx.settings.deployments.iter().enumerate() {
+    for (planned, dep) in req.plan.steps.iter().zip(&ctx.settings.deployments) {
+        if first_error.is_none()
+            && let Some(signal) = crate::stop::requested()
+        {
+            first_error = Some(Error::Interrupted { signal });
+        }
         let stopped = matches!(first_error, Some(Error::Interrupted { .. }))
             || (first_error.is_some() && ctx.settings.fail_fast);
         let mut step_report = StepReport {
-            index: i + 1,
-            alias: dep.alias.clone(),
-            plugin: dep.plugin.clone(),
+            index: planned.index,
+            alias: planned.alias.clone(),
+            plugin: planned.plugin.clone(),
             plugin_source: String::new(),
             status: Status::NotRun,
             seconds: 0.0,
@@ -57,15 +124,20 @@ async fn run(
             output_tail: Vec::new(),
         };
         if stopped {
+            sink.emit(Event::StepFinished {
+                step: &step_report,
+                total,
+            });
             report.steps.push(step_report);
             continue;
         }
-        let header = format!("[{}/{total}] {} (plugin {})", i + 1, dep.alias, dep.plugin);
-        group(out, true, i + 1, &header);
-        out.say(Tone::Step, &header);
-        out.set_step(Some(&dep.alias));
+        sink.emit(Event::StepStarted {
+            index: planned.index,
+            total,
+            alias: &planned.alias,
+            plugin: &planned.plugin,
+        });
         let step_started = Instant::now();
-        // Hooks of earlier steps may have edited this step's files: resolve again from the workspace.
         let mut problems = Vec::new();
         let view = ws.view(&ctx.environment);
         let target = plan::Target {
@@ -73,7 +145,18 @@ async fn run(
             root: ws.root(),
             builtins: ws.builtin_plugins(),
         };
-        let step = plan::build_step(ctx, i + 1, dep, &target, &mut problems);
+        let step = plan::build_step(ctx, planned.index, dep, &target, &mut problems);
+        // Before anything of this step is shown: its secrets join the masks.
+        sink.add_secrets(&secret_values(&step.env, &ctx.settings.secret_env));
+        for value in &step.values {
+            tracing::debug!(
+                "{}: {} = {} (from {})",
+                step.alias,
+                value.key,
+                value.value.env_text(),
+                value.origin
+            );
+        }
         step_report.plugin_source = match (&step.plugin_dir, step.plugin_builtin) {
             (_, true) => "built in".into(),
             (Some(dir), false) => dir.to_string_lossy().into_owned(),
@@ -82,17 +165,14 @@ async fn run(
         let errors: Vec<_> = problems.into_iter().filter(|p| p.is_error()).collect();
         step_report.status = if let Some(first) = errors.first() {
             for p in &errors {
-                out.say(Tone::Bad, &p.to_string());
-                if out.ci() == Ci::Github {
-                    out.control(&crate::report::github_problem(p));
-                }
+                sink.emit(Event::Problem(p));
             }
             Status::Failed {
                 part: "configuration".into(),
                 exit_code: first.exit_code,
             }
         } else if let Some(reason) = &step.skip {
-            out.say(
+            sink.notice(
                 Tone::Warn,
                 &format!("warning: {reason}; skipping `{}`", dep.alias),
             );
@@ -100,49 +180,23 @@ async fn run(
                 reason: reason.clone(),
             }
         } else {
-            run_step(
+            let mut run = StepRun {
                 ctx,
-                &step,
+                step: &step,
                 ws,
-                out,
-                &mut signals,
-                &mut groups,
-                &mut step_report.parts,
-            )
-            .await
+                sink,
+                signals: &mut signals,
+                groups: &mut groups,
+                parts: &mut step_report.parts,
+            };
+            run.run().await
         };
         step_report.seconds = step_started.elapsed().as_secs_f64();
-        step_report.output_tail = out.take_tail();
-        out.set_step(None);
-        let done = format!("[{}/{total}] {}", i + 1, dep.alias);
-        match &step_report.status {
-            Status::Ok => out.say(
-                Tone::Good,
-                &format!("{done} ok in {}", secs(step_report.seconds)),
-            ),
-            Status::Skipped { .. } => out.say(Tone::Warn, &format!("{done} skipped")),
-            other => {
-                out.say(
-                    Tone::Bad,
-                    &format!(
-                        "{done} {} after {}",
-                        other.describe(),
-                        secs(step_report.seconds)
-                    ),
-                );
-                if out.ci() == Ci::Github
-                    && !matches!(other, Status::Failed { part, .. } if part == "configuration")
-                {
-                    out.control(&crate::report::github_error(
-                        None,
-                        None,
-                        &format!("bitops: {} failed", dep.alias),
-                        &format!("{} {}", dep.alias, other.describe()),
-                    ));
-                }
-            }
-        }
-        group(out, false, i + 1, &header);
+        step_report.output_tail = sink.take_tail();
+        sink.emit(Event::StepFinished {
+            step: &step_report,
+            total,
+        });
         if first_error.is_none() {
             first_error = failure(&step_report.status, &dep.alias);
         }
@@ -152,34 +206,12 @@ async fn run(
     for pgid in groups {
         process::stop_group(pgid, Duration::from_secs(2), None).await;
     }
-    report.seconds = started.elapsed().as_secs_f64();
     let failed = report.steps.iter().filter(|s| s.status.failed()).count();
-    let result = match first_error {
+    match first_error {
         None => Ok(()),
         Some(e @ Error::Interrupted { .. }) => Err(e),
         Some(e) if ctx.settings.fail_fast => Err(e),
         Some(_) => Err(Error::SomeFailed { failed, total }),
-    };
-    report.status = match &result {
-        Ok(()) => RunStatus::Succeeded,
-        Err(Error::Interrupted { .. }) => RunStatus::Interrupted,
-        Err(_) => RunStatus::Failed,
-    };
-    report.exit_code = result.as_ref().err().map_or(exit::OK, Error::exit_code);
-    result
-}
-
-/// A collapsible group around a step in CI logs.
-fn group(out: &Output, start: bool, index: usize, title: &str) {
-    match (out.ci(), start) {
-        (Ci::Github, true) => out.control(&format!("::group::{title}")),
-        (Ci::Github, false) => out.control("::endgroup::"),
-        (Ci::Gitlab, start) => out.control(&crate::report::gitlab_section(
-            start,
-            &format!("bitops_step_{index}"),
-            title,
-        )),
-        _ => {}
     }
 }
 
@@ -192,15 +224,11 @@ fn failure(status: &Status, alias: &str) -> Option<Error> {
         Status::TimedOut { part, .. } => Some(Error::TimedOut {
             what: format!("{part} of `{alias}`"),
         }),
-        Status::Interrupted {
-            signal, exit_code, ..
-        } => Some(Error::Interrupted {
-            signal: if signal == "SIGTERM" {
-                "SIGTERM"
-            } else {
-                "SIGINT"
-            },
-            code: *exit_code,
+        Status::Interrupted { signal, .. } => Some(Error::Interrupted {
+            signal: Signal::ALL
+                .into_iter()
+                .find(|s| s.name() == signal)
+                .unwrap_or(Signal::Terminate),
         }),
         _ => None,
     }
@@ -228,46 +256,70 @@ fn hook_part(kind: PartKind, hook: &Hook) -> Part<'_> {
     }
 }
 
-async fn run_step(
-    ctx: &Context,
-    step: &Step,
-    ws: &Workspace,
-    out: &Arc<Output>,
-    signals: &mut Signals,
-    groups: &mut Vec<i32>,
-    reports: &mut Vec<PartReport>,
-) -> Status {
-    let cwd = ws.root().join(&step.tool_dir);
-    let env = ctx.env.with(&step.env);
-    let deadline = step
-        .timeout_secs
-        .map(|s| Instant::now() + Duration::from_secs(s));
-    let parts: Vec<Part> = step
-        .before_hooks
-        .iter()
-        .map(|h| hook_part(PartKind::BeforeHook, h))
-        .chain(std::iter::once(Part {
-            kind: PartKind::Deploy,
-            label: "deploy script".into(),
-            argv: Some(&step.deploy),
-            skip: None,
-        }))
-        .chain(
-            step.after_hooks
-                .iter()
-                .map(|h| hook_part(PartKind::AfterHook, h)),
-        )
-        .collect();
-    let mut status = Status::Ok;
-    for part in parts {
-        if part.kind == PartKind::AfterHook && status != Status::Ok && ctx.settings.fail_fast {
-            break; // after-hooks of a failed step are skipped
+/// A step being run: its parts in order, each reported.
+struct StepRun<'a, 'r> {
+    ctx: &'a Context,
+    step: &'a Step,
+    ws: &'a Workspace,
+    sink: &'a Arc<Sink>,
+    signals: &'r mut Signals,
+    groups: &'r mut Vec<i32>,
+    parts: &'r mut Vec<PartReport>,
+}
+
+impl StepRun<'_, '_> {
+    async fn run(&mut self) -> Status {
+        let step = self.step;
+        let deadline = step
+            .timeout_secs
+            .map(|s| Instant::now() + Duration::from_secs(s));
+        let parts: Vec<Part> = step
+            .before_hooks
+            .iter()
+            .map(|h| hook_part(PartKind::BeforeHook, h))
+            .chain(std::iter::once(Part {
+                kind: PartKind::Deploy,
+                label: "deploy script".into(),
+                argv: Some(&step.deploy),
+                skip: None,
+            }))
+            .chain(
+                step.after_hooks
+                    .iter()
+                    .map(|h| hook_part(PartKind::AfterHook, h)),
+            )
+            .collect();
+        let mut status = Status::Ok;
+        for part in parts {
+            if part.kind == PartKind::AfterHook
+                && status != Status::Ok
+                && self.ctx.settings.fail_fast
+            {
+                break; // after-hooks of a failed step are skipped
+            }
+            let this = self.part(part, deadline).await;
+            let stop = this != Status::Ok
+                && (self.ctx.settings.fail_fast
+                    || matches!(this, Status::Interrupted { .. } | Status::TimedOut { .. }));
+            if status == Status::Ok {
+                status = this;
+            }
+            if stop {
+                break;
+            }
         }
-        let name = part.label.clone();
+        status
+    }
+
+    async fn part(&mut self, part: Part<'_>, deadline: Option<Instant>) -> Status {
+        let name = part.label;
         let Some(argv) = part.argv else {
             let reason = part.skip.unwrap_or("not runnable").to_string();
-            out.say(Tone::Warn, &format!("  skipping {name}: {reason}"));
-            reports.push(PartReport {
+            self.sink.emit(Event::PartSkipped {
+                label: &name,
+                reason: &reason,
+            });
+            self.finished(PartReport {
                 kind: part.kind,
                 name,
                 command: None,
@@ -276,24 +328,23 @@ async fn run_step(
                 seconds: 0.0,
                 skip_reason: Some(reason),
             });
-            continue;
+            return Status::Ok;
         };
-        out.say(
-            Tone::Dim,
-            &format!("  {name}: {}", crate::plugin::schema::shell_join(argv)),
-        );
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.sink.emit(Event::PartStarted {
+            label: &name,
+            command: argv,
+        });
         let spec = Spec {
             argv: argv.to_vec(),
-            cwd: cwd.clone(),
-            env: env.clone(),
-            timeout,
-            grace: ctx.grace,
+            cwd: self.ws.root().join(&self.step.tool_dir),
+            env: self.ctx.env.with(&self.step.env),
+            timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
+            grace: self.ctx.grace,
         };
         let started = Instant::now();
-        let (outcome, pgid) = process::run(&spec, out, signals).await;
-        groups.extend(pgid);
-        let (this, outcome_name, code) = match outcome {
+        let (outcome, pgid) = process::run(&spec, self.sink, self.signals).await;
+        self.groups.extend(pgid);
+        let (status, outcome_name, code) = match outcome {
             Outcome::Exited { code: 0 } => (Status::Ok, "ok", Some(0)),
             Outcome::Exited { code } => (
                 Status::Failed {
@@ -311,17 +362,17 @@ async fn run_step(
                 "timed_out",
                 None,
             ),
-            Outcome::Interrupted { signal, code } => (
+            Outcome::Interrupted { signal } => (
                 Status::Interrupted {
                     part: name.clone(),
-                    signal,
-                    exit_code: code,
+                    signal: signal.name().into(),
+                    exit_code: signal.exit_code(),
                 },
                 "interrupted",
                 None,
             ),
             Outcome::SpawnFailed { error } => {
-                out.say(Tone::Bad, &format!("error: {error}"));
+                self.sink.notice(Tone::Bad, &format!("error: {error}"));
                 (
                     Status::Failed {
                         part: name.clone(),
@@ -332,7 +383,7 @@ async fn run_step(
                 )
             }
         };
-        reports.push(PartReport {
+        self.finished(PartReport {
             kind: part.kind,
             name,
             command: Some(argv.to_vec()),
@@ -341,15 +392,11 @@ async fn run_step(
             seconds: started.elapsed().as_secs_f64(),
             skip_reason: None,
         });
-        let stop = this != Status::Ok
-            && (ctx.settings.fail_fast
-                || matches!(this, Status::Interrupted { .. } | Status::TimedOut { .. }));
-        if status == Status::Ok {
-            status = this;
-        }
-        if stop {
-            break;
-        }
+        status
     }
-    status
+
+    fn finished(&mut self, part: PartReport) {
+        self.sink.emit(Event::PartFinished(&part));
+        self.parts.push(part);
+    }
 }

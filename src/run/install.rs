@@ -12,7 +12,8 @@ use crate::config::settings::{EnvVars, PluginSource};
 use crate::error::{Error, Problem, Result, exit};
 use crate::plugin;
 use crate::plugin::fetch::{Fetch, RECORD, Record, describe, fetch, fetch_kind, order, redact};
-use crate::report::output::{Output, Tone};
+use crate::report::event::Tone;
+use crate::report::sink::Sink;
 use crate::run::process::{self, Outcome, Spec};
 use crate::run::signals::Signals;
 
@@ -28,7 +29,7 @@ pub fn install(
     req: &Request,
     mut problems: Vec<Problem>,
     env: &EnvVars,
-    out: &Arc<Output>,
+    sink: &Arc<Sink>,
 ) -> Result<()> {
     let Request {
         sources,
@@ -37,7 +38,7 @@ pub fn install(
         fail_fast,
     } = *req;
     if sources.is_empty() && problems.is_empty() {
-        out.say(
+        sink.notice(
             Tone::Plain,
             &format!(
                 "no plugins listed under `bitops.plugins` in {}; nothing to install",
@@ -63,16 +64,19 @@ pub fn install(
     let total = sources.len();
     let mut commits = Vec::new();
     for (i, (src, kind)) in sources.iter().zip(kinds.iter().flatten()).enumerate() {
+        crate::stop::check()?;
         let line = format!(
             "[{}/{total}] fetching {} ({})",
             i + 1,
             src.name,
             describe(kind)
         );
-        out.say(Tone::Plain, &line);
-        let commit = fetch(&src.name, kind, &staging.path().join(&src.name)).map_err(|why| {
+        sink.notice(Tone::Plain, &line);
+        let fetched = fetch(&src.name, kind, &staging.path().join(&src.name));
+        crate::stop::check()?;
+        let commit = fetched.map_err(|why| {
             Error::Invalid(vec![
-                Problem::error(format!("cannot fetch plugin `{}`: {why}", src.name))
+                Problem::error(format!("cannot fetch plugin `{}`: {why:#}", src.name))
                     .key(format!("bitops.plugins.{}.source", src.name))
                     .file(config_file)
                     .hint("nothing was installed; fix the source and run `bitops install` again"),
@@ -109,13 +113,14 @@ pub fn install(
     let order = order(&names, &deps)
         .map_err(|why| Error::Invalid(vec![Problem::error(why).file(config_file)]))?;
 
-    let runtime = crate::run::execute::runtime()
-        .map_err(|e| Error::io("start the runtime for", plugins_dir, e))?;
+    let runtime =
+        crate::run::runtime().map_err(|e| Error::io("start the runtime for", plugins_dir, e))?;
     let mut signals = runtime
         .block_on(async { Signals::install() })
         .map_err(|e| Error::io("install signal handlers for", plugins_dir, e))?;
     let mut failed = Vec::new();
     for i in order {
+        crate::stop::check()?;
         let (src, (manifest, _)) = (&sources[i], &manifests[i]);
         let target = plugins_dir.join(&src.name);
         let staged = staging.path().join(&src.name);
@@ -148,16 +153,16 @@ pub fn install(
                 timeout: None,
                 grace: Duration::from_secs(10),
             };
-            out.say(
+            sink.notice(
                 Tone::Plain,
                 &format!(
                     "  install script: {} {}",
                     spec.argv[0], manifest.install.install_script
                 ),
             );
-            runtime.block_on(process::run(&spec, out, &mut signals)).0
+            runtime.block_on(process::run(&spec, sink, &mut signals)).0
         } else {
-            out.say(
+            sink.notice(
                 Tone::Plain,
                 &format!(
                     "  no install script ({}); nothing to run",
@@ -168,7 +173,7 @@ pub fn install(
         };
         match outcome {
             Outcome::Exited { code: 0 } => {
-                out.say(
+                sink.notice(
                     Tone::Plain,
                     &format!("  installed {} into {}", src.name, target.display()),
                 );
@@ -178,11 +183,10 @@ pub fn install(
                 if had_previous {
                     let _ = fs::rename(&backup, &target);
                 }
-                let interrupted = matches!(other, Outcome::Interrupted { .. });
                 let (code, what) = match other {
                     Outcome::Exited { code } => (code, format!("exit code {code}")),
-                    Outcome::Interrupted { code, signal } => {
-                        (code, format!("interrupted by {signal}"))
+                    Outcome::Interrupted { signal } => {
+                        return Err(Error::Interrupted { signal });
                     }
                     Outcome::TimedOut => (exit::TIMED_OUT, "timed out".into()),
                     Outcome::SpawnFailed { error } => (127, error),
@@ -192,14 +196,14 @@ pub fn install(
                 } else {
                     ""
                 };
-                out.say(
+                sink.notice(
                     Tone::Bad,
                     &format!(
                         "error: the install script of `{}` failed ({what}){restored}",
                         src.name
                     ),
                 );
-                if fail_fast || interrupted {
+                if fail_fast {
                     return Err(Error::StepFailed {
                         what: format!("install script of plugin `{}`", src.name),
                         code,
@@ -210,7 +214,7 @@ pub fn install(
         }
     }
     if failed.is_empty() {
-        out.say(
+        sink.notice(
             Tone::Plain,
             &format!(
                 "installed {total} plugin{} into {}",

@@ -95,8 +95,9 @@ pub fn acquire(
         match file.try_lock() {
             Ok(()) => break,
             Err(TryLockError::WouldBlock) => {
+                crate::stop::check()?;
                 if deadline.is_some_and(|d| Instant::now() < d) {
-                    std::thread::sleep(Duration::from_millis(200));
+                    std::thread::sleep(Duration::from_millis(50));
                     continue;
                 }
                 let mut text = String::new();
@@ -122,7 +123,7 @@ pub fn acquire(
     let holder = Holder {
         pid: std::process::id(),
         host: hostname(),
-        started_at: crate::report::now_rfc3339(),
+        started_at: crate::report::time::now_rfc3339(),
         ops_repo: repo.to_string_lossy().into_owned(),
         environment: environment.to_string(),
     };

@@ -11,7 +11,8 @@ use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-use crate::report::output::Output;
+use crate::error::Signal;
+use crate::report::sink::Sink;
 use crate::run::signals::Signals;
 
 /// A line longer than this is written in pieces rather than held in memory.
@@ -37,10 +38,21 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Exited { code: i32 },
+    Exited {
+        code: i32,
+    },
     TimedOut,
-    Interrupted { signal: String, code: i32 },
-    SpawnFailed { error: String },
+    Interrupted {
+        #[serde(serialize_with = "signal_name")]
+        signal: Signal,
+    },
+    SpawnFailed {
+        error: String,
+    },
+}
+
+fn signal_name<S: serde::Serializer>(signal: &Signal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(signal.name())
 }
 
 fn kill_group(pgid: i32, sig: i32) {
@@ -129,7 +141,7 @@ fn resolve_program(program: &str, env: &[(OsString, OsString)]) -> PathBuf {
 
 /// Runs the process to the end. Returns the outcome and, when processes of its group
 /// outlived it (background jobs), the group id so the run can stop them at its end.
-pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outcome, Option<i32>) {
+pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outcome, Option<i32>) {
     let Some((program, args)) = spec.argv.split_first() else {
         return (
             Outcome::SpawnFailed {
@@ -138,6 +150,11 @@ pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outc
             None,
         );
     };
+    tracing::debug!(
+        "spawn {} in {}",
+        crate::plugin::schema::shell_join(&spec.argv),
+        spec.cwd.display()
+    );
     let mut cmd = Command::new(resolve_program(program, &spec.env));
     cmd.args(args)
         .current_dir(&spec.cwd)
@@ -164,11 +181,11 @@ pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outc
         child
             .stdout
             .take()
-            .map(|p| tokio::spawn(pump(p, out.clone()))),
+            .map(|p| tokio::spawn(pump(p, sink.clone()))),
         child
             .stderr
             .take()
-            .map(|p| tokio::spawn(pump(p, out.clone()))),
+            .map(|p| tokio::spawn(pump(p, sink.clone()))),
     ];
     let timeout = async {
         match spec.timeout {
@@ -182,15 +199,28 @@ pub async fn run(spec: &Spec, out: &Arc<Output>, signals: &mut Signals) -> (Outc
             stop_or_kill(pgid, spec.grace, &mut child, signals).await;
             Outcome::TimedOut
         }
-        (name, code) = signals.next() => {
+        signal = signals.next() => {
+            sink.emit(crate::report::event::Event::Interrupted {
+                signal,
+                grace_secs: spec.grace.as_secs(),
+            });
             stop_or_kill(pgid, spec.grace, &mut child, signals).await;
-            Outcome::Interrupted { signal: name.into(), code }
+            Outcome::Interrupted { signal }
         }
     };
-    for reader in readers.into_iter().flatten() {
-        let abort = reader.abort_handle();
-        if tokio::time::timeout(PIPE_DRAIN, reader).await.is_err() {
-            abort.abort();
+    // The output still in the pipes, for as long as the process's own writes keep
+    // coming or the terminal is catching up (not after a timeout or a signal).
+    let exited = matches!(outcome, Outcome::Exited { .. });
+    for mut reader in readers.into_iter().flatten() {
+        loop {
+            match tokio::time::timeout(PIPE_DRAIN, &mut reader).await {
+                Ok(_) => break,
+                Err(_) if exited && sink.backlogged() => continue,
+                Err(_) => {
+                    reader.abort();
+                    break;
+                }
+            }
         }
     }
     (outcome, group_alive(pgid).then_some(pgid))
@@ -218,12 +248,15 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 }
 
 /// Reads a pipe and writes the complete lines of each read as soon as it arrives.
-async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
+async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<Sink>) {
     // A pipe holds 64 KiB. `read_buf` fills spare capacity, so nothing is zeroed first.
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     // The start of a line whose end has not arrived yet.
     let mut pending: Vec<u8> = Vec::new();
     loop {
+        // A terminal that is not keeping up holds the child back, as a full pipe would;
+        // timers and signals run meanwhile.
+        sink.room().await;
         buf.clear();
         match pipe.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -232,12 +265,12 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
         let data = &buf[..];
         match data.iter().rposition(|&b| b == b'\n') {
             Some(last) if pending.is_empty() => {
-                out.child_lines(&data[..=last]);
+                sink.output(&data[..=last]);
                 pending.extend_from_slice(&data[last + 1..]);
             }
             Some(last) => {
                 pending.extend_from_slice(&data[..=last]);
-                out.child_lines(&pending);
+                sink.output(&pending);
                 pending.clear();
                 pending.extend_from_slice(&data[last + 1..]);
             }
@@ -246,15 +279,15 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, out: Arc<Output>) {
         if pending.len() >= MAX_LINE {
             // Write most of the over-long line, but keep a tail so a secret being
             // printed across the cut is still seen whole by the masks.
-            let cut = out.masker().safe_cut(&pending, pending.len() - CUT_KEEP);
+            let cut = sink.masker().safe_cut(&pending, pending.len() - CUT_KEEP);
             let mut piece = pending[..cut].to_vec();
             piece.push(b'\n');
-            out.child_lines(&piece);
+            sink.output(&piece);
             pending.drain(..cut);
         }
     }
     if !pending.is_empty() {
         pending.push(b'\n');
-        out.child_lines(&pending);
+        sink.output(&pending);
     }
 }

@@ -119,12 +119,17 @@ fn stage_merged(
         .entries(rel)
         .map_err(|e| Error::io("read", &view.env_dir.join(rel), e))?;
     for entry in entries {
+        crate::stop::check()?;
         let dest = target.join(&entry.name);
         match entry.source {
             Source::Dir => stage_merged(view, &rel.join(&entry.name), &dest, notices)?,
-            Source::File(path) => crate::files::copy_entry(&path, &dest)?,
+            Source::File(path) => {
+                tracing::debug!("stage {}", path.display());
+                crate::files::copy_entry(&path, &dest)?
+            }
             Source::Yaml { env, default } => {
                 let read = |p: &Path| fs::read_to_string(p).map_err(|e| Error::io("read", p, e));
+                tracing::debug!("merge {} over {}", env.display(), default.display());
                 match crate::repo::merge::merge_yaml_text(&read(&env)?, &read(&default)?) {
                     Ok(text) => fs::write(&dest, text).map_err(|e| Error::io("write", &dest, e))?,
                     Err(why) => {

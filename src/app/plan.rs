@@ -1,0 +1,24 @@
+//! `bitops plan`: what `deploy` would run, as text or JSON. Runs and writes nothing.
+
+use crate::app::cli::{Format, PlanArgs};
+use crate::app::prepare::prepare;
+use crate::app::{emit, emit_err};
+use crate::report::mask::{json_pretty, masked};
+
+pub fn plan(args: &PlanArgs) -> crate::error::Result<()> {
+    let prepared = prepare(&args.common, &args.dry_run, std::time::Duration::ZERO)
+        .map_err(|failed| failed.error)?;
+    for warning in &prepared.warnings {
+        emit_err(&format!("{warning}\n"));
+    }
+    let m = &prepared.masker;
+    match args.format {
+        // Masked on values, before quoting or escaping.
+        Format::Text => emit(&crate::report::plan_text::plan_text(&masked(
+            &prepared.plan,
+            m,
+        ))),
+        Format::Json => emit(&json_pretty(&prepared.plan, m)),
+    }
+    Ok(())
+}

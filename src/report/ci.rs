@@ -1,0 +1,187 @@
+//! CI logs: collapsible groups per step, error annotations, and the summary table in
+//! `$GITHUB_STEP_SUMMARY`, for GitHub Actions and GitLab CI.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::Problem;
+use crate::report::event::{Event, Reporter};
+use crate::report::model::{RunStatus, Status};
+use crate::report::terminal::{Stream, Terminal};
+
+/// CI systems whose log viewers get groups, annotations and summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ci {
+    /// GitHub Actions when GITHUB_ACTIONS=true, GitLab CI when GITLAB_CI=true, else none
+    Auto,
+    Github,
+    Gitlab,
+    None,
+}
+
+impl Ci {
+    /// `auto` made concrete from the CI's own variables.
+    pub fn resolve(self, env: &crate::config::settings::EnvVars) -> Ci {
+        match self {
+            Ci::Auto if env.get("GITHUB_ACTIONS") == Some("true") => Ci::Github,
+            Ci::Auto if env.get("GITLAB_CI") == Some("true") => Ci::Gitlab,
+            Ci::Auto => Ci::None,
+            other => other,
+        }
+    }
+}
+
+/// The CI reporter. Control lines go to stdout, where the CI's log viewer reads them.
+pub struct CiLog {
+    pub ci: Ci,
+    pub terminal: Arc<Terminal>,
+    /// `$GITHUB_STEP_SUMMARY`.
+    pub summary: Option<PathBuf>,
+}
+
+impl CiLog {
+    fn control(&self, line: String) {
+        self.terminal.write(Stream::Out, (line + "\n").into_bytes());
+    }
+}
+
+impl Reporter for CiLog {
+    fn on(&mut self, event: &Event) {
+        let github = self.ci == Ci::Github;
+        match *event {
+            Event::StepStarted {
+                index,
+                total,
+                alias,
+                plugin,
+            } => {
+                let title = format!("[{index}/{total}] {alias} (plugin {plugin})");
+                match self.ci {
+                    Ci::Github => self.control(format!("::group::{title}")),
+                    Ci::Gitlab => self.control(gitlab_section(
+                        true,
+                        &format!("bitops_step_{index}"),
+                        &title,
+                    )),
+                    _ => {}
+                }
+            }
+            Event::Problem(p) if github && p.is_error() => self.control(github_problem(p)),
+            Event::StepFinished { step, .. } => {
+                let configuration =
+                    matches!(&step.status, Status::Failed { part, .. } if part == "configuration");
+                if github && step.status.failed() && !configuration {
+                    self.control(github_error(
+                        None,
+                        None,
+                        &format!("bitops: {} failed", step.alias),
+                        &format!("{} {}", step.alias, step.status.describe()),
+                    ));
+                }
+                match self.ci {
+                    Ci::Github if step.status != Status::NotRun => {
+                        self.control("::endgroup::".into())
+                    }
+                    Ci::Gitlab if step.status != Status::NotRun => self.control(gitlab_section(
+                        false,
+                        &format!("bitops_step_{}", step.index),
+                        "",
+                    )),
+                    _ => {}
+                }
+            }
+            Event::RunFinished(report) if github => {
+                if report.status == RunStatus::Invalid {
+                    for p in report.problems.iter().filter(|p| p.is_error()) {
+                        self.control(github_problem(p));
+                    }
+                }
+                if let Some(path) = &self.summary {
+                    append_summary(path, &crate::report::summary::markdown(report));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn append_summary(path: &Path, markdown: &str) {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path);
+    if let Ok(mut f) = file {
+        let _ = f.write_all((markdown.to_string() + "\n").as_bytes());
+    }
+}
+
+/// `%`, CR and LF escaped as GitHub's workflow commands want them; in properties also
+/// `:` and `,`.
+fn gh_escape(text: &str, property: bool) -> String {
+    let mut s = text
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        s = s.replace(':', "%3A").replace(',', "%2C");
+    }
+    s
+}
+
+/// `::error file=F,line=L,title=T::message`
+pub fn github_error(
+    file: Option<&Path>,
+    line: Option<usize>,
+    title: &str,
+    message: &str,
+) -> String {
+    let mut props = Vec::new();
+    if let Some(f) = file {
+        props.push(format!("file={}", gh_escape(&f.to_string_lossy(), true)));
+    }
+    if let Some(l) = line {
+        props.push(format!("line={l}"));
+    }
+    props.push(format!("title={}", gh_escape(title, true)));
+    format!("::error {}::{}", props.join(","), gh_escape(message, false))
+}
+
+pub fn github_problem(p: &Problem) -> String {
+    let title = match &p.key {
+        Some(k) => format!("bitops: {k}"),
+        None => "bitops: configuration".into(),
+    };
+    let mut message = p.message.clone();
+    if let Some(h) = &p.hint {
+        message.push_str(&format!("\n{h}"));
+    }
+    github_error(p.file.as_deref(), p.line, &title, &message)
+}
+
+/// GitLab's collapsible section markers.
+pub fn gitlab_section(start: bool, id: &str, title: &str) -> String {
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    if start {
+        format!("\x1b[0Ksection_start:{ts}:{id}[collapsed=true]\r\x1b[0K{title}")
+    } else {
+        format!("\x1b[0Ksection_end:{ts}:{id}\r\x1b[0K")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_escapes() {
+        assert_eq!(
+            github_error(Some(Path::new("a,b:c.yaml")), Some(3), "t", "50%\nnext"),
+            "::error file=a%2Cb%3Ac.yaml,line=3,title=t::50%25%0Anext"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! How events look as lines: plain text (with colours on a terminal) or JSON lines.
+//! The console and the log file share these, so both say the same thing.
+
+use serde::Serialize;
+
+use crate::config::settings::LogLevel;
+use crate::plugin::schema::shell_join;
+use crate::report::event::{Event, Tone};
+use crate::report::model::Status;
+use crate::report::summary::summary;
+use crate::report::terminal::Stream;
+use crate::report::time::{now_rfc3339, secs};
+
+/// Where rendered pieces go: a stream and its bytes.
+pub type Emit<'a> = dyn FnMut(Stream, &[u8]) + 'a;
+
+pub trait Render: Send {
+    fn render(&mut self, event: &Event, emit: &mut Emit);
+}
+
+impl Render for Box<dyn Render> {
+    fn render(&mut self, event: &Event, emit: &mut Emit) {
+        (**self).render(event, emit);
+    }
+}
+
+/// Whether a line of this tone shows at `level`: ERROR (and CRITICAL) hides step
+/// headers, commands, notices and warnings, leaving errors. Child output always shows.
+fn shown(tone: Tone, level: LogLevel) -> bool {
+    level < LogLevel::Error || tone == Tone::Bad
+}
+
+/// What bitops says of an event, if anything: one or more lines, each with its tone.
+/// Output and diagnostics are not narration and are handled by each renderer.
+fn narration(event: &Event) -> Vec<(Tone, String)> {
+    match *event {
+        Event::Notice { tone, text } => vec![(tone, text.to_string())],
+        Event::Problem(p) => {
+            let tone = if p.is_error() { Tone::Bad } else { Tone::Warn };
+            vec![(tone, p.to_string())]
+        }
+        Event::StepStarted {
+            index,
+            total,
+            alias,
+            plugin,
+        } => vec![(
+            Tone::Step,
+            format!("[{index}/{total}] {alias} (plugin {plugin})"),
+        )],
+        Event::PartStarted { label, command } => {
+            vec![(Tone::Dim, format!("  {label}: {}", shell_join(command)))]
+        }
+        Event::PartSkipped { label, reason } => {
+            vec![(Tone::Warn, format!("  skipping {label}: {reason}"))]
+        }
+        Event::StepFinished { step, total } => {
+            let done = format!("[{}/{total}] {}", step.index, step.alias);
+            let line = match &step.status {
+                Status::Ok => (Tone::Good, format!("{done} ok in {}", secs(step.seconds))),
+                Status::Skipped { .. } => (Tone::Warn, format!("{done} skipped")),
+                Status::NotRun => return Vec::new(),
+                other => (
+                    Tone::Bad,
+                    format!("{done} {} after {}", other.describe(), secs(step.seconds)),
+                ),
+            };
+            vec![line]
+        }
+        Event::Interrupted { signal, grace_secs } => vec![(
+            Tone::Warn,
+            format!(
+                "{} received: stopping the run (a running step gets {grace_secs}s after SIGTERM; a second signal kills it at once)",
+                signal.name()
+            ),
+        )],
+        Event::RunFinished(report) => summary(report),
+        Event::RunStarted { .. }
+        | Event::Output(_)
+        | Event::Diagnostic(_)
+        | Event::PartFinished(_) => Vec::new(),
+    }
+}
+
+/// Plain text: child output as it came, narration on its own stream.
+pub struct Text {
+    pub color: bool,
+    /// stderr, or stdout under CI so that groups and output stay in order.
+    pub narration: Stream,
+    pub level: LogLevel,
+}
+
+impl Render for Text {
+    fn render(&mut self, event: &Event, emit: &mut Emit) {
+        match event {
+            Event::Output(bytes) => emit(Stream::Out, bytes),
+            Event::Diagnostic(bytes) if self.color => emit(self.narration, bytes),
+            Event::Diagnostic(bytes) => emit(self.narration, &strip_ansi(bytes)),
+            _ => {
+                for (tone, text) in narration(event) {
+                    if !shown(tone, self.level) {
+                        continue;
+                    }
+                    let line = match tone.ansi().filter(|_| self.color) {
+                        Some(code) => format!("{}\n", paint(code, &text)),
+                        None => format!("{text}\n"),
+                    };
+                    emit(self.narration, line.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// One JSON object per line, for log shippers.
+pub struct Json {
+    pub narration: Stream,
+    pub level: LogLevel,
+    /// The deployment whose output is flowing.
+    step: Option<String>,
+}
+
+impl Json {
+    pub fn new(narration: Stream, level: LogLevel) -> Json {
+        Json {
+            narration,
+            level,
+            step: None,
+        }
+    }
+
+    fn line(&self, level: &str, stream: &str, message: &str) -> String {
+        #[derive(Serialize)]
+        struct JsonLine<'a> {
+            time: String,
+            level: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            step: Option<&'a str>,
+            stream: &'a str,
+            message: &'a str,
+        }
+        let line = JsonLine {
+            time: now_rfc3339(),
+            level,
+            step: self.step.as_deref(),
+            stream,
+            message,
+        };
+        serde_json::to_string(&line).unwrap_or_default() + "\n"
+    }
+}
+
+impl Render for Json {
+    fn render(&mut self, event: &Event, emit: &mut Emit) {
+        match event {
+            Event::Output(bytes) => {
+                let mut buf = Vec::with_capacity(bytes.len() * 2);
+                for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    let body = String::from_utf8_lossy(line);
+                    let body = body.strip_suffix('\r').unwrap_or(&body);
+                    buf.extend_from_slice(self.line("info", "output", body).as_bytes());
+                }
+                emit(Stream::Out, &buf);
+            }
+            Event::Diagnostic(bytes) => {
+                let text = String::from_utf8_lossy(&strip_ansi(bytes)).into_owned();
+                let text = text.trim_end();
+                let level = text.split_whitespace().next().unwrap_or("INFO");
+                let line = self.line(&level.to_ascii_lowercase(), "diagnostic", text);
+                emit(self.narration, line.as_bytes());
+            }
+            _ => {
+                if let Event::StepFinished { .. } = event {
+                    self.step = None;
+                }
+                for (tone, text) in narration(event) {
+                    if !shown(tone, self.level) {
+                        continue;
+                    }
+                    let line = self.line(tone.level(), "bitops", &text);
+                    emit(self.narration, line.as_bytes());
+                }
+                if let Event::StepStarted { alias, .. } = event {
+                    self.step = Some(alias.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// ANSI styling.
+pub fn paint(code: &str, text: &str) -> String {
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+pub fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            i += 2;
+            while i < bytes.len() && !(bytes[i] as char).is_ascii_alphabetic() {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}

@@ -1,0 +1,204 @@
+//! The sink: where a run's events go. It masks every event on its values, before any
+//! reporter escapes them into text, JSON or XML, and hands it to each reporter in
+//! order. It keeps the last lines of each step's output for the reports.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use crate::report::event::{Event, Reporter, Tone};
+use crate::report::mask::{Masker, masked};
+use crate::report::terminal::Terminal;
+
+/// Lines of output kept per step for reports.
+pub const TAIL_LINES: usize = 40;
+
+pub struct Sink {
+    masker: RwLock<Arc<Masker>>,
+    reporters: Mutex<Vec<Box<dyn Reporter>>>,
+    terminal: Option<Arc<Terminal>>,
+    tail: Mutex<VecDeque<String>>,
+    /// Whether the last chunk of output needed masking.
+    masking: AtomicBool,
+}
+
+impl Sink {
+    pub fn new(
+        masker: Masker,
+        terminal: Option<Arc<Terminal>>,
+        reporters: Vec<Box<dyn Reporter>>,
+    ) -> Arc<Sink> {
+        Arc::new(Sink {
+            masker: RwLock::new(Arc::new(masker)),
+            reporters: Mutex::new(reporters),
+            terminal,
+            tail: Mutex::new(VecDeque::new()),
+            masking: AtomicBool::new(false),
+        })
+    }
+
+    pub fn masker(&self) -> Arc<Masker> {
+        self.masker
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Masks `values` from now on (secrets found as the run goes on).
+    pub fn add_secrets(&self, values: &[String]) {
+        if let Ok(mut m) = self.masker.write()
+            && let Some(extended) = m.extended(values)
+        {
+            *m = Arc::new(extended);
+        }
+    }
+
+    fn dispatch(&self, event: &Event) {
+        let Ok(mut reporters) = self.reporters.lock() else {
+            return;
+        };
+        if event.closes() {
+            reporters.iter_mut().rev().for_each(|r| r.on(event));
+        } else {
+            reporters.iter_mut().for_each(|r| r.on(event));
+        }
+    }
+
+    /// Masks the event's values and hands it to every reporter.
+    pub fn emit(&self, event: Event) {
+        let m = self.masker();
+        match event {
+            Event::Notice { tone, text } => self.dispatch(&Event::Notice {
+                tone,
+                text: &m.mask_str(text),
+            }),
+            Event::Problem(p) => self.dispatch(&Event::Problem(&masked(p, &m))),
+            Event::StepStarted { .. } => {
+                if let Ok(mut t) = self.tail.lock() {
+                    t.clear();
+                }
+                self.dispatch(&event);
+            }
+            Event::PartStarted { label, command } => self.dispatch(&Event::PartStarted {
+                label,
+                command: &masked(&command.to_vec(), &m),
+            }),
+            Event::PartSkipped { label, reason } => self.dispatch(&Event::PartSkipped {
+                label,
+                reason: &m.mask_str(reason),
+            }),
+            Event::Output(chunk) => self.output(chunk),
+            Event::Diagnostic(bytes) => self.dispatch(&Event::Diagnostic(&m.mask(bytes))),
+            Event::PartFinished(part) => self.dispatch(&Event::PartFinished(&masked(part, &m))),
+            Event::StepFinished { step, total } => self.dispatch(&Event::StepFinished {
+                step: &masked(step, &m),
+                total,
+            }),
+            Event::RunFinished(report) => self.dispatch(&Event::RunFinished(&masked(report, &m))),
+            Event::RunStarted { .. } | Event::Interrupted { .. } => self.dispatch(&event),
+        }
+    }
+
+    pub fn notice(&self, tone: Tone, text: &str) {
+        self.emit(Event::Notice { tone, text });
+    }
+
+    /// Complete lines of a hook's or plugin's output (each ending in a newline).
+    pub fn output(&self, chunk: &[u8]) {
+        let m = self.masker();
+        // While chunks keep needing masks, skip the whole-chunk pre-check.
+        let check = !self.masking.load(Ordering::Relaxed);
+        let masked = m.mask_lines_checked(chunk, check);
+        self.masking
+            .store(matches!(masked, Cow::Owned(_)), Ordering::Relaxed);
+        self.keep_tail(tail_of(&masked));
+        self.dispatch(&Event::Output(&masked));
+    }
+
+    /// The last lines of output of the current step, masked.
+    pub fn take_tail(&self) -> Vec<String> {
+        self.tail
+            .lock()
+            .map(|mut t| t.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    fn keep_tail(&self, masked: &[u8]) {
+        let Ok(mut tail) = self.tail.lock() else {
+            return;
+        };
+        let lines: Vec<&[u8]> = masked
+            .strip_suffix(b"\n")
+            .unwrap_or(masked)
+            .rsplit(|&b| b == b'\n')
+            .take(TAIL_LINES)
+            .collect();
+        for line in lines.into_iter().rev() {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            // A report keeps at most 1 KiB of a line.
+            tail.push_back(String::from_utf8_lossy(&line[..line.len().min(1024)]).into_owned());
+        }
+    }
+
+    /// Whether the terminal is behind: producers of output should wait.
+    pub fn backlogged(&self) -> bool {
+        self.terminal.as_ref().is_some_and(|t| t.backlogged())
+    }
+
+    /// Waits while the terminal is behind.
+    pub async fn room(&self) {
+        while self.backlogged() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Ends the output: waits for the terminal to write what it holds (at most `wait`).
+    pub fn finish(&self, wait: Option<Duration>) {
+        if let Ok(mut reporters) = self.reporters.lock() {
+            reporters.clear(); // closes the log file
+        }
+        if let Some(t) = &self.terminal {
+            t.finish(wait);
+        }
+    }
+}
+
+/// The last `TAIL_LINES` complete lines of a chunk.
+fn tail_of(chunk: &[u8]) -> &[u8] {
+    let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+    let start = body
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(TAIL_LINES - 1)
+        .map_or(0, |(i, _)| i + 1);
+    &chunk[start..]
+}
+
+/// A writer for `tracing`: bitops' own diagnostics, masked, to the console and log.
+#[derive(Clone)]
+pub struct DiagnosticWriter(pub Arc<Sink>);
+
+impl std::io::Write for DiagnosticWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.emit(Event::Diagnostic(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for DiagnosticWriter {
+    type Writer = DiagnosticWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}

@@ -1,0 +1,102 @@
+//! The end-of-run summary: the console table and the Markdown table for
+//! `$GITHUB_STEP_SUMMARY`.
+
+use crate::report::event::Tone;
+use crate::report::model::{RunReport, Status};
+use crate::report::time::secs;
+
+/// The console summary: a title and one row per step, each with its tone.
+pub fn summary(report: &RunReport) -> Vec<(Tone, String)> {
+    let width = report
+        .steps
+        .iter()
+        .map(|s| s.alias.len())
+        .max()
+        .unwrap_or(0)
+        .max("deployment".len());
+    let pwidth = report
+        .steps
+        .iter()
+        .map(|s| s.plugin.len())
+        .max()
+        .unwrap_or(0)
+        .max("plugin".len());
+    let dry = if report.dry_run {
+        " (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks)"
+    } else {
+        ""
+    };
+    let mut lines = vec![
+        (
+            Tone::Plain,
+            format!("Summary for environment `{}`{dry}:", report.environment),
+        ),
+        (
+            Tone::Plain,
+            format!(
+                "  {:<3} {:<width$}  {:<pwidth$}  {:<8}  result",
+                "#", "deployment", "plugin", "time"
+            ),
+        ),
+    ];
+    for s in &report.steps {
+        let time = if s.status == Status::NotRun {
+            "-".to_string()
+        } else {
+            secs(s.seconds)
+        };
+        let tone = match s.status {
+            Status::Ok => Tone::Good,
+            Status::Skipped { .. } | Status::NotRun => Tone::Warn,
+            _ => Tone::Bad,
+        };
+        lines.push((
+            tone,
+            format!(
+                "  {:<3} {:<width$}  {:<pwidth$}  {:<8}  {}",
+                s.index,
+                s.alias,
+                s.plugin,
+                time,
+                s.status.describe()
+            ),
+        ));
+    }
+    lines
+}
+
+/// The Markdown table for `$GITHUB_STEP_SUMMARY`.
+pub fn markdown(report: &RunReport) -> String {
+    let icon = |s: &Status| match s {
+        Status::Ok => "✅",
+        Status::Skipped { .. } | Status::NotRun => "⏭️",
+        _ => "❌",
+    };
+    let mut out = format!(
+        "### bitops deploy `{}`{}\n\n| # | deployment | plugin | result | time |\n|---|---|---|---|---|\n",
+        report.environment,
+        if report.dry_run { " (dry run)" } else { "" }
+    );
+    for p in &report.problems {
+        out.push_str(&format!(
+            "| – | configuration | – | ❌ {} | – |\n",
+            p.message.replace('|', "\\|")
+        ));
+    }
+    for s in &report.steps {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} {} | {} |\n",
+            s.index,
+            s.alias,
+            s.plugin,
+            icon(&s.status),
+            s.status.describe().replace('|', "\\|"),
+            if s.status == Status::NotRun {
+                "–".into()
+            } else {
+                secs(s.seconds)
+            }
+        ));
+    }
+    out
+}

@@ -1,0 +1,601 @@
+//! The run pipeline: one executor that emits events, reporters that write them, masking
+//! on values before any escaping, signals caught from the first instruction, read-only
+//! commands that write nothing. Each test here is a regression test of a defect.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::test::{PROBE_SCHEMA, Test};
+
+/// A schema with a secret-named export and an enum, for secrets planted in config.
+const SECRET_SCHEMA: &str = "
+    probe:
+      type: object
+      properties:
+        cli:
+          type: object
+          properties:
+            name: {type: string, parameter: name}
+        options:
+          type: object
+          properties:
+            token: {type: string, export_env: API_TOKEN}
+            mode: {type: string, enum: [fast, safe]}
+";
+
+fn wait_for(what: impl Fn() -> bool, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !what() {
+        assert!(Instant::now() < deadline, "{name} never happened");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn kill(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+/// Waits for the child, at most `limit`; kills it and fails the test past that.
+fn finish(mut child: Child, limit: Duration) -> (i32, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut stderr);
+            }
+            return (status.code().unwrap_or(-1), stderr);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bitops did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Running, not a zombie.
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn entries(dir: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn report_status(path: &Path) -> String {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["status"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_secret_that_a_hook_writes_into_a_later_steps_config_is_masked() {
+    let run = Test::new()
+        .probe_plugin("probe", SECRET_SCHEMA, &[])
+        .write("plugins/probe/deploy.sh", "echo \"token=$API_TOKEN\"\n")
+        .deployments(&["a", "b"])
+        .write(
+            "repo/dev/a/bitops.after-deploy.d/01.sh",
+            "printf 'probe:\\n  options:\\n    token: hooked-secret-9876\\n' > \"$BITOPS_ENVROOT/b/bitops.config.yaml\"\n",
+        )
+        .cmd("deploy", "dev")
+        .args(&["--report", "report.json", "--junit", "junit.xml"])
+        .run();
+    run.code(0).stdout_has("token=*****\n");
+    for (what, text) in [
+        ("stdout", run.stdout.clone()),
+        ("stderr", run.stderr.clone()),
+        (
+            "report",
+            std::fs::read_to_string(run.root.join("report.json")).unwrap(),
+        ),
+        (
+            "junit",
+            std::fs::read_to_string(run.root.join("junit.xml")).unwrap(),
+        ),
+    ] {
+        assert!(
+            !text.contains("hooked-secret-9876"),
+            "{what} shows the secret:\n{text}"
+        );
+    }
+}
+
+/// Two lines, quotes, a backslash and non-ASCII; `SECRETONE`/`SECRETTWO` survive any
+/// escaping, so finding either anywhere means the secret leaked.
+const NASTY: &str = "Zq\"7'\\x-é-SECRETONE\nSECRETTWO-ü-line";
+const NASTY_YAML: &str = "\"Zq\\\"7'\\\\x-é-SECRETONE\\nSECRETTWO-ü-line\"";
+
+fn nasty() -> Test {
+    Test::new()
+        .probe_plugin("probe", SECRET_SCHEMA, &[])
+        .write(
+            "plugins/probe/deploy.sh",
+            "echo \"deploy token=$API_TOKEN\"\necho \"db=$DB_PASSWORD\" >&2\nexit \"${FAIL:-0}\"\n",
+        )
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  logging:\n    filename: run\n    path: logs\n  deployments:\n    a: {plugin: probe}\n",
+        )
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            &format!("probe:\n  options:\n    token: {NASTY_YAML}\n"),
+        )
+        .write("repo/dev/a/bitops.before-deploy.d/01.sh", "echo \"hook $DB_PASSWORD\"\n")
+        .write(
+            "repo/bad/bitops.config.yaml",
+            "bitops:\n  deployments:\n    a: {plugin: probe}\n",
+        )
+        .write(
+            "repo/bad/a/bitops.config.yaml",
+            &format!("probe:\n  options:\n    mode: {NASTY_YAML}\n"),
+        )
+        .env("DB_PASSWORD", NASTY)
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for part in ["SECRETONE", "SECRETTWO"] {
+        assert!(!text.contains(part), "{what} shows {part}:\n{text}");
+    }
+}
+
+#[test]
+fn secrets_with_quotes_backslashes_newlines_and_non_ascii_reach_no_surface() {
+    let read = |root: &Path, rel: &str| {
+        std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    };
+    // a deploy in each console format, with every file it writes
+    for extra in [
+        &["--log-format", "text"][..],
+        &["--log-format", "json"],
+        &["--ci", "github"],
+        &["--ci", "gitlab"],
+    ] {
+        for fail in ["0", "3"] {
+            let t = nasty()
+                .env("FAIL", fail)
+                .env("GITHUB_STEP_SUMMARY", "summary.md");
+            let logs = t.root().join("logs");
+            let core = t.root().join("repo/dev/bitops.config.yaml");
+            let text = std::fs::read_to_string(&core)
+                .unwrap()
+                .replace("path: logs", &format!("path: {}", logs.display()));
+            std::fs::write(&core, text).unwrap();
+            let run = t
+                .cmd("deploy", "dev")
+                .args(&["--report", "report.json", "--junit", "junit.xml"])
+                .args(extra)
+                .run();
+            run.code(if fail == "0" { 0 } else { 3 });
+            let what = format!("deploy {extra:?} exit {fail}");
+            assert_clean(&format!("{what} stdout"), &run.stdout);
+            assert_clean(&format!("{what} stderr"), &run.stderr);
+            for file in ["logs/run.log", "report.json", "junit.xml"] {
+                let text = read(&run.root, file);
+                assert_clean(&format!("{what} {file}"), &text);
+                assert!(
+                    text.contains("*****"),
+                    "{what}: {file} masks nothing:\n{text}"
+                );
+            }
+            if extra[1] == "github" {
+                assert_clean(&format!("{what} summary"), &read(&run.root, "summary.md"));
+            }
+        }
+    }
+    // plan and validate in both formats; an invalid deploy quoting the value
+    for format in ["text", "json"] {
+        let run = nasty().cmd("plan", "dev").args(&["--format", format]).run();
+        run.code(0);
+        assert_clean(&format!("plan {format} stdout"), &run.stdout);
+        assert_clean(&format!("plan {format} stderr"), &run.stderr);
+        assert!(run.stdout.contains("*****"), "{}", run.stdout);
+        let run = nasty()
+            .args(&[
+                "validate",
+                "--all",
+                "--ops-repo",
+                "repo",
+                "--plugins-dir",
+                "plugins",
+            ])
+            .args(&["--format", format])
+            .run();
+        run.code(1);
+        assert_clean(&format!("validate {format} stdout"), &run.stdout);
+        assert_clean(&format!("validate {format} stderr"), &run.stderr);
+        assert!(run.stdout.contains("*****"), "{}", run.stdout);
+    }
+    let run = nasty()
+        .cmd("deploy", "bad")
+        .args(&["--report", "report.json", "--junit", "junit.xml"])
+        .run();
+    run.code(1).stderr_has("*****");
+    assert_clean("invalid deploy stderr", &run.stderr);
+    assert_clean("invalid deploy stdout", &run.stdout);
+    assert_clean("invalid report", &read(&run.root, "report.json"));
+    assert_clean("invalid junit", &read(&run.root, "junit.xml"));
+}
+
+/// `plan`, `validate`, `list`, `plugins` and `resolve` in a read-only mount of the test
+/// folder (which holds HOME, TMPDIR, the state and log folders): they succeed, write
+/// nothing and warn of nothing.
+#[test]
+fn read_only_commands_write_nothing() {
+    let t = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  logging:\n    filename: run\n    path: LOGS\n  deployments:\n    a: {plugin: probe}\n",
+        );
+    let root = t.root().to_path_buf();
+    let core = root.join("repo/dev/bitops.config.yaml");
+    let text = std::fs::read_to_string(&core)
+        .unwrap()
+        .replace("LOGS", &root.join("logs").to_string_lossy());
+    std::fs::write(&core, text).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    let before = crate::test::snapshot(&root);
+    let common = ["--ops-repo", "repo", "--plugins-dir", "plugins"];
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["plan", "-e", "dev"],
+        vec!["plan", "-e", "dev", "--format", "json"],
+        vec!["validate", "-e", "dev"],
+        vec!["validate", "--all", "--format", "json"],
+        vec!["list"],
+        vec!["list", "-e", "dev"],
+        vec!["plugins", "--plugins-dir", "plugins"],
+        vec!["plugins", "show", "probe", "--plugins-dir", "plugins"],
+        vec![
+            "resolve",
+            "--plugin",
+            "probe",
+            "--schema",
+            "plugins/probe/bitops.schema.yaml",
+            "--config",
+            "repo/dev/a/bitops.config.yaml",
+        ],
+    ];
+    for args in commands {
+        let mut full: Vec<&str> = args.clone();
+        if !matches!(args[0], "plugins" | "resolve") {
+            full.extend(common);
+        }
+        // A private mount namespace where the test folder is read-only.
+        let script =
+            "mount --bind \"$HOLD\" \"$HOLD\" && mount -o remount,bind,ro \"$HOLD\" && exec \"$@\"";
+        let mut ro = Command::new("unshare");
+        ro.args(["-m", "sh", "-c", script, "sh", env!("CARGO_BIN_EXE_bitops")])
+            .args(&full)
+            .current_dir(&root)
+            .env("HOLD", &root)
+            .env("HOME", &root)
+            .env("TMPDIR", root.join("tmp"))
+            .env("XDG_STATE_HOME", root.join("state"))
+            .env_remove("BITOPS_ENVIRONMENT");
+        let output = ro.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{full:?}:\n{stderr}");
+        assert!(!stderr.contains("warning"), "{full:?} warned:\n{stderr}");
+        assert!(
+            !stderr.contains("Read-only file system"),
+            "{full:?} tried to write:\n{stderr}"
+        );
+    }
+    assert!(
+        before == crate::test::snapshot(&root),
+        "a read-only command wrote a file"
+    );
+}
+
+/// A deploy that holds the lock of `dev` until `release` appears.
+fn holder() -> Test {
+    Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write(
+            "plugins/probe/deploy.sh",
+            "touch \"$HOLD/started\"\nfor i in $(seq 600); do [ -e \"$HOLD/release\" ] && break; sleep 0.05; done\necho deployed\n",
+        )
+}
+
+fn deploy_args(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "deploy",
+        "-e",
+        "dev",
+        "--ops-repo",
+        "repo",
+        "--plugins-dir",
+        "plugins",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+#[test]
+fn a_signal_while_waiting_for_the_lock_ends_the_run_with_a_report() {
+    let t = holder();
+    let root = t.root().to_path_buf();
+    let args = deploy_args(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = t
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| root.join("started").exists(), "the first deploy");
+    let workspaces = entries(&root.join("tmp"), "bitops-").len();
+    for (signal, code) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
+        let report = format!("report-{signal}.json");
+        let args = deploy_args(&["--wait-lock", "60s", "--report", &report]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let second = t
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        let sent = Instant::now();
+        kill(second.id(), signal);
+        let (got, stderr) = finish(second, Duration::from_secs(10));
+        assert_eq!(got, code, "SIG{signal}:\n{stderr}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "SIG{signal} took {:?}",
+            sent.elapsed()
+        );
+        assert_eq!(
+            report_status(&root.join(&report)),
+            "interrupted",
+            "SIG{signal}"
+        );
+        assert_eq!(
+            entries(&root.join("tmp"), "bitops-").len(),
+            workspaces,
+            "SIG{signal}"
+        );
+    }
+    std::fs::write(root.join("release"), "").unwrap();
+    let (code, _) = finish(first, Duration::from_secs(30));
+    assert_eq!(code, 0);
+}
+
+/// An environment whose staging copies many files, so that a signal lands in it.
+fn big_repo() -> Test {
+    let t = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"]);
+    let data = t.root().join("repo/dev/a/data");
+    for i in 0..40 {
+        let dir = data.join(format!("d{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for j in 0..500 {
+            std::fs::write(dir.join(format!("f{j}.txt")), "some data\n").unwrap();
+        }
+    }
+    t
+}
+
+#[test]
+fn sigterm_during_staging_removes_the_workspace_and_writes_the_report() {
+    let t = big_repo();
+    let root = t.root().to_path_buf();
+    let args = deploy_args(&["--report", "report.json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = t
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tmp = root.join("tmp");
+    wait_for(
+        || {
+            entries(&tmp, "bitops-")
+                .iter()
+                .any(|n| !n.starts_with("bitops-plugins-"))
+        },
+        "the workspace",
+    );
+    kill(child.id(), "TERM");
+    let (code, stderr) = finish(child, Duration::from_secs(20));
+    assert_eq!(code, 143, "{stderr}");
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+    assert_eq!(
+        entries(&tmp, "bitops-"),
+        Vec::<String>::new(),
+        "the workspace was left"
+    );
+    assert_eq!(report_status(&root.join("report.json")), "interrupted");
+    assert!(
+        !root.join("log.txt").exists(),
+        "the deploy script ran after SIGTERM"
+    );
+}
+
+#[test]
+fn sigterm_during_install_leaves_no_staging_folder() {
+    let t = Test::new().write("plugin-src/probe/deploy.sh", "echo deployed\n");
+    let data = t.root().join("plugin-src/probe/data");
+    for i in 0..40 {
+        let dir = data.join(format!("d{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for j in 0..500 {
+            std::fs::write(dir.join(format!("f{j}.txt")), "some data\n").unwrap();
+        }
+    }
+    let source = format!("file://{}", t.root().join("plugin-src/probe").display());
+    let t = t.write(
+        "install.yaml",
+        &format!("bitops:\n  plugins:\n    probe:\n      source: {source}\n"),
+    );
+    let root = t.root().to_path_buf();
+    let installed = root.join("installed");
+    std::fs::create_dir_all(&installed).unwrap();
+    let child = t
+        .command(&[
+            "install",
+            "-c",
+            "install.yaml",
+            "--plugins-dir",
+            "installed",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        || !entries(&installed, ".bitops-install-").is_empty(),
+        "the install staging folder",
+    );
+    kill(child.id(), "TERM");
+    let (code, stderr) = finish(child, Duration::from_secs(20));
+    assert_eq!(code, 143, "{stderr}");
+    assert_eq!(
+        entries(&installed, ""),
+        Vec::<String>::new(),
+        "install left files"
+    );
+}
+
+#[test]
+fn sighup_mid_step_stops_the_step_and_releases_the_lock() {
+    let t = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write(
+            "plugins/probe/deploy.sh",
+            "echo $$ > \"$HOLD/pid\"\nfor i in $(seq 600); do sleep 0.05; done\n",
+        );
+    let root = t.root().to_path_buf();
+    let args = deploy_args(&["--grace-period", "2s", "--report", "report.json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = t
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(|| root.join("pid").exists(), "the deploy script");
+    std::thread::sleep(Duration::from_millis(100));
+    let pid = std::fs::read_to_string(root.join("pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    kill(child.id(), "HUP");
+    let (code, stderr) = finish(child, Duration::from_secs(10));
+    assert_eq!(code, 129, "{stderr}");
+    assert!(stderr.contains("interrupted by SIGHUP"), "{stderr}");
+    assert!(!alive(&pid), "the deploy script {pid} outlived bitops");
+    assert_eq!(report_status(&root.join("report.json")), "interrupted");
+    // the lock is free: a second deploy does not wait
+    std::fs::write(root.join("plugins/probe/deploy.sh"), "echo again\n").unwrap();
+    let args = deploy_args(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = t.command(&args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_stalled_stdout_does_not_stop_timeouts() {
+    let t = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    a: {plugin: probe, timeout: 2s}\n",
+        )
+        .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
+        .write(
+            "plugins/probe/deploy.sh",
+            "echo $$ > \"$HOLD/pid\"\nhead -c 4000000 /dev/zero | tr '\\0' x | fold -w 100\nfor i in $(seq 600); do sleep 0.05; done\n",
+        );
+    let root = t.root().to_path_buf();
+    let args = deploy_args(&["--grace-period", "1s"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // stdout is a pipe nobody reads for 6 s
+    let mut child = t
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| root.join("pid").exists(), "the deploy script");
+    std::thread::sleep(Duration::from_millis(50));
+    let pid = std::fs::read_to_string(root.join("pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    std::thread::sleep(Duration::from_secs(6));
+    let stopped = !alive(&pid);
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let (code, _) = finish(child, Duration::from_secs(20));
+    assert!(
+        stopped,
+        "the 2 s timeout did not stop the step while stdout was not read"
+    );
+    assert_eq!(code, 124);
+}
+
+#[test]
+fn a_closed_stdout_keeps_the_steps_exit_code() {
+    let t = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write(
+            "plugins/probe/deploy.sh",
+            "for i in $(seq 2000); do echo \"line $i of output\"; done\nexit 3\n",
+        );
+    let bin = env!("CARGO_BIN_EXE_bitops");
+    let script = format!(
+        "\"{bin}\" deploy -e dev --ops-repo repo --plugins-dir plugins 2>&1 | head -c 0; echo \"exit=${{PIPESTATUS[0]}}\""
+    );
+    std::fs::create_dir_all(t.root().join("tmp")).unwrap();
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(t.root())
+        .env("TMPDIR", t.root().join("tmp"))
+        .env("HOME", t.root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        "exit=3",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
