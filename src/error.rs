@@ -73,6 +73,28 @@ pub enum Severity {
     Warning,
 }
 
+/// What kind of problem a configuration problem is; its exit code follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// Anything wrong with the input.
+    #[default]
+    Invalid,
+    /// A tool folder's `bitops.config.yaml` or a plugin's `bitops.schema.yaml` is missing.
+    MissingConfig,
+    /// `bitops install`: a plugin's dependency is not listed under `plugins`.
+    DependencyMissing,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Invalid => exit::FAILURE,
+            Kind::MissingConfig => exit::MISSING_CONFIG,
+            Kind::DependencyMissing => exit::DEPENDENCY_MISSING,
+        }
+    }
+}
+
 /// One finding about the input: what is wrong, where, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
@@ -83,7 +105,7 @@ pub struct Problem {
     pub message: String,
     pub hint: Option<String>,
     #[serde(skip)]
-    pub exit_code: i32,
+    pub kind: Kind,
     /// A warning for `deploy` that `validate` reports as an error.
     #[serde(skip)]
     pub strict: bool,
@@ -98,7 +120,7 @@ impl Problem {
             key: None,
             message: message.into(),
             hint: None,
-            exit_code: exit::FAILURE,
+            kind: Kind::Invalid,
             strict: false,
         }
     }
@@ -140,8 +162,8 @@ impl Problem {
         self
     }
 
-    pub fn code(mut self, code: i32) -> Self {
-        self.exit_code = code;
+    pub fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
         self
     }
 
@@ -179,6 +201,9 @@ pub enum Error {
     /// Problems found while reading config; nothing has run.
     #[error("{}", render_problems(.0))]
     Invalid(Vec<Problem>),
+    /// Another deploy of the environment holds the lock; nothing has run.
+    #[error("{0}")]
+    Locked(Box<Problem>),
     #[error("failed to {action} {}: {source}", .path.display())]
     Io {
         action: &'static str,
@@ -218,12 +243,14 @@ impl Error {
         }
     }
 
+    /// The exit code of every outcome, decided here and nowhere else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Invalid(problems) => problems
                 .iter()
                 .find(|p| p.is_error())
-                .map_or(exit::FAILURE, |p| p.exit_code),
+                .map_or(exit::FAILURE, |p| p.kind.exit_code()),
+            Error::Locked(_) => exit::LOCKED,
             Error::Io { .. } | Error::SomeFailed { .. } | Error::Reported => exit::FAILURE,
             Error::StepFailed { code, .. } => *code,
             Error::TimedOut { .. } => exit::TIMED_OUT,

@@ -12,7 +12,7 @@ fn main() {
             // A closed stderr (`2>&1 | head`) must not turn the exit code into a panic's.
             let mut stderr = std::io::stderr().lock();
             let _ = match &e {
-                error::Error::Invalid(_) => writeln!(stderr, "{e}"),
+                error::Error::Invalid(_) | error::Error::Locked(_) => writeln!(stderr, "{e}"),
                 error::Error::Reported => Ok(()),
                 _ => writeln!(stderr, "error: {e}"),
             };

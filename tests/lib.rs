@@ -4,6 +4,7 @@ mod test;
 mod tools;
 
 mod all_tools;
+mod architecture;
 mod config;
 mod done_when;
 mod examples;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::names;
 use crate::config::yaml::{Doc, Node, Value};
-use crate::error::{Problem, exit};
+use crate::error::Problem;
 
 /// A snapshot of the caller's environment; plan building reads only this. Settings
 /// are read from its UTF-8 part; children get all of it, bytes as they were.
@@ -655,12 +655,10 @@ pub fn select(
 pub fn require_deployments(settings: &Settings, env_file: &Path, problems: &mut Vec<Problem>) {
     if settings.deployments.is_empty() && settings.deployments_file.is_none() {
         problems.push(
-            Problem::error("no deployments are configured")
-                .code(exit::FAILURE)
-                .hint(format!(
-                    "list them under `bitops.deployments` in {} or in the image-level config (-c)",
-                    env_file.display()
-                )),
+            Problem::error("no deployments are configured").hint(format!(
+                "list them under `bitops.deployments` in {} or in the image-level config (-c)",
+                env_file.display()
+            )),
         );
     }
 }

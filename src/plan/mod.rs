@@ -12,7 +12,7 @@ use serde::{Serialize, Serializer};
 
 use crate::config::settings::{Deployment, EnvVars, Settings};
 use crate::config::yaml::Doc;
-use crate::error::{Problem, exit};
+use crate::error::{Kind, Problem};
 use crate::plugin::schema::{self, Resolved, ToolConfig};
 use crate::plugin::{self, Manifest};
 use crate::repo::hooks::{self, Hook};
@@ -230,7 +230,7 @@ fn resolve_config(
         problems.push(
             Problem::error(format!("plugin `{}` has no {}", dep.plugin, plugin::SCHEMA))
                 .file(&schema_path)
-                .code(exit::MISSING_CONFIG)
+                .kind(Kind::MissingConfig)
                 .hint("reinstall the plugin, or set `core_schema_parsing: false` in its plugin.config.yaml"),
         );
     }
@@ -250,7 +250,7 @@ fn resolve_config(
         problems.push(
             Problem::error(format!("the tool folder has no {TOOL_CONFIG}"))
                 .file(&view.env_dir.join(tool_rel).join(TOOL_CONFIG))
-                .code(exit::MISSING_CONFIG)
+                .kind(Kind::MissingConfig)
                 .hint(format!(
                     "create it with a `{}:` root key (it may be `{}: {{}}`)",
                     dep.plugin, dep.plugin

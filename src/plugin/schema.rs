@@ -9,7 +9,7 @@ use crate::config::names;
 use crate::config::settings::EnvVars;
 use crate::config::settings::parse_bool;
 use crate::config::yaml::{Doc, Node, Value};
-use crate::error::{Problem, exit};
+use crate::error::{Kind, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,7 +113,7 @@ pub fn parse_schema(doc: &Doc, plugin: &str, problems: &mut Vec<Problem>) -> Opt
                 None => format!("the root key must be the plugin name `{plugin}`"),
             })
             .at(file, doc.root.line)
-            .code(exit::MISSING_CONFIG)
+            .kind(Kind::MissingConfig)
             .hint("this is the plugin's schema: ask its author, or fix the root key"),
         );
         return None;

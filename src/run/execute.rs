@@ -169,7 +169,7 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
             }
             Status::Failed {
                 part: "configuration".into(),
-                exit_code: first.exit_code,
+                exit_code: first.kind.exit_code(),
             }
         } else if let Some(reason) = &step.skip {
             sink.notice(

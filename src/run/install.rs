@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::settings::{EnvVars, PluginSource};
-use crate::error::{Error, Problem, Result, exit};
+use crate::error::{Error, Kind, Problem, Result, exit};
 use crate::plugin;
 use crate::plugin::fetch::{Fetch, RECORD, Record, describe, fetch, fetch_kind, order, redact};
 use crate::report::event::Tone;
@@ -99,7 +99,7 @@ pub fn install(
                     Problem::error(format!("plugin `{name}` depends on `{dep}`, which is not listed under `bitops.plugins`"))
                         .file(config_file)
                         .key(format!("bitops.plugins.{dep}"))
-                        .code(exit::DEPENDENCY_MISSING)
+                        .kind(Kind::DependencyMissing)
                         .hint(format!("add `{dep}` to `bitops.plugins`; nothing was installed")),
                 );
             }

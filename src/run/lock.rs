@@ -107,15 +107,14 @@ pub fn acquire(
                     Err(_) => "another bitops process".into(),
                 };
                 let waited = wait.map_or(String::new(), |w| format!(" (waited {}s)", w.as_secs()));
-                return Err(Error::Invalid(vec![
+                return Err(Error::Locked(Box::new(
                     Problem::error(format!(
                         "environment `{environment}` of {} is being deployed by {who}{waited}",
                         repo.display()
                     ))
                     .file(&path)
-                    .code(crate::error::exit::LOCKED)
                     .hint("wait for it to finish, or pass --wait-lock 10m to wait; a lock whose process died is taken over"),
-                ]));
+                )));
             }
             Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
         }
