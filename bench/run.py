@@ -2,7 +2,10 @@
 """bitops benchmarks: generates its inputs, measures side by side in one run, and
 prints a Markdown table of medians and ratios. Not part of the test suite.
 
-    cargo build --release && python3 bench/run.py [--runs 7] [--only P1,P3]
+    cargo build --release && python3 bench/run.py [--runs 7] [--only P1,P3] [--compare OLD]
+
+--compare OLD also runs P1 and P3 with the binary OLD (say, a build of the previous
+commit), interleaved run by run with the current one, and reports both side by side.
 
 P1  orchestration overhead: 4 deployments x (2 hooks + a no-op plugin), bitops versus a
     plain bash script running the same scripts in the same order.     target <= 1.15x
@@ -74,6 +77,20 @@ def median_of(runs, fn):
     return statistics.median(fn() for _ in range(runs))
 
 
+def medians_interleaved(runs, fns):
+    """The median of each of `fns`, measured in turns (a, b, c, c, b, a, ...) after a
+    warm-up of each, so that a noisy minute affects them alike."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for r in range(runs):
+        # Every other round in reverse, so no command always runs right after another.
+        order = list(enumerate(fns))
+        for i, fn in order if r % 2 == 0 else order[::-1]:
+            times[i].append(fn())
+    return [statistics.median(t) for t in times]
+
+
 def bench_env(base):
     env = dict(os.environ)
     env.update(HOME=base, TMPDIR=os.path.join(base, "tmp"), NO_COLOR="1")
@@ -81,7 +98,7 @@ def bench_env(base):
     return env
 
 
-def p1(runs, work):
+def p1(runs, work, bins):
     """4 deployments, each 2 hooks and a no-op plugin."""
     repo, plugins = os.path.join(work, "p1", "repo"), os.path.join(work, "p1", "plugins")
     write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
@@ -101,10 +118,10 @@ def p1(runs, work):
     script = os.path.join(work, "p1", "floor.sh")
     write(script, "\n".join(floor) + "\n")
     env = bench_env(os.path.join(work, "p1"))
-    cmd = [BITOPS, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"]
-    base = median_of(runs, lambda: timed(["bash", script], env=env)[0])
-    ours = median_of(runs, lambda: timed(cmd, env=env)[0])
-    rss = max(timed(cmd, env=env, rss=True)[1] for _ in range(runs))
+    cmds = [[b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"] for b in bins]
+    fns = [lambda: timed(["bash", script], env=env)[0]] + [lambda c=c: timed(c, env=env)[0] for c in cmds]
+    base, *ours = medians_interleaved(runs, fns)
+    rss = max(timed(cmds[0], env=env, rss=True)[1] for _ in range(runs))
     return base, ours, rss
 
 
@@ -146,7 +163,7 @@ def p2(runs, work):
     return median_of(runs, lambda: first_hook(small)), median_of(runs, lambda: first_hook(big))
 
 
-def p3(runs, work, dense=True):
+def p3(runs, work, bins, dense=True):
     """dense: nearly every line holds something a mask hides; sparse: one line in ~2000."""
     rng = random.Random(3)
     work = os.path.join(work, "dense" if dense else "sparse")
@@ -175,15 +192,15 @@ def p3(runs, work, dense=True):
     write(os.path.join(repo, "dev", "app", "bitops.config.yaml"), "noop: {}\n")
     env = bench_env(os.path.join(work, "p3"))
     out_path = os.path.join(work, "p3", "out.txt")
-    cmd = [BITOPS, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"]
+    cmds = [[b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"] for b in bins]
 
     def through(argv, rss=False):
         with open(out_path, "wb") as out:
             return timed(argv, env=env, stdout=out, rss=rss)
 
-    floor = median_of(runs, lambda: through(["cat", data])[0])
-    ours = median_of(runs, lambda: through(cmd)[0])
-    rss = max(through(cmd, rss=True)[1] for _ in range(3))
+    fns = [lambda: through(["cat", data])[0]] + [lambda c=c: through(c)[0] for c in cmds]
+    floor, *ours = medians_interleaved(runs, fns)
+    rss = max(through(cmds[0], rss=True)[1] for _ in range(3))
     masked = open(out_path, "rb").read(1_000_000)
     assert b"token=abc123" not in masked, "the masks did not apply"
     return size, floor, ours, rss
@@ -193,17 +210,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--only", default="P1,P2,P3,P4")
+    ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3)")
     args = ap.parse_args()
     if not os.path.exists(BITOPS):
         sys.exit("build first: cargo build --release")
     only = set(args.only.upper().split(","))
+    bins = [BITOPS] + ([os.path.abspath(args.compare)] if args.compare else [])
     work = tempfile.mkdtemp(prefix="bitops-bench-")
     rows = []
     try:
         if only & {"P1", "P4"}:
-            base, ours, rss = p1(args.runs, work)
+            base, ours, rss = p1(args.runs, work, bins)
             if "P1" in only:
-                rows.append(("P1 orchestration overhead", f"bash {base*1000:.1f} ms", f"bitops {ours*1000:.1f} ms", f"{ours/base:.2f}x", "<= 1.15x"))
+                rows.append(("P1 orchestration overhead", f"bash {base*1000:.1f} ms", f"bitops {ours[0]*1000:.1f} ms", f"{ours[0]/base:.2f}x", "<= 1.15x"))
+                if args.compare:
+                    rows.append(("P1, the --compare binary", f"bash {base*1000:.1f} ms", f"old {ours[1]*1000:.1f} ms", f"{ours[1]/base:.2f}x", "reported"))
             if "P4" in only:
                 rows.append(("P4 peak RSS during P1", "", f"{rss/1024:.1f} MB", "", "<= 10 MB"))
                 rows.append(("P4 release binary size", "", f"{os.path.getsize(BITOPS)/1024/1024:.1f} MB", "", "reported"))
@@ -212,10 +233,12 @@ def main():
             rows.append(("P2 start-up, 2 GB repo vs 5 MB env alone", f"small {small*1000:.1f} ms", f"big {big*1000:.1f} ms", f"{big/small:.2f}x", "<= 1.5x"))
         if "P3" in only:
             for dense in (True, False):
-                size, floor, ours, rss = p3(args.runs, work, dense)
+                size, floor, ours, rss = p3(args.runs, work, bins, dense)
                 mb = size / 1024 / 1024
                 kind = "every line masked" if dense else "1 line in 2000 masked"
-                rows.append((f"P3 200 MB through 10 masks, {kind}", f"cat {mb/floor:.0f} MB/s", f"bitops {mb/ours:.0f} MB/s", f"{ours/floor:.2f}x", ">= 200 MB/s"))
+                rows.append((f"P3 200 MB through 10 masks, {kind}", f"cat {mb/floor:.0f} MB/s", f"bitops {mb/ours[0]:.0f} MB/s", f"{ours[0]/floor:.2f}x", ">= 200 MB/s"))
+                if args.compare:
+                    rows.append((f"P3, the --compare binary, {kind}", f"cat {mb/floor:.0f} MB/s", f"old {mb/ours[1]:.0f} MB/s", f"{ours[1]/floor:.2f}x", "reported"))
                 rows.append((f"P3 peak RSS, {kind}", "", f"{rss/1024:.1f} MB", "", "<= 30 MB"))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -21,64 +21,127 @@ pub enum Stream {
 type Piece = (Stream, Vec<u8>);
 
 pub struct Terminal {
-    tx: Mutex<Option<mpsc::Sender<Piece>>>,
+    thread: Mutex<Thread>,
+    /// Bytes sent to the thread and not written yet.
     queued: Arc<AtomicUsize>,
-    done: Mutex<Option<mpsc::Receiver<()>>>,
+    /// Held while bytes are written, by the thread or by the fast path.
+    writing: Arc<Mutex<Streams>>,
+}
+
+/// Which streams are still open.
+struct Streams {
+    out: bool,
+    err: bool,
+}
+
+impl Streams {
+    fn write(&mut self, stream: Stream, bytes: &[u8]) {
+        let open = match stream {
+            Stream::Out => &mut self.out,
+            Stream::Err => &mut self.err,
+        };
+        if *open {
+            let written = match stream {
+                Stream::Out => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(bytes).and_then(|()| out.flush())
+                }
+                Stream::Err => std::io::stderr().lock().write_all(bytes),
+            };
+            // EPIPE and friends: nobody reads any more.
+            *open = written.is_ok();
+        }
+    }
+}
+
+/// At most this much is written by the caller itself, when the stream can take it
+/// now: a pipe with room takes up to a page without blocking.
+const DIRECT_MAX: usize = 4096;
+
+/// Whether `fd` can take a write now (poll with no wait).
+fn writable(fd: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n == 1 && pfd.revents & libc::POLLOUT != 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP) == 0
+}
+
+/// The writer thread, started at the first write that cannot be made at once.
+enum Thread {
+    NotStarted,
+    Running {
+        tx: mpsc::Sender<Piece>,
+        done: mpsc::Receiver<()>,
+    },
+    /// Finished, or could not be started: output is dropped.
+    Gone,
 }
 
 impl Terminal {
     pub fn start() -> Arc<Terminal> {
+        Arc::new(Terminal {
+            thread: Mutex::new(Thread::NotStarted),
+            queued: Arc::new(AtomicUsize::new(0)),
+            writing: Arc::new(Mutex::new(Streams {
+                out: true,
+                err: true,
+            })),
+        })
+    }
+
+    fn spawn(&self) -> Thread {
         let (tx, rx) = mpsc::channel::<Piece>();
-        let (done_tx, done_rx) = mpsc::channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let counter = queued.clone();
+        let (done_tx, done) = mpsc::channel();
+        let counter = self.queued.clone();
+        let streams = self.writing.clone();
         let spawned = std::thread::Builder::new()
             .name("bitops-terminal".into())
             .spawn(move || {
-                let (mut out_open, mut err_open) = (true, true);
                 for (stream, bytes) in rx {
-                    let open = match stream {
-                        Stream::Out => &mut out_open,
-                        Stream::Err => &mut err_open,
-                    };
-                    if *open {
-                        let written = match stream {
-                            Stream::Out => {
-                                let mut out = std::io::stdout().lock();
-                                out.write_all(&bytes).and_then(|()| out.flush())
-                            }
-                            Stream::Err => std::io::stderr().lock().write_all(&bytes),
-                        };
-                        // EPIPE and friends: nobody reads any more.
-                        *open = written.is_ok();
+                    if let Ok(mut s) = streams.lock() {
+                        s.write(stream, &bytes);
+                        // Counted down while held, so the fast path sees a true zero.
+                        counter.fetch_sub(bytes.len(), Ordering::SeqCst);
                     }
-                    counter.fetch_sub(bytes.len(), Ordering::SeqCst);
                 }
                 let _ = done_tx.send(());
             });
-        let terminal = Terminal {
-            tx: Mutex::new(Some(tx)),
-            queued,
-            done: Mutex::new(Some(done_rx)),
-        };
-        if spawned.is_err() {
-            // No thread: nothing can be shown, but the run goes on.
-            if let Ok(mut tx) = terminal.tx.lock() {
-                *tx = None;
-            }
+        match spawned {
+            Ok(_) => Thread::Running { tx, done },
+            Err(_) => Thread::Gone,
         }
-        Arc::new(terminal)
     }
 
     pub fn write(&self, stream: Stream, bytes: Vec<u8>) {
         if bytes.is_empty() {
             return;
         }
-        if let Ok(tx) = self.tx.lock()
-            && let Some(tx) = tx.as_ref()
+        // Fast path, without the thread: nothing is waiting to be written before these
+        // bytes, they are few, and the stream can take them now.
+        if bytes.len() <= DIRECT_MAX
+            && let Ok(mut s) = self.writing.try_lock()
+            && self.queued.load(Ordering::SeqCst) == 0
+            && writable(match stream {
+                Stream::Out => libc::STDOUT_FILENO,
+                Stream::Err => libc::STDERR_FILENO,
+            })
         {
-            self.queued.fetch_add(bytes.len(), Ordering::SeqCst);
+            s.write(stream, &bytes);
+            return;
+        }
+        let Ok(mut thread) = self.thread.lock() else {
+            return;
+        };
+        if let Thread::NotStarted = *thread {
+            *thread = self.spawn();
+        }
+        if let Thread::Running { tx, .. } = &*thread {
             let len = bytes.len();
+            self.queued.fetch_add(len, Ordering::SeqCst);
             if tx.send((stream, bytes)).is_err() {
                 self.queued.fetch_sub(len, Ordering::SeqCst);
             }
@@ -92,15 +155,16 @@ impl Terminal {
 
     /// Ends the output and waits for it to be written, at most `wait` when given.
     pub fn finish(&self, wait: Option<Duration>) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
+        let thread = match self.thread.lock() {
+            Ok(mut t) => std::mem::replace(&mut *t, Thread::Gone),
+            Err(_) => return,
+        };
+        if let Thread::Running { tx, done } = thread {
+            drop(tx);
+            let _ = match wait {
+                Some(w) => done.recv_timeout(w).map_err(|_| ()),
+                None => done.recv().map_err(|_| ()),
+            };
         }
-        let Some(done) = self.done.lock().ok().and_then(|mut d| d.take()) else {
-            return;
-        };
-        let _ = match wait {
-            Some(w) => done.recv_timeout(w).map_err(|_| ()),
-            None => done.recv().map_err(|_| ()),
-        };
     }
 }

@@ -267,6 +267,9 @@ struct StepRun<'a, 'r> {
     parts: &'r mut Vec<PartReport>,
 }
 
+/// The environment of a step's processes: the caller's, then the step's variables.
+type ChildEnv = Vec<(std::ffi::OsString, std::ffi::OsString)>;
+
 impl StepRun<'_, '_> {
     async fn run(&mut self) -> Status {
         let step = self.step;
@@ -289,6 +292,7 @@ impl StepRun<'_, '_> {
                     .map(|h| hook_part(PartKind::AfterHook, h)),
             )
             .collect();
+        let env = self.ctx.env.with(&step.env);
         let mut status = Status::Ok;
         for part in parts {
             if part.kind == PartKind::AfterHook
@@ -297,7 +301,7 @@ impl StepRun<'_, '_> {
             {
                 break; // after-hooks of a failed step are skipped
             }
-            let this = self.part(part, deadline).await;
+            let this = self.part(part, &env, deadline).await;
             let stop = this != Status::Ok
                 && (self.ctx.settings.fail_fast
                     || matches!(this, Status::Interrupted { .. } | Status::TimedOut { .. }));
@@ -311,7 +315,7 @@ impl StepRun<'_, '_> {
         status
     }
 
-    async fn part(&mut self, part: Part<'_>, deadline: Option<Instant>) -> Status {
+    async fn part(&mut self, part: Part<'_>, env: &ChildEnv, deadline: Option<Instant>) -> Status {
         let name = part.label;
         let Some(argv) = part.argv else {
             let reason = part.skip.unwrap_or("not runnable").to_string();
@@ -337,7 +341,7 @@ impl StepRun<'_, '_> {
         let spec = Spec {
             argv: argv.to_vec(),
             cwd: self.ws.root().join(&self.step.tool_dir),
-            env: self.ctx.env.with(&self.step.env),
+            env: env.clone(),
             timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
             grace: self.ctx.grace,
         };

@@ -28,27 +28,33 @@ pub fn install() -> std::io::Result<()> {
 /// Signals as a run sees them: each `next` returns at the next signal not yet seen.
 pub struct Signals {
     seen: usize,
+    /// tokio's streams only wake a waiting task up; the record in `stop` is the truth
+    /// (it also holds signals caught before any stream existed). Made on first use.
+    streams: Option<Vec<tokio::signal::unix::Signal>>,
 }
 
 impl Signals {
     /// Installs the handlers; signals caught before this call count as unseen.
     pub fn install() -> std::io::Result<Signals> {
         install()?;
-        Ok(Signals { seen: 0 })
+        Ok(Signals {
+            seen: 0,
+            streams: None,
+        })
     }
 
     /// Waits for a signal this value has not returned yet.
     pub async fn next(&mut self) -> Signal {
-        // tokio's streams only wake this task up; the record in `stop` is the truth
-        // (it also holds signals caught before any stream existed).
-        let mut streams: Vec<_> = [
-            SignalKind::interrupt(),
-            SignalKind::terminate(),
-            SignalKind::hangup(),
-        ]
-        .into_iter()
-        .filter_map(|kind| signal(kind).ok())
-        .collect();
+        let streams = self.streams.get_or_insert_with(|| {
+            [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+            ]
+            .into_iter()
+            .filter_map(|kind| signal(kind).ok())
+            .collect()
+        });
         loop {
             let count = stop::count();
             if count > self.seen {
