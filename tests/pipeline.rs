@@ -599,3 +599,42 @@ fn a_closed_stdout_keeps_the_steps_exit_code() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn debug_shows_where_each_value_came_from_and_error_hides_progress() {
+    let t = || {
+        Test::new()
+            .probe_plugin("probe", SECRET_SCHEMA, &[])
+            .deployments(&["a"])
+            .write(
+                "repo/dev/a/bitops.config.yaml",
+                "probe:\n  cli:\n    name: web\n  options:\n    token: tok-from-config-123\n",
+            )
+            .hook("repo/dev/a/bitops.before-deploy.d/01.sh")
+    };
+    let run = t()
+        .cmd("deploy", "dev")
+        .args(&["--log-level", "DEBUG"])
+        .run();
+    run.code(0)
+        .stderr_has("DEBUG a: cli.name = web (from <ws>/dev/a/bitops.config.yaml:3)")
+        .stderr_has("DEBUG a: options.token = ***** (from <ws>/dev/a/bitops.config.yaml:5)")
+        .stderr_has("spawn bash <ws>/dev/a/bitops.before-deploy.d/01.sh in <ws>/dev/a")
+        .stderr_has("DEBUG stage repo/dev/a/bitops.config.yaml")
+        .stderr_lacks("tok-from-config-123");
+    let run = t()
+        .cmd("deploy", "dev")
+        .args(&["--log-level", "ERROR"])
+        .run();
+    run.code(0).stdout_is("deployed a\n").stderr_is("");
+    let run = t()
+        .write("plugins/probe/deploy.sh", "echo broken; exit 4\n")
+        .cmd("deploy", "dev")
+        .args(&["--log-level", "ERROR"])
+        .run();
+    run.code(4)
+        .stdout_is("broken\n")
+        .stderr_lacks("[1/1] a (plugin probe)")
+        .stderr_has("[1/1] a failed (deploy script, exit 4)")
+        .stderr_has("error: deploy script of `a` failed with exit code 4");
+}
