@@ -7,23 +7,18 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::test::{PROBE_SCHEMA, Test};
+use crate::test::{PROBE_SCHEMA, Test, alive, probe_schema};
 
-/// A schema with a secret-named export and an enum, for secrets planted in config.
-const SECRET_SCHEMA: &str = "
-    probe:
-      type: object
-      properties:
-        cli:
-          type: object
-          properties:
-            name: {type: string, parameter: name}
-        options:
-          type: object
-          properties:
-            token: {type: string, export_env: API_TOKEN}
-            mode: {type: string, enum: [fast, safe]}
-";
+/// The probe schema with a secret-named export and an enum, for secrets planted in config.
+fn secret_schema() -> String {
+    probe_schema(
+        "",
+        "
+        token: {type: string, export_env: API_TOKEN}
+        mode: {type: string, enum: [fast, safe]}
+        ",
+    )
+}
 
 fn wait_for(what: impl Fn() -> bool, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -61,16 +56,6 @@ fn finish(mut child: Child, limit: Duration) -> (i32, String) {
     }
 }
 
-/// Running, not a zombie.
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
 fn entries(dir: &Path, prefix: &str) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|rd| {
@@ -92,7 +77,7 @@ fn report_status(path: &Path) -> String {
 #[test]
 fn a_secret_that_a_hook_writes_into_a_later_steps_config_is_masked() {
     let run = Test::new()
-        .probe_plugin("probe", SECRET_SCHEMA, &[])
+        .probe_plugin("probe", &secret_schema(), &[])
         .write("plugins/probe/deploy.sh", "echo \"token=$API_TOKEN\"\n")
         .deployments(&["a", "b"])
         .write(
@@ -129,7 +114,7 @@ const NASTY_YAML: &str = "\"Zq\\\"7'\\\\x-é-SECRETONE\\nSECRETTWO-ü-line\"";
 
 fn nasty() -> Test {
     Test::new()
-        .probe_plugin("probe", SECRET_SCHEMA, &[])
+        .probe_plugin("probe", &secret_schema(), &[])
         .write(
             "plugins/probe/deploy.sh",
             "echo \"deploy token=$API_TOKEN\"\necho \"db=$DB_PASSWORD\" >&2\nexit \"${FAIL:-0}\"\n",
@@ -321,6 +306,28 @@ fn holder() -> Test {
         )
 }
 
+/// `deploy -e dev` of the test's repo with `extra` arguments, started in the background
+/// with stdout as given and stderr piped.
+fn spawn_deploy(t: &Test, extra: &[&str], stdout: Stdio) -> Child {
+    let args = deploy_args(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    t.command(&args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The pid a deploy script wrote to `$HOLD/pid`, once it is there.
+fn script_pid(root: &Path) -> String {
+    let path = root.join("pid");
+    wait_for(
+        || std::fs::read_to_string(&path).is_ok_and(|t| t.ends_with('\n')),
+        "the deploy script",
+    );
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
 fn deploy_args(extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "deploy",
@@ -342,26 +349,16 @@ fn deploy_args(extra: &[&str]) -> Vec<String> {
 fn a_signal_while_waiting_for_the_lock_ends_the_run_with_a_report() {
     let t = holder();
     let root = t.root().to_path_buf();
-    let args = deploy_args(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let first = t
-        .command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let first = spawn_deploy(&t, &[], Stdio::null());
     wait_for(|| root.join("started").exists(), "the first deploy");
     let workspaces = entries(&root.join("tmp"), "bitops-").len();
     for (signal, code) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
         let report = format!("report-{signal}.json");
-        let args = deploy_args(&["--wait-lock", "60s", "--report", &report]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let second = t
-            .command(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let second = spawn_deploy(
+            &t,
+            &["--wait-lock", "60s", "--report", &report],
+            Stdio::null(),
+        );
         std::thread::sleep(Duration::from_millis(600));
         let sent = Instant::now();
         kill(second.id(), signal);
@@ -408,14 +405,7 @@ fn big_repo() -> Test {
 fn sigterm_during_staging_removes_the_workspace_and_writes_the_report() {
     let t = big_repo();
     let root = t.root().to_path_buf();
-    let args = deploy_args(&["--report", "report.json"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = t
-        .command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_deploy(&t, &["--report", "report.json"], Stdio::null());
     let tmp = root.join("tmp");
     wait_for(
         || {
@@ -496,20 +486,12 @@ fn sighup_mid_step_stops_the_step_and_releases_the_lock() {
             "echo $$ > \"$HOLD/pid\"\nfor i in $(seq 600); do sleep 0.05; done\n",
         );
     let root = t.root().to_path_buf();
-    let args = deploy_args(&["--grace-period", "2s", "--report", "report.json"]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = t
-        .command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(|| root.join("pid").exists(), "the deploy script");
-    std::thread::sleep(Duration::from_millis(100));
-    let pid = std::fs::read_to_string(root.join("pid"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let child = spawn_deploy(
+        &t,
+        &["--grace-period", "2s", "--report", "report.json"],
+        Stdio::null(),
+    );
+    let pid = script_pid(&root);
     kill(child.id(), "HUP");
     let (code, stderr) = finish(child, Duration::from_secs(10));
     assert_eq!(code, 129, "{stderr}");
@@ -552,12 +534,7 @@ fn a_stalled_stdout_does_not_stop_timeouts() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(|| root.join("pid").exists(), "the deploy script");
-    std::thread::sleep(Duration::from_millis(50));
-    let pid = std::fs::read_to_string(root.join("pid"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let pid = script_pid(&root);
     std::thread::sleep(Duration::from_secs(6));
     let stopped = !alive(&pid);
     let mut out = Vec::new();
@@ -604,7 +581,7 @@ fn a_closed_stdout_keeps_the_steps_exit_code() {
 fn debug_shows_where_each_value_came_from_and_error_hides_progress() {
     let t = || {
         Test::new()
-            .probe_plugin("probe", SECRET_SCHEMA, &[])
+            .probe_plugin("probe", &secret_schema(), &[])
             .deployments(&["a"])
             .write(
                 "repo/dev/a/bitops.config.yaml",

@@ -27,11 +27,7 @@ const DRAIN_AFTER_SIGNAL: Duration = Duration::from_secs(2);
 
 pub fn deploy(args: &DeployArgs) -> Result<()> {
     // From the first instruction: no signal ends a deploy without winding it down.
-    crate::run::signals::install().map_err(|e| Error::Io {
-        action: "install signal handlers in",
-        path: ".".into(),
-        source: e,
-    })?;
+    crate::run::signals::install()?;
     let env = EnvVars::from_process();
     let ci = args.ci.resolve(&env);
     let prepared = match prepare(&args.common, &args.dry_run, args.grace_period) {

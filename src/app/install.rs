@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::app::cli::InstallArgs;
 use crate::app::use_color;
 use crate::config::settings::{self, EnvVars, Layers};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::repo::inputs;
 use crate::report::console::Console;
 use crate::report::event::Event;
@@ -16,11 +16,7 @@ use crate::report::terminal::{Stream, Terminal};
 
 pub fn install(args: &InstallArgs) -> Result<()> {
     // From the first instruction: a signal removes the partial install and ends it.
-    crate::run::signals::install().map_err(|e| Error::Io {
-        action: "install signal handlers in",
-        path: ".".into(),
-        source: e,
-    })?;
+    crate::run::signals::install()?;
     let env = EnvVars::from_process();
     let doc = inputs::image_config(args.config.as_deref())?;
     let mut problems = Vec::new();

@@ -100,8 +100,7 @@ fn lock_stage_and_run(req: &Request, report: &mut RunReport) -> Result<()> {
 
 async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) -> Result<()> {
     let (ctx, sink) = (req.ctx, req.sink);
-    let mut signals =
-        Signals::install().map_err(|e| Error::io("install signal handlers in", ws.root(), e))?;
+    let mut signals = Signals::install()?;
     let total = req.plan.steps.len();
     let mut first_error: Option<Error> = None;
     let mut groups = Vec::new();

@@ -115,9 +115,7 @@ pub fn install(
 
     let runtime =
         crate::run::runtime().map_err(|e| Error::io("start the runtime for", plugins_dir, e))?;
-    let mut signals = runtime
-        .block_on(async { Signals::install() })
-        .map_err(|e| Error::io("install signal handlers for", plugins_dir, e))?;
+    let mut signals = Signals::install()?;
     let mut failed = Vec::new();
     for i in order {
         crate::stop::check()?;

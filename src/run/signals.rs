@@ -11,7 +11,7 @@ use crate::error::Signal;
 use crate::stop;
 
 /// Installs the handlers (once per process).
-pub fn install() -> std::io::Result<()> {
+pub fn install() -> crate::error::Result<()> {
     static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let done = INSTALLED.get_or_init(|| {
         for sig in Signal::ALL {
@@ -22,7 +22,13 @@ pub fn install() -> std::io::Result<()> {
         }
         Ok(())
     });
-    done.clone().map_err(std::io::Error::other)
+    done.clone().map_err(|e| {
+        crate::error::Error::io(
+            "install signal handlers for",
+            std::path::Path::new("bitops"),
+            std::io::Error::other(e),
+        )
+    })
 }
 
 /// Signals as a run sees them: each `next` returns at the next signal not yet seen.
@@ -35,7 +41,7 @@ pub struct Signals {
 
 impl Signals {
     /// Installs the handlers; signals caught before this call count as unseen.
-    pub fn install() -> std::io::Result<Signals> {
+    pub fn install() -> crate::error::Result<Signals> {
         install()?;
         Ok(Signals {
             seen: 0,
