@@ -9,6 +9,7 @@ mod config;
 mod done_when;
 mod examples;
 mod execution;
+mod hardening;
 mod hostile;
 mod install;
 mod operator;

@@ -89,7 +89,7 @@ fn one_deploy_per_environment_at_a_time() {
 }
 
 #[test]
-fn the_lock_of_a_killed_run_is_taken_over() {
+fn the_lock_of_a_killed_run_is_held_by_its_orphaned_step_then_taken_over() {
     let t = Test::new()
         .probe_plugin("probe", SCHEMA, &[])
         .write(
@@ -99,7 +99,7 @@ fn the_lock_of_a_killed_run_is_taken_over() {
         .write("repo/dev/a/bitops.config.yaml", "probe: {}\n")
         .write(
             "plugins/probe/deploy.sh",
-            "if [ -n \"${HOLD:-}\" ]; then touch \"$HOLD/started\"; sleep 30; fi\necho deployed\n",
+            "if [ -n \"${HOLD:-}\" ] && [ ! -e \"$HOLD/started\" ]; then echo $$ > \"$HOLD/pid\"; touch \"$HOLD/started\"; sleep 30; fi\necho deployed\n",
         );
     let root = t.root().to_path_buf();
     let mut first = t
@@ -119,6 +119,44 @@ fn the_lock_of_a_killed_run_is_taken_over() {
     wait_for(&root.join("started"));
     first.kill().unwrap(); // SIGKILL: no clean-up at all
     first.wait().unwrap();
+    // the orphaned deploy script still runs, and still holds the lock
+    let pid = std::fs::read_to_string(root.join("pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let second = t
+        .command(&[
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "is being deployed by processes that pid {} started",
+            first.id()
+        )),
+        "{stderr}"
+    );
+    // once it has ended, the lock is taken over
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while crate::test::alive(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let run = t.cmd("deploy", "dev").run();
     run.code(0).stdout_is("deployed\n");
 }

@@ -41,6 +41,7 @@ pub fn state_dir(flag: Option<&Path>, env: &crate::config::settings::EnvVars) ->
     if let Some(home) = env.get("HOME") {
         return Path::new(home).join(".local/state/bitops");
     }
+    // Per user; created 0700 and checked like any state folder.
     // SAFETY: getuid cannot fail.
     std::env::temp_dir().join(format!("bitops-state-{}", unsafe { libc::getuid() }))
 }
@@ -69,56 +70,142 @@ pub fn lock_path(state: &Path, repo: &Path, environment: &str) -> PathBuf {
     ))
 }
 
+/// Creates the state folder (0700) when missing, and refuses one that is not safe to
+/// keep locks in: not a real folder, owned by another user, or writable by others
+/// without the sticky bit (in a sticky folder like /tmp, others cannot replace our
+/// files, and a file they planted is refused when opened).
+fn ensure_state_dir(state: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::symlink_metadata(state).is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(state)
+            .map_err(|e| Error::io("create the state folder", state, e))?;
+    }
+    let meta = std::fs::symlink_metadata(state)
+        .map_err(|e| Error::io("read the state folder", state, e))?;
+    let unsafe_dir = |why: String| {
+        Error::Invalid(vec![
+            Problem::error(format!("the state folder cannot hold deploy locks: {why}"))
+                .file(state)
+                .hint("pass --state-dir DIR (or set BITOPS_STATE_DIR) with a folder of your own, mode 0700"),
+        ])
+    };
+    if !meta.is_dir() {
+        return Err(unsafe_dir("it is not a folder (a link or a file)".into()));
+    }
+    // SAFETY: getuid cannot fail.
+    let me = unsafe { libc::getuid() };
+    let sticky = meta.mode() & 0o1000 != 0;
+    if meta.uid() != me && !(sticky && meta.uid() == 0) {
+        return Err(unsafe_dir(format!(
+            "it belongs to user {}, not to you ({me})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 && !sticky {
+        return Err(unsafe_dir(format!(
+            "others may write to it (mode {:o}) and it has no sticky bit",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Opens the lock file without following a link, and makes sure it is ours: a regular
+/// file of this user with one name (a hard link to another file is refused too).
+fn open_lock(path: &Path) -> Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                not_ours(path, "it is a symbolic link")
+            } else {
+                Error::io("open the lock file", path, e)
+            }
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io("read the lock file", path, e))?;
+    // SAFETY: getuid cannot fail.
+    let me = unsafe { libc::getuid() };
+    if !meta.is_file() {
+        return Err(not_ours(path, "it is not a regular file"));
+    }
+    if meta.uid() != me {
+        return Err(not_ours(
+            path,
+            &format!("it belongs to user {}", meta.uid()),
+        ));
+    }
+    if meta.nlink() != 1 {
+        return Err(not_ours(path, "it has other names (hard links)"));
+    }
+    Ok(file)
+}
+
+fn not_ours(path: &Path, why: &str) -> Error {
+    Error::Invalid(vec![
+        Problem::error(format!("refusing the lock file: {why}"))
+            .file(path)
+            .hint("someone else put it there; remove it, or pass --state-dir DIR with a folder of your own"),
+    ])
+}
+
+/// Whether `file` is still the file at `path` (it was not replaced or unlinked).
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// Takes the lock of `environment` of `repo`, waiting up to `wait` for it.
+///
+/// The lock's descriptor is inherited by the run's processes (it is not close-on-exec):
+/// should bitops be killed outright, the lock stays held until the last process of the
+/// step has ended, so no second deploy runs alongside an orphaned step.
 pub fn acquire(
     state: &Path,
     repo: &Path,
     environment: &str,
     wait: Option<Duration>,
 ) -> Result<Lock> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(state)
-        .map_err(|e| Error::io("create the state folder", state, e))?;
+    ensure_state_dir(state)?;
     let path = lock_path(state, repo, environment);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::io("open the lock file", &path, e))?;
     let deadline = wait.map(|w| Instant::now() + w);
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(TryLockError::WouldBlock) => {
-                crate::stop::check()?;
-                if deadline.is_some_and(|d| Instant::now() < d) {
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
+    let mut file = loop {
+        let mut file = open_lock(&path)?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    crate::stop::check()?;
+                    if deadline.is_some_and(|d| Instant::now() < d) {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                    return Err(held(&mut file, &path, repo, environment, wait));
                 }
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                let who = match serde_json::from_str::<Holder>(&text) {
-                    Ok(h) => format!("pid {} on {}, since {}", h.pid, h.host, h.started_at),
-                    Err(_) => "another bitops process".into(),
-                };
-                let waited = wait.map_or(String::new(), |w| format!(" (waited {}s)", w.as_secs()));
-                return Err(Error::Locked(Box::new(
-                    Problem::error(format!(
-                        "environment `{environment}` of {} is being deployed by {who}{waited}",
-                        repo.display()
-                    ))
-                    .file(&path)
-                    .hint("wait for it to finish, or pass --wait-lock 10m to wait; a lock whose process died is taken over"),
-                )));
+                Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
             }
-            Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
         }
-    }
+        // Locked the file we opened; if the path now names another file, that one is
+        // the lock: start again.
+        if still_at(&file, &path) {
+            break file;
+        }
+    };
+    inheritable(&file);
     let holder = Holder {
         pid: std::process::id(),
         host: hostname(),
@@ -132,6 +219,50 @@ pub fn acquire(
     let _ = file.write_all(json.as_bytes());
     let _ = file.flush();
     Ok(Lock { _file: file })
+}
+
+/// Clears close-on-exec, so that the run's processes hold the lock too.
+fn inheritable(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFD/F_SETFD on a descriptor we own.
+    unsafe {
+        let fd = file.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// The error of a lock that someone else holds, naming them.
+fn held(
+    file: &mut File,
+    path: &Path,
+    repo: &Path,
+    environment: &str,
+    wait: Option<Duration>,
+) -> Error {
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    let who = match serde_json::from_str::<Holder>(&text) {
+        Ok(h) if h.host == hostname() && !Path::new(&format!("/proc/{}", h.pid)).exists() => {
+            format!(
+                "processes that pid {} started on {} at {} (bitops itself is gone; they still run)",
+                h.pid, h.host, h.started_at
+            )
+        }
+        Ok(h) => format!("pid {} on {}, since {}", h.pid, h.host, h.started_at),
+        Err(_) => "another bitops process".into(),
+    };
+    let waited = wait.map_or(String::new(), |w| format!(" (waited {}s)", w.as_secs()));
+    Error::Locked(Box::new(
+        Problem::error(format!(
+            "environment `{environment}` of {} is being deployed by {who}{waited}",
+            repo.display()
+        ))
+        .file(path)
+        .hint("wait for it to finish, or pass --wait-lock 10m to wait; a lock whose processes all ended is taken over"),
+    ))
 }
 
 #[cfg(test)]

@@ -1,0 +1,228 @@
+//! Hardening: each attack a test of its own — lock files and state folders, links out of
+//! the workspace, secrets that do not fit one line, limits on what is read, processes
+//! that try to outlive the run, and YAML that BitOps accepts.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::test::{PROBE_SCHEMA, Test};
+
+/// A repo with one deployment `a`, deploying with its state in `state/`.
+fn base() -> Test {
+    Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+}
+
+fn deploy(t: Test) -> crate::test::Run {
+    t.cmd("deploy", "dev").args(&["--state-dir", "state"]).run()
+}
+
+/// Runs one deploy so that the state folder and the lock file exist; returns the lock.
+fn lock_file(root: &Path) -> PathBuf {
+    let dir = root.join("state");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("a lock file")
+}
+
+/// The test folder after a first successful deploy (state/ and its lock exist).
+fn deployed_once() -> (Test, PathBuf) {
+    let t = base();
+    let out = t
+        .command(&[
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--state-dir",
+            "state",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock = lock_file(t.root());
+    (t, lock)
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[test]
+fn a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched() {
+    let (t, lock) = deployed_once();
+    let victim = t.root().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let run = deploy(t);
+    run.code(1)
+        .stderr_has("refusing the lock file: it is a symbolic link")
+        .stderr_has("hint: someone else put it there");
+    assert_eq!(
+        std::fs::read_to_string(run.root.join("victim.txt")).unwrap(),
+        "precious\n"
+    );
+    // only the first deploy ran
+    run.log_is("a deploy args=plan pwd=<ws>/dev/a\n");
+}
+
+#[test]
+fn a_lock_file_with_a_second_name_is_refused_and_the_other_file_untouched() {
+    let (t, lock) = deployed_once();
+    let victim = t.root().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::hard_link(&victim, &lock).unwrap();
+    let run = deploy(t);
+    run.code(1)
+        .stderr_has("refusing the lock file: it has other names (hard links)");
+    assert_eq!(
+        std::fs::read_to_string(run.root.join("victim.txt")).unwrap(),
+        "precious\n"
+    );
+}
+
+#[test]
+fn a_lock_file_of_another_user_in_a_shared_folder_is_refused() {
+    let (t, lock) = deployed_once();
+    let state = t.root().join("state");
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).unwrap();
+    deploy(t)
+        .code(1)
+        .stderr_has("refusing the lock file: it belongs to user 65534");
+}
+
+#[test]
+fn a_state_folder_others_may_write_without_the_sticky_bit_is_refused() {
+    let (t, _) = deployed_once();
+    std::fs::set_permissions(
+        t.root().join("state"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    deploy(t)
+        .code(1)
+        .stderr_has("the state folder cannot hold deploy locks: others may write to it (mode 777) and it has no sticky bit")
+        .stderr_has("hint: pass --state-dir DIR");
+}
+
+#[test]
+fn a_state_folder_of_another_user_is_refused() {
+    let (t, _) = deployed_once();
+    std::os::unix::fs::chown(t.root().join("state"), Some(65534), Some(65534)).unwrap();
+    deploy(t)
+        .code(1)
+        .stderr_has("the state folder cannot hold deploy locks: it belongs to user 65534");
+}
+
+#[test]
+fn a_state_folder_that_is_a_link_is_refused() {
+    let t = base();
+    std::fs::create_dir_all(t.root().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(t.root().join("elsewhere"), t.root().join("state")).unwrap();
+    deploy(t).code(1).stderr_has(
+        "the state folder cannot hold deploy locks: it is not a folder (a link or a file)",
+    );
+}
+
+#[test]
+fn a_sticky_shared_state_folder_like_tmp_is_accepted() {
+    let (t, _) = deployed_once();
+    std::fs::set_permissions(
+        t.root().join("state"),
+        std::fs::Permissions::from_mode(0o1777),
+    )
+    .unwrap();
+    deploy(t).code(0);
+}
+
+#[test]
+fn the_fallback_state_folder_is_per_user_and_private() {
+    let t = base();
+    let tmp = t.root().join("tmp");
+    let out = t
+        .command(&[
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .env_remove("HOME")
+        .env_remove("XDG_STATE_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(mode(&tmp.join(format!("bitops-state-{uid}"))), 0o700);
+}
+
+#[test]
+fn existing_report_junit_and_log_files_are_made_private() {
+    let t = base().write(
+        "repo/dev/bitops.config.yaml",
+        "bitops:\n  logging:\n    filename: run\n    path: LOGS\n  deployments:\n    a: {plugin: probe}\n",
+    );
+    let core = t.root().join("repo/dev/bitops.config.yaml");
+    let logs = t.root().join("logs");
+    let text = std::fs::read_to_string(&core)
+        .unwrap()
+        .replace("LOGS", &logs.to_string_lossy());
+    std::fs::write(&core, text).unwrap();
+    std::fs::create_dir_all(&logs).unwrap();
+    for file in ["report.json", "junit.xml", "logs/run.log"] {
+        let path = t.root().join(file);
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let run = t
+        .cmd("deploy", "dev")
+        .args(&["--report", "report.json", "--junit", "junit.xml"])
+        .run();
+    run.code(0);
+    for file in ["report.json", "junit.xml", "logs/run.log"] {
+        assert_eq!(mode(&run.root.join(file)), 0o600, "{file}");
+    }
+}
+
+#[test]
+fn a_report_path_that_is_a_symlink_is_not_followed() {
+    let t = base();
+    let victim = t.root().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, t.root().join("report.json")).unwrap();
+    let run = t
+        .cmd("deploy", "dev")
+        .args(&["--report", "report.json"])
+        .run();
+    run.code(0).stderr_has("warning: cannot write report.json");
+    assert_eq!(
+        std::fs::read_to_string(run.root.join("victim.txt")).unwrap(),
+        "precious\n"
+    );
+}
