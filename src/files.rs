@@ -7,7 +7,16 @@ use walkdir::WalkDir;
 
 use crate::error::{Error, Result};
 
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+/// Decides the target of a copied symlink: `(link, its copy) → target`.
+pub type Relink<'a> = &'a dyn Fn(&Path, &Path) -> Result<std::path::PathBuf>;
+
+/// A link copied as it is.
+pub fn same_link(from: &Path, _: &Path) -> Result<std::path::PathBuf> {
+    fs::read_link(from).map_err(|e| Error::io("read", from, e))
+}
+
+/// Copies a tree: files with their permissions, links as `relink` decides.
+pub fn copy_tree(from: &Path, to: &Path, relink: Relink) -> Result<()> {
     for entry in WalkDir::new(from).follow_links(false) {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(from).to_path_buf();
@@ -19,17 +28,17 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         if entry.file_type().is_dir() {
             fs::create_dir_all(&dest).map_err(|e| Error::io("create", &dest, e))?;
         } else {
-            copy_entry(entry.path(), &dest)?;
+            copy_entry(entry.path(), &dest, relink)?;
         }
     }
     Ok(())
 }
 
-/// Copies a file with its permissions, or re-creates a symlink as a symlink.
-pub fn copy_entry(from: &Path, to: &Path) -> Result<()> {
+/// Copies a file with its permissions, or re-creates a symlink as `relink` decides.
+pub fn copy_entry(from: &Path, to: &Path, relink: Relink) -> Result<()> {
     let meta = fs::symlink_metadata(from).map_err(|e| Error::io("read", from, e))?;
     if meta.file_type().is_symlink() {
-        let link = fs::read_link(from).map_err(|e| Error::io("read", from, e))?;
+        let link = relink(from, to)?;
         std::os::unix::fs::symlink(&link, to).map_err(|e| Error::io("create", to, e))?;
     } else if meta.is_file() {
         fs::copy(from, to).map_err(|e| Error::io("copy", from, e))?;

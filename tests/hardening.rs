@@ -226,3 +226,82 @@ fn a_report_path_that_is_a_symlink_is_not_followed() {
         "precious\n"
     );
 }
+
+fn link(t: &Test, rel: &str, target: impl AsRef<Path>) {
+    let path = t.root().join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, path).unwrap();
+}
+
+#[test]
+fn an_absolute_link_into_the_repo_reaches_only_the_workspace_copy() {
+    let t = base()
+        .write("repo/dev/a/data.txt", "original\n")
+        .write(
+            "repo/dev/a/bitops.before-deploy.d/01.sh",
+            "echo \"link -> $(readlink link.txt)\"\necho changed > link.txt\necho created > new.txt\ncat data.txt\n",
+        );
+    let repo = std::fs::canonicalize(t.root().join("repo")).unwrap();
+    link(&t, "repo/dev/a/link.txt", repo.join("dev/a/data.txt"));
+    // dangling: a write through it would create the target
+    link(&t, "repo/dev/a/new.txt", repo.join("dev/a/created.txt"));
+    // the harness fails the test if the ops repo changed
+    t.cmd("deploy", "dev")
+        .run()
+        .code(0)
+        .stdout_is("link -> data.txt\nchanged\ndeployed a\n");
+}
+
+#[test]
+fn a_relative_link_to_a_shared_folder_works_in_the_workspace() {
+    let t = base().write("repo/_shared/vars.txt", "shared\n").write(
+        "repo/dev/a/bitops.before-deploy.d/01.sh",
+        "cat vars.txt\necho more >> vars.txt\n",
+    );
+    link(&t, "repo/dev/a/vars.txt", "../../_shared/vars.txt");
+    t.cmd("deploy", "dev")
+        .run()
+        .code(0)
+        .stdout_is("shared\ndeployed a\n");
+}
+
+#[test]
+fn a_link_into_another_environment_is_refused_before_anything_runs() {
+    let t = base()
+        .hook("repo/dev/a/bitops.before-deploy.d/01.sh")
+        .write("repo/prod/a/secret.txt", "prod only\n");
+    link(&t, "repo/dev/a/prod-secret.txt", "../../prod/a/secret.txt");
+    let run = t.cmd("deploy", "dev").run();
+    run.code(1)
+        .stderr_has("repo/dev/a/prod-secret.txt: this link points to ")
+        .stderr_has("which a run of this environment does not stage");
+    run.log_is("");
+}
+
+#[test]
+fn an_environment_that_links_to_the_root_folder_is_refused_without_walking_it() {
+    let t = base();
+    link(&t, "repo/everything", "/");
+    let started = std::time::Instant::now();
+    let run = t.cmd("deploy", "everything").run();
+    run.code(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "it walked /"
+    );
+}
+
+#[test]
+fn a_shared_folder_that_links_to_the_root_folder_is_refused_without_walking_it() {
+    let t = base().hook("repo/dev/a/bitops.before-deploy.d/01.sh");
+    link(&t, "repo/_all", "/");
+    let started = std::time::Instant::now();
+    let run = t.cmd("deploy", "dev").run();
+    run.code(1)
+        .stderr_has("repo/_all: this link points outside the ops repo, to /");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "it walked /"
+    );
+    run.log_is("");
+}

@@ -121,7 +121,7 @@ pub fn fetch(name: &str, kind: &Fetch, dest: &Path) -> anyhow::Result<Option<Str
         Fetch::Builtin => crate::plugin::builtin::write(name, dest)
             .map(|()| None)
             .with_context(|| format!("cannot write the built-in plugin to {}", dest.display())),
-        Fetch::Folder(from) => crate::files::copy_tree(from, dest)
+        Fetch::Folder(from) => crate::files::copy_tree(from, dest, &crate::files::same_link)
             .map(|()| None)
             .with_context(|| format!("cannot copy {}", from.display())),
         Fetch::Git {

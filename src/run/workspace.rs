@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 use crate::error::{Error, Result};
+use crate::repo::links;
 use crate::repo::view::{EnvView, Source};
 
 pub struct Workspace {
@@ -84,6 +85,18 @@ pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
         plugins,
         notices: Vec::new(),
     };
+    // Links reach only the workspace's copies (see repo::links).
+    let repo_real = fs::canonicalize(repo).map_err(|e| Error::io("read the ops repo", repo, e))?;
+    let ws_root = ws.root.clone();
+    let env_name = view.env_name.clone();
+    let relink = move |from: &Path, to: &Path| -> Result<PathBuf> {
+        let rel = links::staged_target(&repo_real, &env_name, from)
+            .map_err(|refused| Error::Invalid(vec![refused.problem(from)]))?;
+        let at = to.strip_prefix(&ws_root).unwrap_or(to);
+        let target = links::relative(at.parent().unwrap_or(Path::new("")), &rel);
+        tracing::debug!("link {} -> {}", to.display(), target.display());
+        Ok(target)
+    };
     let entries = fs::read_dir(repo).map_err(|e| Error::io("read the ops repo", repo, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read the ops repo", repo, e))?;
@@ -94,16 +107,16 @@ pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
         let kind = entry.file_type().map_err(|e| Error::io("read", &path, e))?;
         if kind.is_dir() {
             if text.starts_with('_') {
-                crate::files::copy_tree(&path, &target)?;
+                crate::files::copy_tree(&path, &target, &relink)?;
             }
             // Other folders are environments (or .git): only the chosen one is staged, below.
         } else {
-            crate::files::copy_entry(&path, &target)?;
+            crate::files::copy_entry(&path, &target, &relink)?;
         }
     }
     let env_target = ws.root.join(&view.env_name);
     let mut notices = Vec::new();
-    stage_merged(view, Path::new(""), &env_target, &mut notices)?;
+    stage_merged(view, Path::new(""), &env_target, &mut notices, &relink)?;
     ws.notices = notices;
     Ok(ws)
 }
@@ -113,6 +126,7 @@ fn stage_merged(
     rel: &Path,
     target: &Path,
     notices: &mut Vec<String>,
+    relink: crate::files::Relink,
 ) -> Result<()> {
     fs::create_dir_all(target).map_err(|e| Error::io("create", target, e))?;
     let entries = view
@@ -122,10 +136,10 @@ fn stage_merged(
         crate::stop::check()?;
         let dest = target.join(&entry.name);
         match entry.source {
-            Source::Dir => stage_merged(view, &rel.join(&entry.name), &dest, notices)?,
+            Source::Dir => stage_merged(view, &rel.join(&entry.name), &dest, notices, relink)?,
             Source::File(path) => {
                 tracing::debug!("stage {}", path.display());
-                crate::files::copy_entry(&path, &dest)?
+                crate::files::copy_entry(&path, &dest, relink)?
             }
             Source::Yaml { env, default } => {
                 let read = |p: &Path| fs::read_to_string(p).map_err(|e| Error::io("read", p, e));
@@ -138,7 +152,7 @@ fn stage_merged(
                             env.display(),
                             default.display()
                         ));
-                        crate::files::copy_entry(&env, &dest)?;
+                        crate::files::copy_entry(&env, &dest, relink)?;
                     }
                 }
             }
