@@ -305,3 +305,157 @@ fn a_shared_folder_that_links_to_the_root_folder_is_refused_without_walking_it()
     );
     run.log_is("");
 }
+
+/// Runs `dev` with a before-hook `script`, `vars` set; returns stdout and stderr as bytes.
+fn run_hook(script: &str, vars: &[(&str, &std::ffi::OsStr)]) -> (i32, Vec<u8>, Vec<u8>) {
+    let t = base().write("repo/dev/a/bitops.before-deploy.d/01.sh", script);
+    let mut cmd = t.command(&[
+        "deploy",
+        "-e",
+        "dev",
+        "--ops-repo",
+        "repo",
+        "--plugins-dir",
+        "plugins",
+    ]);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code().unwrap_or(-1), out.stdout, out.stderr)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn every_line_of_a_multi_line_secret_is_masked_however_it_is_printed() {
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4qZB2vvcX7Kx1BWDyjXSyW2Vd93t\n-----END PRIVATE KEY-----\n";
+    let (code, out, err) = run_hook(
+        "printf '%s' \"$TLS_SECRET\"\necho \"$TLS_SECRET\" | sed -n 2p\necho \"line three: $(echo \"$TLS_SECRET\" | sed -n 3p)\"\n",
+        &[("TLS_SECRET", pem.as_ref())],
+    );
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+    for line in [
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+        "VJTUt9Us8cKjMzEfYyjiWA4R4qZB2vvcX7Kx1BWDyjXSyW2Vd93t",
+    ] {
+        assert!(
+            !contains(&out, line.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    assert!(
+        contains(&out, b"line three: *****"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn a_secret_with_a_trailing_newline_is_masked() {
+    let (code, out, _) = run_hook(
+        "echo \"token: $API_TOKEN\"\n",
+        &[("API_TOKEN", "tok-with-newline-42\n".as_ref())],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        !contains(&out, b"tok-with-newline-42"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn a_secret_longer_than_the_cut_of_an_over_long_line_is_masked_whole() {
+    // 100,000 characters, more than the 64 KiB held back when a long line is cut
+    let mut x: u64 = 7;
+    let secret: String = (0..100_000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                [(x >> 33) as usize % 62] as char
+        })
+        .collect();
+    let (code, out, _) = run_hook(
+        "head -c 1200000 /dev/zero | tr '\\0' x\nprintf '%s\\n' \"$BIG_SECRET\"\n",
+        &[("BIG_SECRET", secret.as_ref())],
+    );
+    assert_eq!(code, 0);
+    for at in [0, 30_000, 60_000, 99_900] {
+        assert!(
+            !contains(&out, &secret.as_bytes()[at..at + 100]),
+            "the secret leaked at {at}"
+        );
+    }
+    assert!(contains(&out, b"x*****\n"));
+}
+
+#[test]
+fn a_secret_that_is_not_utf8_is_masked_as_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let value = std::ffi::OsStr::from_bytes(b"\xff\xfebinary-secret-bytes\x80");
+    let (code, out, _) = run_hook("printf 'got %s\\n' \"$X_TOKEN\"\n", &[("X_TOKEN", value)]);
+    assert_eq!(code, 0);
+    assert!(
+        !contains(&out, b"binary-secret-bytes"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(contains(&out, b"got *****\n"));
+}
+
+fn quoted_secret(schema_prop: &str, value: &str, core_extra: &str) -> Test {
+    Test::new()
+        .probe_plugin("probe", &crate::test::probe_schema("", schema_prop), &[])
+        .write(
+            "repo/dev/bitops.config.yaml",
+            &format!("bitops:\n{core_extra}  deployments:\n    a: {{plugin: probe}}\n"),
+        )
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            &format!("probe:\n  options:\n    token: {value}\n"),
+        )
+}
+
+#[test]
+fn a_type_error_does_not_quote_a_value_exported_under_a_secret_name() {
+    let t = || {
+        quoted_secret(
+            "token: {type: integer, export_env: API_TOKEN}",
+            "s3cr3t-not-a-number",
+            "",
+        )
+    };
+    let run = t().cmd("deploy", "dev").run();
+    run.code(1)
+        .stderr_has("`probe.options.token`: must be an integer, found a string `*****`")
+        .stderr_lacks("s3cr3t-not-a-number");
+    let run = t()
+        .args(&["validate", "-e", "dev", "--ops-repo", "repo", "--plugins-dir", "plugins"])
+        .run();
+    run.code(1);
+    assert!(
+        !run.stdout.contains("s3cr3t-not-a-number"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_enum_error_does_not_quote_a_value_exported_under_a_name_in_secret_env() {
+    let run = quoted_secret(
+        "token: {type: string, enum: [a, b], export_env: DB_CONNECTION}",
+        "postgres-conn-string-9",
+        "  logging:\n    secret_env: [DB_CONNECTION]\n",
+    )
+    .cmd("deploy", "dev")
+    .run();
+    run.code(1)
+        .stderr_has("`*****` is not one of a, b")
+        .stderr_lacks("postgres-conn-string-9");
+}

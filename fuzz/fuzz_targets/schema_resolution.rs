@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let layers = [Doc { path: "config.yaml".into(), root: c }];
-    let config = ToolConfig { layers: &layers, roots: vec!["p".into()] };
+    let config = ToolConfig { layers: &layers, roots: vec!["p".into()], secret_env: &[] };
     let res = schema::resolve(&schema, &config, &EnvVars::default(), &mut problems);
     // Exported names are always valid variable names.
     for (name, _) in &res.exports {

@@ -70,6 +70,7 @@ pub fn resolve(args: &ResolveArgs) -> Result<()> {
     let config = crate::plugin::schema::ToolConfig {
         layers: &layers,
         roots,
+        secret_env: &[],
     };
     let res = crate::plugin::schema::resolve(&schema, &config, &env, &mut problems);
     for p in problems.iter().filter(|p| !p.is_error()) {

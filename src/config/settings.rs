@@ -663,6 +663,9 @@ pub fn require_deployments(settings: &Settings, env_file: &Path, problems: &mut 
     }
 }
 
+/// What a secret is shown as.
+pub const SECRET_MASK: &str = "*****";
+
 /// Variables whose values are never shown.
 pub fn is_secret_name(name: &str, extra: &[String]) -> bool {
     const NAMES: &[&str] = &[

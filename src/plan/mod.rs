@@ -279,6 +279,7 @@ fn resolve_config(
         let config = ToolConfig {
             layers: &layers,
             roots,
+            secret_env: &ctx.settings.secret_env,
         };
         return schema::resolve(&schema, &config, &ctx.env, problems);
     }
@@ -311,6 +312,7 @@ fn resolve_config(
         let config = ToolConfig {
             layers: &sub_layers,
             roots: roots.clone(),
+            secret_env: &ctx.settings.secret_env,
         };
         schema::resolve(&schema, &config, &ctx.env, problems);
     }

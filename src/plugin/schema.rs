@@ -337,6 +337,22 @@ impl Resolution {
     }
 }
 
+/// A value that is exported as a secret is not quoted in its error message.
+fn hide_value(problem: &mut Problem, from_env: Option<&str>, from_config: Option<(&Node, &Path)>) {
+    let mut texts: Vec<String> = from_env.map(String::from).into_iter().collect();
+    if let Some((node, _)) = from_config {
+        texts.extend(node.scalar_text());
+        if let Value::Seq(items) = &node.value {
+            texts.extend(items.iter().filter_map(Node::scalar_text));
+        }
+    }
+    for text in texts.iter().filter(|t| !t.is_empty()) {
+        problem.message = problem
+            .message
+            .replace(text.as_str(), crate::config::settings::SECRET_MASK);
+    }
+}
+
 /// Words as one shell-quoted string (plain words stay as they are).
 pub fn shell_join(words: &[String]) -> String {
     shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
@@ -432,6 +448,9 @@ fn typed_env_any(prop: &Property, text: &str) -> Result<Val, String> {
 pub struct ToolConfig<'a> {
     pub layers: &'a [Doc],
     pub roots: Vec<String>,
+    /// `logging.secret_env`: a value exported under one of these names (or a secret-
+    /// looking name) is never quoted in an error message.
+    pub secret_env: &'a [String],
 }
 
 impl ToolConfig<'_> {
@@ -516,7 +535,13 @@ pub fn resolve(
                 }
                 continue;
             }
-            Err(problem) => {
+            Err(mut problem) => {
+                let secret = prop.export_env.as_deref().is_some_and(|name| {
+                    crate::config::settings::is_secret_name(name, config.secret_env)
+                });
+                if secret {
+                    hide_value(&mut problem, env.get(&var), config.lookup(&prop.path));
+                }
                 problems.push(problem);
                 continue;
             }
@@ -693,6 +718,7 @@ terraform:
         let tc = ToolConfig {
             layers: config,
             roots: vec!["terraform".into()],
+            secret_env: &[],
         };
         let res = resolve(&schema, &tc, &env, &mut problems);
         (res, problems)
@@ -809,6 +835,7 @@ terraform:
         let tc = ToolConfig {
             layers: std::slice::from_ref(&cfg),
             roots: vec!["t".into()],
+            secret_env: &[],
         };
         resolve(&schema, &tc, &EnvVars::default(), &mut problems);
         assert_eq!(problems.len(), 1);

@@ -7,7 +7,7 @@ use regex::bytes::{Regex, RegexSet};
 
 use crate::config::settings::{EnvVars, MaskRule};
 
-pub const SECRET_MASK: &str = "*****";
+pub use crate::config::settings::SECRET_MASK;
 
 /// Secret values shorter than this are not masked: masking `1` or `ab` would mangle output.
 const MIN_SECRET_LEN: usize = 4;
@@ -16,7 +16,8 @@ const MIN_SECRET_LEN: usize = 4;
 pub struct Masker {
     /// What the masker was built from, to extend it with more secrets.
     source_rules: Vec<MaskRule>,
-    secrets: Vec<String>,
+    /// Secret values as bytes: a value that is not UTF-8 is masked all the same.
+    secrets: Vec<Vec<u8>>,
     rules: Vec<(Regex, Vec<u8>)>,
     /// Cheap pre-check: most lines match no rule at all.
     any: Option<RegexSet>,
@@ -35,6 +36,20 @@ pub fn secret_values(vars: &[(String, String)], extra_names: &[String]) -> Vec<S
         .filter(|(k, _)| is_secret_name(k, extra_names))
         .map(|(_, v)| v.clone())
         .collect()
+}
+
+/// A literal pattern for any bytes (to be used with Unicode off): letters and digits as
+/// they are, every other byte as `\xHH`.
+fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `\1` in a BitOps replacement means group 1; the regex crate writes it `${1}`.
@@ -104,12 +119,14 @@ impl Masker {
         secret_names: &[String],
         extra: &[String],
     ) -> Masker {
-        let secrets: Vec<String> = env
-            .0
+        use std::os::unix::ffi::OsStrExt;
+        // The raw variables: values that are not UTF-8 are secrets too.
+        let secrets: Vec<Vec<u8>> = env
+            .1
             .iter()
-            .filter(|(k, _)| is_secret_name(k, secret_names))
-            .map(|(_, v)| v.clone())
-            .chain(extra.iter().cloned())
+            .filter(|(k, _)| k.to_str().is_some_and(|k| is_secret_name(k, secret_names)))
+            .map(|(_, v)| v.as_bytes().to_vec())
+            .chain(extra.iter().map(|v| v.as_bytes().to_vec()))
             .collect();
         Masker::build(rules.to_vec(), secrets)
     }
@@ -118,17 +135,19 @@ impl Masker {
     pub fn extended(&self, values: &[String]) -> Option<Masker> {
         let new: Vec<&String> = values
             .iter()
-            .filter(|v| v.len() >= MIN_SECRET_LEN && !self.secrets.contains(v))
+            .filter(|v| {
+                v.len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|s| s == v.as_bytes())
+            })
             .collect();
         if new.is_empty() {
             return None;
         }
         let mut secrets = self.secrets.clone();
-        secrets.extend(new.into_iter().cloned());
+        secrets.extend(new.into_iter().map(|v| v.as_bytes().to_vec()));
         Some(Masker::build(self.source_rules.clone(), secrets))
     }
 
-    fn build(source_rules: Vec<MaskRule>, mut secrets: Vec<String>) -> Masker {
+    fn build(source_rules: Vec<MaskRule>, mut secrets: Vec<Vec<u8>>) -> Masker {
         let mut compiled: Vec<(Regex, Vec<u8>)> = source_rules
             .iter()
             .filter_map(|r| Some((Regex::new(&r.search).ok()?, replacement(&r.replace))))
@@ -137,13 +156,14 @@ impl Masker {
         secrets.sort();
         secrets.dedup();
         // Output is masked a line at a time: each line of a multi-line secret (a PEM
-        // key) is a secret of its own, as well as the whole value.
-        let mut patterns: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        // key, base64 wrapped at 76 columns, a value ending in a newline) is a secret of
+        // its own, as well as the whole value.
+        let mut patterns: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
         for secret in &secrets {
             patterns.extend(
                 secret
-                    .lines()
-                    .map(|l| l.trim_end_matches('\r'))
+                    .split(|&b| b == b'\n')
+                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
                     .filter(|l| l.len() >= MIN_SECRET_LEN && l.len() < secret.len()),
             );
         }
@@ -153,10 +173,10 @@ impl Masker {
         if !patterns.is_empty() {
             let alternation = patterns
                 .iter()
-                .map(|s| regex::escape(s))
+                .map(|s| escape_bytes(s))
                 .collect::<Vec<_>>()
                 .join("|");
-            if let Ok(re) = Regex::new(&alternation) {
+            if let Ok(re) = Regex::new(&format!("(?-u:{alternation})")) {
                 compiled.push((re, SECRET_MASK.as_bytes().to_vec()));
             }
         }
@@ -263,6 +283,12 @@ impl Masker {
             }
         }
         out
+    }
+
+    /// The length of the longest secret value: output held back at a cut must be at
+    /// least this long, so a secret printed across the cut is seen whole.
+    pub fn longest_secret(&self) -> usize {
+        self.secrets.iter().map(Vec::len).max().unwrap_or(0)
     }
 
     /// A place at or before `cut` where `text` can be split without splitting a match.

@@ -279,7 +279,11 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<Sink>) {
         if pending.len() >= MAX_LINE {
             // Write most of the over-long line, but keep a tail so a secret being
             // printed across the cut is still seen whole by the masks.
-            let cut = sink.masker().safe_cut(&pending, pending.len() - CUT_KEEP);
+            let masker = sink.masker();
+            let keep = CUT_KEEP
+                .max(masker.longest_secret() + 1)
+                .min(pending.len() - 1);
+            let cut = masker.safe_cut(&pending, pending.len() - keep);
             let mut piece = pending[..cut].to_vec();
             piece.push(b'\n');
             sink.output(&piece);
