@@ -70,3 +70,52 @@ pub fn open_private(path: &Path, append: bool) -> std::io::Result<fs::File> {
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::io::Write::write_all(&mut open_private(path, false)?, bytes)
 }
+
+/// Reads a file of at most `max` bytes. Only a regular file is read: a FIFO, device or
+/// socket is refused without blocking (opened non-blocking, checked on the open file),
+/// and the size is checked while reading, not only from its metadata.
+pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let what = {
+            use std::os::unix::fs::FileTypeExt;
+            let t = meta.file_type();
+            if t.is_fifo() {
+                "a FIFO"
+            } else if t.is_socket() {
+                "a socket"
+            } else if t.is_block_device() || t.is_char_device() {
+                "a device"
+            } else if t.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file"
+            }
+        };
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is {what}, not a regular file"),
+        ));
+    }
+    let too_big = |size: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is {size} bytes; config files over {max} bytes are refused"),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_big(meta.len().to_string()));
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(format!("over {max}")));
+    }
+    Ok(bytes)
+}

@@ -436,7 +436,15 @@ fn a_type_error_does_not_quote_a_value_exported_under_a_secret_name() {
         .stderr_has("`probe.options.token`: must be an integer, found a string `*****`")
         .stderr_lacks("s3cr3t-not-a-number");
     let run = t()
-        .args(&["validate", "-e", "dev", "--ops-repo", "repo", "--plugins-dir", "plugins"])
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
         .run();
     run.code(1);
     assert!(
@@ -458,4 +466,222 @@ fn an_enum_error_does_not_quote_a_value_exported_under_a_name_in_secret_env() {
     run.code(1)
         .stderr_has("`*****` is not one of a, b")
         .stderr_lacks("postgres-conn-string-9");
+}
+
+fn fifo(t: &Test, rel: &str) {
+    let path = t.root().join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(path.to_string_lossy().as_bytes()).unwrap();
+    // SAFETY: a valid C string; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+/// The run ends, quickly, with one error naming `what`.
+fn refused_quickly(t: Test, what: &str) {
+    let started = std::time::Instant::now();
+    let run = t.cmd("deploy", "dev").run();
+    run.code(1)
+        .stderr_has(what)
+        .stderr_has("it is a FIFO, not a regular file");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "it hung"
+    );
+    run.log_is("");
+}
+
+#[test]
+fn a_core_config_that_is_a_fifo_is_refused_without_hanging() {
+    let t = base().hook("repo/dev/a/bitops.before-deploy.d/01.sh");
+    std::fs::remove_file(t.root().join("repo/dev/bitops.config.yaml")).unwrap();
+    fifo(&t, "repo/dev/bitops.config.yaml");
+    refused_quickly(t, "repo/dev/bitops.config.yaml");
+}
+
+#[test]
+fn a_plugin_schema_that_is_a_fifo_is_refused_without_hanging() {
+    let t = base().hook("repo/dev/a/bitops.before-deploy.d/01.sh");
+    std::fs::remove_file(t.root().join("plugins/probe/bitops.schema.yaml")).unwrap();
+    fifo(&t, "plugins/probe/bitops.schema.yaml");
+    refused_quickly(t, "plugins/probe/bitops.schema.yaml");
+}
+
+#[test]
+fn a_plugin_manifest_that_is_a_fifo_is_refused_without_hanging() {
+    let t = base().hook("repo/dev/a/bitops.before-deploy.d/01.sh");
+    fifo(&t, "plugins/probe/plugin.config.yaml");
+    refused_quickly(t, "plugins/probe/plugin.config.yaml");
+}
+
+#[test]
+fn a_default_folder_file_that_is_a_fifo_is_not_merged_and_nothing_hangs() {
+    let t = base().write("repo/dev/a/values.yaml", "a: 1\n");
+    fifo(&t, "repo/_default/a/values.yaml");
+    let started = std::time::Instant::now();
+    let run = t.cmd("deploy", "dev").run();
+    run.code(0).stderr_has("was not merged with");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "it hung"
+    );
+}
+
+/// A document of few values whose aliases expand to ~400 MB of text.
+fn text_bomb(root: &str) -> String {
+    let mut text = format!("x0: &x0 \"{}\"\n", "x".repeat(4096));
+    for i in 1..6 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "x{i}: &x{i} [{}]\n",
+            vec![format!("*x{p}"); 10].join(", ")
+        ));
+    }
+    text.push_str(&format!("{root}: {{}}\n"));
+    text
+}
+
+#[test]
+fn yaml_that_expands_to_too_much_text_is_refused() {
+    let run = base()
+        .write("repo/dev/a/bitops.config.yaml", &text_bomb("probe"))
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1)
+        .stderr_has("repo/dev/a/bitops.config.yaml:")
+        .stderr_has("the document expands to more than 64 MiB of text (alias bomb?)");
+}
+
+#[test]
+fn yaml_that_expands_to_too_much_text_is_not_merged_from_the_default_folder() {
+    let started = std::time::Instant::now();
+    let run = base()
+        .write("repo/dev/a/values.yaml", "a: 1\n")
+        .write("repo/_default/a/values.yaml", &text_bomb("values"))
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0)
+        .stderr_has("was not merged with")
+        .stderr_has("more than 64 MiB of text");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn a_timeout_too_long_for_the_clock_is_refused() {
+    let run = base()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  timeout: 99999999999999999999\n  deployments:\n    a: {plugin: probe}\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1)
+        .stderr_has("repo/dev/bitops.config.yaml:2: `bitops.timeout`: `99999999999999999999` is longer than a year");
+}
+
+#[test]
+fn a_wait_lock_too_long_for_the_clock_is_refused() {
+    let run = base()
+        .cmd("deploy", "dev")
+        .args(&["--wait-lock", "9999999999999d"])
+        .run();
+    run.code(2).stderr_has("is longer than a year (366d)");
+}
+
+#[test]
+fn a_timeout_of_zero_means_no_limit() {
+    let run = base()
+        .write("plugins/probe/deploy.sh", "sleep 1.2\necho slept\n")
+        .cmd("deploy", "dev")
+        .env("BITOPS_TIMEOUT", "0")
+        .run();
+    run.code(0).stdout_is("slept\n");
+}
+
+#[test]
+fn a_byte_order_mark_is_ignored_as_pyyaml_does() {
+    let mut config = b"\xef\xbb\xbf".to_vec();
+    config.extend_from_slice(b"probe:\n  cli:\n    name: bom\n");
+    let run = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &["BITOPS_PROBE_CLI"])
+        .deployments(&["a"])
+        .write_raw("repo/dev/a/bitops.config.yaml", &config)
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0);
+    assert!(
+        run.log().contains("a BITOPS_PROBE_CLI=--name=bom"),
+        "{}",
+        run.log()
+    );
+}
+
+#[test]
+fn merge_keys_are_honoured_as_pyyaml_does() {
+    let run = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &["BITOPS_PROBE_CLI"])
+        .deployments(&["a"])
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            "shared: &shared\n  name: from-anchor\n  stack-action: apply\nprobe:\n  cli:\n    <<: *shared\n    stack-action: destroy\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0);
+    assert!(
+        run.log().contains("a BITOPS_PROBE_CLI=--name=from-anchor"),
+        "{}",
+        run.log()
+    );
+    assert!(run.log().contains("a deploy args=destroy"), "{}", run.log());
+}
+
+#[test]
+fn a_second_yaml_document_is_an_error_with_its_line() {
+    let run = base()
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            "probe: {}\n---\nprobe: {cli: {name: x}}\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1).stderr_has(
+        "repo/dev/a/bitops.config.yaml:2: a second YAML document (`---`): bitops reads one document per file",
+    );
+}
+
+#[test]
+fn a_nul_character_in_a_value_is_an_error_at_validate_time() {
+    let run = base()
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            "probe:\n  cli:\n    name: \"a\\0b\"\n",
+        )
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(1)
+        .stdout_has("repo/dev/a/bitops.config.yaml:3: a value holds a NUL character");
+}
+
+#[test]
+fn a_hook_whose_name_is_not_utf8_runs_under_its_real_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = base();
+    let dir = t.root().join("repo/dev/a/bitops.before-deploy.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"01-caf\xe9.sh");
+    std::fs::write(
+        dir.join(name),
+        "echo \"hook ran as $(basename \"$0\" | od -An -c | tr -d ' ')\"\n",
+    )
+    .unwrap();
+    let run = t.cmd("deploy", "dev").run();
+    run.code(0).stdout_has("hook ran as 01-caf351.sh");
 }

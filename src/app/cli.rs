@@ -319,8 +319,12 @@ pub enum Format {
 }
 
 fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
-    crate::config::settings::parse_duration(text).ok_or_else(|| {
-        format!("`{text}` is not a duration: write seconds (600) or 90s, 45m, 1h30m")
+    crate::config::settings::parse_duration(text).map_err(|why| {
+        if why.ends_with("is not a duration") {
+            format!("{why}: write seconds (600) or 90s, 45m, 1h30m")
+        } else {
+            why
+        }
     })
 }
 

@@ -334,12 +334,12 @@ impl<'a> Resolver<'a, '_> {
 
     fn duration(&mut self, text: &str, key: &str, at: At) -> Option<Duration> {
         match parse_duration(text) {
-            Some(d) => Some(d),
-            None => {
+            Ok(d) => Some(d),
+            Err(why) => {
                 self.problems.push(
-                    Problem::error(format!("`{text}` is not a duration"))
+                    Problem::error(why)
                         .key(key)
-                        .hint("write seconds (600) or a duration such as 90s, 45m, 1h30m")
+                        .hint("write seconds (600) or a duration such as 90s, 45m, 1h30m; 0 means no limit")
                         .located(at),
                 );
                 None
@@ -583,31 +583,55 @@ fn first_line(text: &str) -> String {
     text.lines().last().unwrap_or(text).trim().to_string()
 }
 
-/// `600`, `90s`, `45m`, `2h`, `1h30m`: whole seconds, minutes, hours.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+/// The longest duration bitops takes: longer ones are a mistake (and would overflow
+/// the clock arithmetic).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
+/// `600`, `90s`, `45m`, `2h`, `1h30m`, `1d`: whole seconds, minutes, hours, days; at
+/// most `MAX_DURATION`. `Err` says what is wrong.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration");
+    let too_long =
+        || format!("`{text}` is longer than a year (366d), the longest duration bitops takes");
     let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
+    let total = if let Ok(secs) = text.parse::<u64>() {
+        secs
+    } else if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+        return Err(too_long()); // digits only, too many for a u64
+    } else {
+        let mut total = 0u64;
+        let mut number = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let n: u64 = number
+                .parse()
+                .map_err(|_| if number.is_empty() { bad() } else { too_long() })?;
+            number.clear();
+            let unit = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86400,
+                _ => return Err(bad()),
+            };
+            total = n
+                .checked_mul(unit)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(too_long)?;
         }
-        let n: u64 = number.parse().ok()?;
-        number.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit)?)?;
+        if !number.is_empty() || text.is_empty() {
+            return Err(bad());
+        }
+        total
+    };
+    let d = Duration::from_secs(total);
+    if d > MAX_DURATION {
+        return Err(too_long());
     }
-    (number.is_empty() && !text.is_empty()).then_some(Duration::from_secs(total))
+    Ok(d)
 }
 
 /// Keeps the deployments selected by `--only` and `--skip`; an unknown alias is an error
@@ -773,11 +797,29 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("600"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("ten"), None);
-        assert_eq!(parse_duration("5x"), None);
-        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("366d"), Ok(MAX_DURATION));
+        assert!(
+            parse_duration("ten")
+                .unwrap_err()
+                .contains("is not a duration")
+        );
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+        for huge in [
+            "367d",
+            "99999999999999999999",
+            "18446744073709551615s",
+            "9999999999999999h",
+        ] {
+            assert!(
+                parse_duration(huge)
+                    .unwrap_err()
+                    .contains("longer than a year"),
+                "{huge}"
+            );
+        }
     }
 }

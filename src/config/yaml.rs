@@ -15,6 +15,8 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 const MAX_DEPTH: usize = 64;
 const MAX_NODES: usize = 1_000_000;
+/// Text after aliases are expanded: an alias bomb of long strings stays small in nodes.
+const MAX_EXPANDED_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -122,15 +124,12 @@ pub fn load_file(path: &Path) -> Result<Node, YamlError> {
         line: None,
         message,
     };
-    let meta = std::fs::metadata(path).map_err(|e| plain(format!("cannot read it: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(plain(format!(
-            "it is {} bytes; config files over {} bytes are refused",
-            meta.len(),
-            MAX_FILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| plain(format!("cannot read it: {e}")))?;
+    let bytes = crate::files::read_limited(path, MAX_FILE_BYTES).map_err(|e| {
+        plain(match e.kind() {
+            std::io::ErrorKind::InvalidData => e.to_string(),
+            _ => format!("cannot read it: {e}"),
+        })
+    })?;
     parse_bytes(bytes)
 }
 
@@ -162,9 +161,12 @@ pub fn parse_bytes(bytes: Vec<u8>) -> Result<Node, YamlError> {
 }
 
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    // A byte-order mark is not content (PyYAML drops it too).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, false) {
+    // Every document, so that a second one is an error rather than ignored.
+    if let Err(e) = parser.load(&mut builder, true) {
         let message = if e.info().contains("recursion limit") {
             format!("nesting deeper than {MAX_DEPTH} levels (the YAML parser's recursion limit)")
         } else {
@@ -204,6 +206,9 @@ struct Builder {
     anchors: std::collections::HashMap<usize, Node>,
     root: Option<Node>,
     nodes: usize,
+    /// Bytes of text, aliases expanded.
+    bytes: usize,
+    documents: usize,
     error: Option<YamlError>,
 }
 
@@ -217,12 +222,23 @@ impl Builder {
         }
     }
 
-    fn count(&mut self, n: usize, line: usize) -> bool {
+    fn count(&mut self, (n, bytes): (usize, usize), line: usize) -> bool {
         self.nodes = self.nodes.saturating_add(n);
+        self.bytes = self.bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
             self.fail(
                 line,
                 format!("the document expands to more than {MAX_NODES} values (alias bomb?)"),
+            );
+            return false;
+        }
+        if self.bytes > MAX_EXPANDED_BYTES {
+            self.fail(
+                line,
+                format!(
+                    "the document expands to more than {} MiB of text (alias bomb?)",
+                    MAX_EXPANDED_BYTES / 1024 / 1024
+                ),
             );
             return false;
         }
@@ -261,12 +277,55 @@ impl Builder {
     }
 }
 
-fn node_size(node: &Node) -> usize {
+/// Values and bytes of text in a node.
+fn node_size(node: &Node) -> (usize, usize) {
+    let add = |(a, b): (usize, usize), (c, d): (usize, usize)| (a + c, b + d);
     match &node.value {
-        Value::Seq(items) => 1 + items.iter().map(node_size).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| node_size(v)).sum::<usize>(),
-        _ => 1,
+        Value::Seq(items) => items.iter().map(node_size).fold((1, 0), add),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| add((0, k.len()), node_size(v)))
+            .fold((1, 0), add),
+        Value::Str(s) | Value::Float(s) => (1, s.len()),
+        _ => (1, 8),
     }
+}
+
+/// `<<: *base` (YAML 1.1 merge keys, as PyYAML reads them): the merged maps' keys come
+/// first, and a key written in the map itself wins.
+fn merge_keys(entries: Vec<(String, Node)>) -> Result<Vec<(String, Node)>, String> {
+    if !entries.iter().any(|(k, _)| k == "<<") {
+        return Ok(entries);
+    }
+    let mut merged: Vec<(String, Node)> = Vec::new();
+    let mut own: Vec<(String, Node)> = Vec::new();
+    for (k, v) in entries {
+        if k != "<<" {
+            own.push((k, v));
+            continue;
+        }
+        let maps = match v.value {
+            Value::Map(m) => vec![m],
+            Value::Seq(items) => items
+                .into_iter()
+                .map(|i| match i.value {
+                    Value::Map(m) => Ok(m),
+                    _ => Err("`<<` merges maps; this list holds something else".to_string()),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err("`<<` merges a map or a list of maps (`<<: *base`)".into()),
+        };
+        for map in maps {
+            for (mk, mv) in map {
+                if !merged.iter().any(|(k, _)| *k == mk) {
+                    merged.push((mk, mv));
+                }
+            }
+        }
+    }
+    merged.retain(|(k, _)| !own.iter().any(|(o, _)| o == k));
+    merged.extend(own);
+    Ok(merged)
 }
 
 fn resolve_plain(text: &str) -> Value {
@@ -287,8 +346,24 @@ impl MarkedEventReceiver for Builder {
         }
         let line = mark.line();
         match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.fail(
+                        line,
+                        "a second YAML document (`---`): bitops reads one document per file".into(),
+                    );
+                }
+            }
             Event::Scalar(text, style, anchor, tag) => {
-                if !self.count(1, line) {
+                if !self.count((1, text.len()), line) {
+                    return;
+                }
+                if text.contains('\0') {
+                    self.fail(
+                        line,
+                        "a value holds a NUL character (`\\0`), which no command line or variable can carry".into(),
+                    );
                     return;
                 }
                 let value = match (&tag, style) {
@@ -303,7 +378,7 @@ impl MarkedEventReceiver for Builder {
                     self.fail(line, format!("nesting deeper than {MAX_DEPTH} levels"));
                     return;
                 }
-                if !self.count(1, line) {
+                if !self.count((1, 0), line) {
                     return;
                 }
                 self.stack.push(if matches!(ev, Event::SequenceStart(..)) {
@@ -339,13 +414,19 @@ impl MarkedEventReceiver for Builder {
                         line,
                         entries,
                         ..
-                    }) => (
-                        Node {
-                            value: Value::Map(entries),
-                            line,
-                        },
-                        anchor,
-                    ),
+                    }) => match merge_keys(entries) {
+                        Ok(entries) => (
+                            Node {
+                                value: Value::Map(entries),
+                                line,
+                            },
+                            anchor,
+                        ),
+                        Err(why) => {
+                            self.fail(line, why);
+                            return;
+                        }
+                    },
                     None => return,
                 };
                 self.push_value(node, anchor);

@@ -133,7 +133,12 @@ pub fn build_step(
         cli: String::new(),
         env: Vec::new(),
         values: Vec::new(),
-        timeout_secs: dep.timeout.or(ctx.settings.timeout).map(|d| d.as_secs()),
+        // 0 means no limit (a deployment's own 0 lifts the global one).
+        timeout_secs: dep
+            .timeout
+            .or(ctx.settings.timeout)
+            .map(|d| d.as_secs())
+            .filter(|s| *s > 0),
     };
     let located = plugin::locate(ctx.plugins_dir.as_deref(), target.builtins, &dep.plugin);
     let Some(plugin) = located else {
@@ -225,7 +230,7 @@ fn resolve_config(
     let schema_path = plugin.path(plugin::SCHEMA);
     let config_files = view.file_layers(&tool_rel.join(TOOL_CONFIG));
     let mut missing = false;
-    if !plugin.has_file(plugin::SCHEMA) {
+    if !plugin.has_entry(plugin::SCHEMA) {
         missing = true;
         problems.push(
             Problem::error(format!("plugin `{}` has no {}", dep.plugin, plugin::SCHEMA))

@@ -117,6 +117,16 @@ impl Located {
         }
     }
 
+    /// Whether the plugin has an entry of that name, whatever it is (a FIFO where a
+    /// YAML file should be is then refused when read, not taken as missing).
+    pub fn has_entry(&self, rel: &str) -> bool {
+        if self.on_disk {
+            std::fs::symlink_metadata(self.path(rel)).is_ok()
+        } else {
+            builtin::file(&self.name, rel).is_some()
+        }
+    }
+
     /// Parses one of the plugin's YAML files; `None` when it has no such file.
     pub fn load_yaml(&self, rel: &str) -> Option<Result<Node, YamlError>> {
         if self.on_disk {

@@ -1,6 +1,8 @@
 //! The default-folder merge rules (pure): what happens when a file exists both in
 //! `<default>/<path>` and in `<env>/<path>`.
 
+use std::path::Path;
+
 use serde_yaml::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,26 @@ pub fn deep_merge(env: Value, default: Value) -> Value {
         (Value::Null, default) => default,
         (env, _) => env,
     }
+}
+
+/// Reads and merges a YAML file of the environment over the default folder's. Both are
+/// read as config files are (a regular file, at most 8 MiB) and parsed with bitops' own
+/// limits (depth, values and bytes after aliases) before the merge parses them again.
+pub fn merge_files(env: &Path, default: &Path) -> Result<String, String> {
+    let read = |p: &Path, side: &str| -> Result<String, String> {
+        let bytes = crate::files::read_limited(p, crate::config::yaml::MAX_FILE_BYTES)
+            .map_err(|e| format!("the {side} file: {e}"))?;
+        let text = String::from_utf8(bytes).map_err(|_| format!("the {side} file is not UTF-8"))?;
+        crate::config::yaml::parse(&text).map_err(|e| match e.line {
+            Some(line) => format!("the {side} file, line {line}: {}", e.message),
+            None => format!("the {side} file: {}", e.message),
+        })?;
+        Ok(text)
+    };
+    merge_yaml_text(
+        &read(env, "environment's")?,
+        &read(default, "default folder's")?,
+    )
 }
 
 /// Merges two YAML texts; `Err` names which side is not valid YAML.

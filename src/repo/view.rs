@@ -52,8 +52,10 @@ impl EnvView {
     /// The real files behind `rel`, environment first (two when YAML is merged).
     pub fn file_layers(&self, rel: &Path) -> Vec<PathBuf> {
         let (env, default) = self.sides(rel);
-        let env_file = env.is_file().then_some(env);
-        let default_file = default.filter(|d| d.is_file());
+        // Anything but a folder: a FIFO or a device is refused when it is read.
+        let file_like = |p: &Path| fs::metadata(p).is_ok_and(|m| !m.is_dir());
+        let env_file = file_like(&env).then_some(env);
+        let default_file = default.filter(|d| file_like(d));
         match (env_file, default_file) {
             (Some(e), Some(d)) if clash_kind(&rel.to_string_lossy()) == Clash::Yaml => vec![e, d],
             (Some(e), _) => vec![e],
@@ -139,8 +141,7 @@ fn hidden_in(env: &Path, default: &Path, out: &mut Vec<Hidden>) {
                     Clash::Shell => Some("a .sh clash: the environment's script is used"),
                     Clash::Other => Some("a clash: the environment's file is used"),
                     Clash::Yaml => {
-                        let read = |p: &Path| fs::read_to_string(p).unwrap_or_default();
-                        crate::repo::merge::merge_yaml_text(&read(e), &read(d))
+                        crate::repo::merge::merge_files(e, d)
                             .err()
                             .map(|_| "a YAML clash that cannot be merged (invalid YAML): the environment's file is used")
                     }

@@ -126,6 +126,12 @@ impl Masker {
             .iter()
             .filter(|(k, _)| k.to_str().is_some_and(|k| is_secret_name(k, secret_names)))
             .map(|(_, v)| v.as_bytes().to_vec())
+            .chain(
+                env.0
+                    .iter()
+                    .filter(|(k, _)| is_secret_name(k, secret_names))
+                    .map(|(_, v)| v.as_bytes().to_vec()),
+            )
             .chain(extra.iter().map(|v| v.as_bytes().to_vec()))
             .collect();
         Masker::build(rules.to_vec(), secrets)

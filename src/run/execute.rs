@@ -238,6 +238,8 @@ struct Part<'a> {
     kind: PartKind,
     label: String,
     argv: Option<&'a [String]>,
+    /// A hook's file, run under its real name (which may not be UTF-8).
+    script: Option<&'a std::path::Path>,
     skip: Option<&'a str>,
 }
 
@@ -251,6 +253,7 @@ fn hook_part(kind: PartKind, hook: &Hook) -> Part<'_> {
         kind,
         label: format!("{when} hook {}", hook.name),
         argv: hook.argv.as_deref(),
+        script: Some(&hook.path),
         skip: hook.skip_reason.as_deref(),
     }
 }
@@ -283,6 +286,7 @@ impl StepRun<'_, '_> {
                 kind: PartKind::Deploy,
                 label: "deploy script".into(),
                 argv: Some(&step.deploy),
+                script: None,
                 skip: None,
             }))
             .chain(
@@ -337,8 +341,12 @@ impl StepRun<'_, '_> {
             label: &name,
             command: argv,
         });
+        let mut words: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+        if let (Some(script), Some(last)) = (part.script, words.last_mut()) {
+            *last = script.as_os_str().to_owned();
+        }
         let spec = Spec {
-            argv: argv.to_vec(),
+            argv: words,
             cwd: self.ws.root().join(&self.step.tool_dir),
             env: env.clone(),
             timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),

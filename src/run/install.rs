@@ -143,8 +143,8 @@ pub fn install(
             let vars = crate::plan::env::plugin_vars(&src.name, &target, Some(plugins_dir));
             let spec = Spec {
                 argv: vec![
-                    manifest.install.language.clone(),
-                    script.to_string_lossy().into_owned(),
+                    manifest.install.language.clone().into(),
+                    script.clone().into_os_string(),
                 ],
                 cwd: target.clone(),
                 env: env.with(&vars),
@@ -155,7 +155,7 @@ pub fn install(
                 Tone::Plain,
                 &format!(
                     "  install script: {} {}",
-                    spec.argv[0], manifest.install.install_script
+                    manifest.install.language, manifest.install.install_script
                 ),
             );
             runtime.block_on(process::run(&spec, sink, &mut signals)).0

@@ -27,7 +27,8 @@ const PIPE_DRAIN: Duration = Duration::from_millis(500);
 /// A process described as plain data.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    pub argv: Vec<String>,
+    /// Bytes as they are: a hook whose name is not UTF-8 runs under its real name.
+    pub argv: Vec<OsString>,
     pub cwd: PathBuf,
     /// The complete environment of the child.
     pub env: Vec<(OsString, OsString)>,
@@ -104,11 +105,11 @@ pub async fn stop_group(pgid: i32, grace: Duration, leader: Option<&mut Child>) 
 
 /// The program's path on the child's `PATH`, looked up once per run (like a shell's
 /// hash table) instead of by trying every `PATH` entry on every spawn.
-fn resolve_program(program: &str, env: &[(OsString, OsString)]) -> PathBuf {
+fn resolve_program(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> PathBuf {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static FOUND: OnceLock<Mutex<HashMap<(String, OsString), PathBuf>>> = OnceLock::new();
-    if program.contains('/') {
+    static FOUND: OnceLock<Mutex<HashMap<(OsString, OsString), PathBuf>>> = OnceLock::new();
+    if std::os::unix::ffi::OsStrExt::as_bytes(program).contains(&b'/') {
         return PathBuf::from(program);
     }
     let path = env
@@ -116,7 +117,7 @@ fn resolve_program(program: &str, env: &[(OsString, OsString)]) -> PathBuf {
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let key = (program.to_string(), path.clone());
+    let key = (program.to_owned(), path.clone());
     let cache = FOUND.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return found;
@@ -150,9 +151,14 @@ pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outco
             None,
         );
     };
+    let words: Vec<String> = spec
+        .argv
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
     tracing::debug!(
         "spawn {} in {}",
-        crate::plugin::schema::shell_join(&spec.argv),
+        crate::plugin::schema::shell_join(&words),
         spec.cwd.display()
     );
     let mut cmd = Command::new(resolve_program(program, &spec.env));
@@ -170,7 +176,7 @@ pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outco
         Err(e) => {
             return (
                 Outcome::SpawnFailed {
-                    error: format!("cannot start `{program}`: {e}"),
+                    error: format!("cannot start `{}`: {e}", program.to_string_lossy()),
                 },
                 None,
             );

@@ -142,9 +142,8 @@ fn stage_merged(
                 crate::files::copy_entry(&path, &dest, relink)?
             }
             Source::Yaml { env, default } => {
-                let read = |p: &Path| fs::read_to_string(p).map_err(|e| Error::io("read", p, e));
                 tracing::debug!("merge {} over {}", env.display(), default.display());
-                match crate::repo::merge::merge_yaml_text(&read(&env)?, &read(&default)?) {
+                match crate::repo::merge::merge_files(&env, &default) {
                     Ok(text) => fs::write(&dest, text).map_err(|e| Error::io("write", &dest, e))?,
                     Err(why) => {
                         notices.push(format!(
