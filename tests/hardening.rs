@@ -685,3 +685,75 @@ fn a_hook_whose_name_is_not_utf8_runs_under_its_real_name() {
     let run = t.cmd("deploy", "dev").run();
     run.code(0).stdout_has("hook ran as 01-caf351.sh");
 }
+
+/// The pid a hook wrote to `name` in the test folder.
+fn pid_in(root: &Path, name: &str) -> String {
+    std::fs::read_to_string(root.join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// Waits a little for `pid` to be gone (a killed process is not gone at once).
+fn gone(pid: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while crate::test::alive(pid) {
+        if std::time::Instant::now() > deadline {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", pid])
+                .status();
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn a_process_that_leaves_its_group_does_not_outlive_the_run() {
+    let run = base()
+        .write(
+            "repo/dev/a/bitops.before-deploy.d/01.sh",
+            "setsid sleep 60 >/dev/null 2>&1 &\necho $! > \"$HOME/own-session\"\nset -m\nsleep 61 >/dev/null 2>&1 &\necho $! > \"$HOME/job-control\"\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0);
+    for name in ["own-session", "job-control"] {
+        let pid = pid_in(&run.root, name);
+        assert!(gone(&pid), "{name} ({pid}) outlived bitops");
+    }
+}
+
+#[test]
+fn a_double_forked_daemon_does_not_outlive_the_run() {
+    let run = base()
+        .write(
+            "repo/dev/a/bitops.before-deploy.d/01.sh",
+            "( setsid sleep 62 >/dev/null 2>&1 & echo $! > \"$HOME/daemon\" ) &\nwait\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0);
+    let pid = pid_in(&run.root, "daemon");
+    assert!(gone(&pid), "the daemon {pid} outlived bitops");
+}
+
+#[test]
+fn a_timeout_stops_processes_that_left_the_group() {
+    let run = base()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    a: {plugin: probe, timeout: 1s}\n",
+        )
+        .write(
+            "plugins/probe/deploy.sh",
+            "setsid sleep 63 >/dev/null 2>&1 &\necho $! > \"$HOME/escaped\"\nsleep 30\n",
+        )
+        .cmd("deploy", "dev")
+        .args(&["--grace-period", "1s"])
+        .run();
+    run.code(124);
+    let pid = pid_in(&run.root, "escaped");
+    assert!(gone(&pid), "{pid} outlived the timed-out step");
+}

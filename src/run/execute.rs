@@ -101,6 +101,7 @@ fn lock_stage_and_run(req: &Request, report: &mut RunReport) -> Result<()> {
 async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) -> Result<()> {
     let (ctx, sink) = (req.ctx, req.sink);
     let mut signals = Signals::install()?;
+    crate::run::reaper::become_subreaper();
     let total = req.plan.steps.len();
     let mut first_error: Option<Error> = None;
     let mut groups = Vec::new();
@@ -201,10 +202,13 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
         }
         report.steps.push(step_report);
     }
-    // Background processes a hook or plugin left behind do not outlive the run.
+    // Background processes a hook or plugin left behind do not outlive the run, nor
+    // do those that left their group (adopted by bitops, the subreaper).
     for pgid in groups {
         process::stop_group(pgid, Duration::from_secs(2), None).await;
     }
+    let strays = crate::run::reaper::descendants();
+    crate::run::reaper::stop(&strays, Duration::from_secs(2), None).await;
     let failed = report.steps.iter().filter(|s| s.status.failed()).count();
     match first_error {
         None => Ok(()),

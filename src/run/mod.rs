@@ -5,6 +5,7 @@ pub mod execute;
 pub mod install;
 pub mod lock;
 pub mod process;
+pub mod reaper;
 pub mod signals;
 pub mod workspace;
 

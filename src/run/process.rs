@@ -85,12 +85,19 @@ fn group_alive(pgid: i32) -> bool {
     }
 }
 
-/// Stops a whole process group: TERM, up to `grace` for it to go, then KILL.
-/// The group's leader, when still ours to wait for, is reaped meanwhile: an
-/// unreaped leader would keep the group alive as a zombie.
+/// Stops a whole process group and every other process below bitops (those that left
+/// the group): TERM, up to `grace` for them to go, then KILL. The group's leader, when
+/// still ours to wait for, is reaped meanwhile: an unreaped leader would keep the group
+/// alive as a zombie.
 pub async fn stop_group(pgid: i32, grace: Duration, leader: Option<&mut Child>) {
+    let leader_pid = leader.as_ref().and_then(|c| c.id()).map(|p| p as i32);
     kill_group(pgid, libc::SIGTERM);
-    let gone = async {
+    let strays: Vec<i32> = crate::run::reaper::descendants()
+        .into_iter()
+        .filter(|p| Some(*p) != leader_pid)
+        .collect();
+    let started = tokio::time::Instant::now();
+    let group = async {
         if let Some(child) = leader {
             let _ = child.wait().await;
         }
@@ -98,9 +105,11 @@ pub async fn stop_group(pgid: i32, grace: Duration, leader: Option<&mut Child>) 
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    if tokio::time::timeout(grace, gone).await.is_err() {
+    if tokio::time::timeout(grace, group).await.is_err() {
         kill_group(pgid, libc::SIGKILL);
     }
+    let left = grace.saturating_sub(started.elapsed());
+    crate::run::reaper::stop(&strays, left, leader_pid).await;
 }
 
 /// The program's path on the child's `PATH`, looked up once per run (like a shell's
