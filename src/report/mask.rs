@@ -297,16 +297,23 @@ impl Masker {
         self.secrets.iter().map(Vec::len).max().unwrap_or(0)
     }
 
-    /// A place at or before `cut` where `text` can be split without splitting a match.
+    /// A place at or before `cut` where `text` can be split without splitting a match
+    /// (0 when a match starts at the very beginning and spans `cut`).
     pub fn safe_cut(&self, text: &[u8], mut cut: usize) -> usize {
-        for (re, _) in &self.rules {
-            for m in re.find_iter(text) {
-                if m.start() < cut && cut < m.end() {
-                    cut = m.start();
+        // Moving the cut back can put it inside an earlier match: again until stable.
+        loop {
+            let before = cut;
+            for (re, _) in &self.rules {
+                for m in re.find_iter(text) {
+                    if m.start() < cut && cut < m.end() {
+                        cut = m.start();
+                    }
                 }
             }
+            if cut == before {
+                return cut;
+            }
         }
-        cut.max(1)
     }
 
     pub fn mask_str<'a>(&self, text: &'a str) -> Cow<'a, str> {

@@ -6,6 +6,7 @@ pub mod console;
 pub mod event;
 pub mod files;
 pub mod junit;
+pub mod lines;
 pub mod log_file;
 pub mod mask;
 pub mod model;

@@ -12,14 +12,10 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use crate::error::Signal;
+use crate::report::lines::Lines;
 use crate::report::sink::Sink;
 use crate::run::signals::Signals;
 
-/// A line longer than this is written in pieces rather than held in memory.
-const MAX_LINE: usize = 1024 * 1024;
-/// How much of an over-long line is held back when the rest is written: masks
-/// see any secret of up to this size whole.
-const CUT_KEEP: usize = 64 * 1024;
 /// How long to wait for a child's pipes to close after it exits; a background
 /// grandchild may hold them open for ever.
 const PIPE_DRAIN: Duration = Duration::from_millis(500);
@@ -266,8 +262,7 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<Sink>) {
     // A pipe holds 64 KiB. `read_buf` fills spare capacity, so nothing is zeroed first.
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    // The start of a line whose end has not arrived yet.
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = Lines::default();
     loop {
         // A terminal that is not keeping up holds the child back, as a full pipe would;
         // timers and signals run meanwhile.
@@ -277,36 +272,7 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<Sink>) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let data = &buf[..];
-        match data.iter().rposition(|&b| b == b'\n') {
-            Some(last) if pending.is_empty() => {
-                sink.output(&data[..=last]);
-                pending.extend_from_slice(&data[last + 1..]);
-            }
-            Some(last) => {
-                pending.extend_from_slice(&data[..=last]);
-                sink.output(&pending);
-                pending.clear();
-                pending.extend_from_slice(&data[last + 1..]);
-            }
-            None => pending.extend_from_slice(data),
-        }
-        if pending.len() >= MAX_LINE {
-            // Write most of the over-long line, but keep a tail so a secret being
-            // printed across the cut is still seen whole by the masks.
-            let masker = sink.masker();
-            let keep = CUT_KEEP
-                .max(masker.longest_secret() + 1)
-                .min(pending.len() - 1);
-            let cut = masker.safe_cut(&pending, pending.len() - keep);
-            let mut piece = pending[..cut].to_vec();
-            piece.push(b'\n');
-            sink.output(&piece);
-            pending.drain(..cut);
-        }
+        lines.push(&buf, &sink.masker(), &mut |chunk| sink.output(chunk));
     }
-    if !pending.is_empty() {
-        pending.push(b'\n');
-        sink.output(&pending);
-    }
+    lines.finish(&mut |chunk| sink.output(chunk));
 }
