@@ -39,7 +39,7 @@ pub fn deploy(args: &DeployArgs) -> Result<()> {
             return Err(failed.error);
         }
     };
-    crate::stop::check()?;
+    // A signal caught while planning ends the run in the executor, with its report.
     let Prepared {
         ctx,
         plan,

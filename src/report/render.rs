@@ -74,6 +74,9 @@ fn narration(event: &Event) -> Vec<(Tone, String)> {
                 signal.name()
             ),
         )],
+        // A run that ended before any step (lock held, interrupted while staging) has
+        // nothing to sum up; its error says why.
+        Event::RunFinished(report) if report.steps.is_empty() => Vec::new(),
         Event::RunFinished(report) => summary(report),
         Event::RunStarted { .. }
         | Event::Output(_)
