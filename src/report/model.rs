@@ -25,7 +25,7 @@ pub enum Status {
     },
     Interrupted {
         part: String,
-        signal: String,
+        signal: crate::error::Signal,
         exit_code: i32,
     },
     Skipped {

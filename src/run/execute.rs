@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result, Signal, exit};
+use crate::error::{Error, Result, exit};
 use crate::plan::{self, Context, Plan, Step};
 use crate::repo::hooks::Hook;
 use crate::report::event::{Event, Tone};
@@ -227,12 +227,7 @@ fn failure(status: &Status, alias: &str) -> Option<Error> {
         Status::TimedOut { part, .. } => Some(Error::TimedOut {
             what: format!("{part} of `{alias}`"),
         }),
-        Status::Interrupted { signal, .. } => Some(Error::Interrupted {
-            signal: Signal::ALL
-                .into_iter()
-                .find(|s| s.name() == signal)
-                .unwrap_or(Signal::Terminate),
-        }),
+        Status::Interrupted { signal, .. } => Some(Error::Interrupted { signal: *signal }),
         _ => None,
     }
 }
@@ -380,7 +375,7 @@ impl StepRun<'_, '_> {
             Outcome::Interrupted { signal } => (
                 Status::Interrupted {
                     part: name.clone(),
-                    signal: signal.name().into(),
+                    signal,
                     exit_code: signal.exit_code(),
                 },
                 "interrupted",

@@ -35,21 +35,10 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Exited {
-        code: i32,
-    },
+    Exited { code: i32 },
     TimedOut,
-    Interrupted {
-        #[serde(serialize_with = "signal_name")]
-        signal: Signal,
-    },
-    SpawnFailed {
-        error: String,
-    },
-}
-
-fn signal_name<S: serde::Serializer>(signal: &Signal, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(signal.name())
+    Interrupted { signal: Signal },
+    SpawnFailed { error: String },
 }
 
 fn kill_group(pgid: i32, sig: i32) {
