@@ -353,7 +353,7 @@ fn every_step_gets_the_standard_bitops_variables() {
         tool BITOPS_PLUGIN_NAME=probe
         tool BITOPS_INSTALLED_PLUGIN_DIR=<root>/plugins/probe
         tool BITOPS_PLUGINS_DIR=<root>/plugins/
-        tool BITOPS_FAIL_FAST=True
+        tool BITOPS_FAIL_FAST=true
         tool BITOPS_KUBE_CONFIG_FILE=<ws>/.kube/config
         tool BITOPS_DEFAULT_ROOT_DIR=_default
         tool BITOPS_PROBE_CLI=--name=two words plan
@@ -378,7 +378,7 @@ fn bitops_fail_fast_is_false_when_fail_fast_is_off() {
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
-        a BITOPS_FAIL_FAST=False
+        a BITOPS_FAIL_FAST=false
         ",
     );
 }

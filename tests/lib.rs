@@ -5,6 +5,7 @@ mod tools;
 
 mod all_tools;
 mod architecture;
+mod compat;
 mod config;
 mod done_when;
 mod examples;

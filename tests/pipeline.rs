@@ -596,7 +596,11 @@ fn debug_shows_where_each_value_came_from_and_error_hides_progress() {
     run.code(0)
         .stderr_has("DEBUG a: cli.name = web (from <ws>/dev/a/bitops.config.yaml:3)")
         .stderr_has("DEBUG a: options.token = ***** (from <ws>/dev/a/bitops.config.yaml:5)")
-        .stderr_has("spawn bash <ws>/dev/a/bitops.before-deploy.d/01.sh in <ws>/dev/a")
+        .stderr_has("  before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh\n")
+        .stderr_has(&format!(
+            "spawn {} <ws>/dev/a/bitops.before-deploy.d/01.sh in <ws>/dev/a",
+            which_bash()
+        ))
         .stderr_has("DEBUG stage repo/dev/a/bitops.config.yaml")
         .stderr_lacks("tok-from-config-123");
     let run = t()
@@ -614,4 +618,13 @@ fn debug_shows_where_each_value_came_from_and_error_hides_progress() {
         .stderr_lacks("[1/1] a (plugin probe)")
         .stderr_has("[1/1] a failed (deploy script, exit 4)")
         .stderr_has("error: deploy script of `a` failed with exit code 4");
+}
+
+/// Where `bash` is on this PATH, as bitops resolves it.
+fn which_bash() -> String {
+    let out = Command::new("sh")
+        .args(["-c", "command -v bash"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -411,29 +411,61 @@ fn skip_deploy_runs_nothing() {
 
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
-fn a_pinned_version_must_match_the_terraform_on_path() {
+fn a_pinned_version_is_found_or_warned_about_or_with_strict_required() {
     let tf = Tf::new();
+    let have_of = |run: &crate::test::Run| {
+        regex::Regex::new(r"which is (\d+\.\d+\.\d+) ")
+            .unwrap()
+            .captures(&run.stdout)
+            .unwrap_or_else(|| panic!("no version in:\n{}", run.stdout))[1]
+            .to_string()
+    };
+    // not installed: a warning, and the terraform on PATH runs
     let run = tf
         .test("terraform: {cli: {stack-action: apply}, options: {version: 0.12.31}}\n")
         .run();
-    run.code(1);
-    let have = regex::Regex::new(r"is (\d+\.\d+\.\d+);")
-        .unwrap()
-        .captures(&run.stdout)
-        .unwrap_or_else(|| panic!("no version in:\n{}", run.stdout))[1]
-        .to_string();
+    run.code(0);
+    let have = have_of(&run);
     run.stdout_has(&format!(
-        "terraform: error: options.version requires terraform 0.12.31, but {}/terraform is {have}; put terraform 0.12.31 first on PATH or change options.version\n",
+        "terraform: warning: options.version asks for terraform 0.12.31, not found (terraform-0.12.31, terraform0.12.31, tfenv); using {}/terraform, which is {have} (set options.version-strict: true to make this an error)\n",
         crate::tools::tools_bin().display()
     ));
+
+    // version-strict: an error, nothing runs
+    let tf = Tf::new();
+    let run = tf
+        .test("terraform: {cli: {stack-action: apply}, options: {version: 0.12.31, version-strict: true}}\n")
+        .run();
+    run.code(1);
+    run.stdout_has("terraform: error: options.version requires terraform 0.12.31, but ");
     run.stdout_lacks("running: terraform init");
     assert_eq!(resources(&tf.state_file()), None);
+
+    // terraform-VERSION on PATH is used (here a wrapper that reports 0.12.31)
+    let t = tf.test("terraform: {cli: {stack-action: plan}, options: {version: 0.12.31, version-strict: true}}\n");
+    let bin = t.root().join("bin");
+    let t = t.executable(
+        "bin/terraform-0.12.31",
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = version ]; then echo 'Terraform v0.12.31'; exit 0; fi\nexec {}/terraform \"$@\"\n",
+            crate::tools::tools_bin().display()
+        ),
+    );
+    let run = t
+        .env("PATH", &format!("{}:{}", bin.display(), tf.path))
+        .run();
+    run.code(0);
+    run.stdout_has(
+        "terraform: terraform 0.12.31 (<root>/bin/terraform-0.12.31), stack-action plan\n",
+    );
 
     // the exact version, or a prefix of it, passes
     let minor = have.rsplit_once('.').unwrap().0.to_string();
     for pin in [have.as_str(), &format!("v{have}"), &minor] {
         let run = tf
-            .test(&format!("terraform: {{options: {{version: \"{pin}\"}}}}\n"))
+            .test(&format!(
+                "terraform: {{options: {{version: \"{pin}\", version-strict: true}}}}\n"
+            ))
             .run();
         run.code(0);
         run.stdout_has(&format!("terraform: terraform {have} ("));

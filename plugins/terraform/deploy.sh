@@ -3,7 +3,8 @@
 # Inputs (resolved by bitops from the tool's bitops.config.yaml, see README.md):
 #   $1                            stack-action: plan (default), apply or destroy
 #   BITOPS_TERRAFORM_CLI_QUOTED   the `cli` words: -var-file=, -target=, -backend-config=
-#   TERRAFORM_SKIP_DEPLOY, TERRAFORM_WORKSPACE, TERRAFORM_INIT_UPGRADE, TERRAFORM_VERSION
+#   TERRAFORM_SKIP_DEPLOY, TERRAFORM_WORKSPACE, TERRAFORM_INIT_UPGRADE, TERRAFORM_VERSION,
+#   TERRAFORM_VERSION_STRICT
 #   TERRAFORM_APPLY / TERRAFORM_DESTROY=true force apply / destroy
 #   BITOPS_DRY_RUN=true           plan only, report whether changes are pending, exit 0
 set -euo pipefail
@@ -59,21 +60,47 @@ fi
 dry_run=false
 is_true "${BITOPS_DRY_RUN:-}" && dry_run=true
 
-# The version on PATH, checked against options.version.
-version_text=$(CHECKPOINT_DISABLE=1 terraform version 2>/dev/null) ||
+# The terraform to run: with options.version, a binary of that version when one is
+# installed (terraform-1.5.7 or terraform1.5.7 on PATH, or tfenv's versions folder),
+# else the terraform on PATH, with a warning (an error with options.version-strict).
+version_of() {
+  local text
+  text=$(CHECKPOINT_DISABLE=1 "$1" version 2>/dev/null) || return 1
+  text=${text%%$'\n'*}
+  text=${text#Terraform }
+  printf '%s\n' "${text#v}"
+}
+matches() { [[ $1 == "$2" || $1 == "$2".* ]]; }
+tf=$(command -v terraform)
+have=$(version_of "$tf") ||
   die 1 "\`terraform version\` failed; is $(command -v terraform) a working terraform?"
-have=${version_text%%$'\n'*}
-have=${have#Terraform }
-have=${have#v}
 if [[ -n ${TERRAFORM_VERSION:-} ]]; then
   want=${TERRAFORM_VERSION#v}
-  if [[ $have != "$want" && $have != "$want".* ]]; then
-    die 1 "options.version requires terraform $want, but $(command -v terraform) is $have; put terraform $want first on PATH or change options.version"
+  if ! matches "$have" "$want"; then
+    found=""
+    for candidate in "terraform-$want" "terraform$want" \
+      "${TFENV_ROOT:-$HOME/.tfenv}/versions/$want/terraform"; do
+      path=$(command -v "$candidate" 2>/dev/null) || continue
+      v=$(version_of "$path") || continue
+      if matches "$v" "$want"; then
+        found=$path
+        have=$v
+        break
+      fi
+    done
+    if [[ -n $found ]]; then
+      tf=$found
+    elif is_true "${TERRAFORM_VERSION_STRICT:-}"; then
+      die 1 "options.version requires terraform $want, but $(command -v terraform) is $have and no terraform-$want, terraform$want or tfenv version $want was found; install it or change options.version"
+    else
+      say "warning: options.version asks for terraform $want, not found (terraform-$want, terraform$want, tfenv); using $(command -v terraform), which is $have (set options.version-strict: true to make this an error)"
+    fi
   fi
 fi
+terraform() { command "$tf" "$@"; }
 mode=""
 [[ $dry_run == true ]] && mode=", dry run"
-say "terraform $have ($(command -v terraform)), stack-action $action$mode"
+say "terraform $have ($tf), stack-action $action$mode"
 
 # The `cli` words, exactly as composed from the schema; each goes to the subcommands that take it.
 init_args=()

@@ -35,6 +35,11 @@ impl EnvVars {
         env.into_iter().collect()
     }
 
+    /// A set variable, even when empty (`VAR=`): an override that is set to nothing.
+    pub fn get_set(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
     /// A set, non-empty variable.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -102,6 +107,10 @@ pub struct PluginSource {
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub fail_fast: bool,
+    /// `fail_fast` as written (variable or file), exported as `BITOPS_FAIL_FAST` the way
+    /// BitOps does; `true` when not written.
+    #[serde(skip)]
+    pub fail_fast_text: String,
     pub run_mode: RunMode,
     pub log_level: LogLevel,
     pub color: bool,
@@ -204,6 +213,11 @@ pub fn resolve(layers: &Layers, problems: &mut Vec<Problem>) -> Settings {
     let fail_fast = r
         .boolean(&["BITOPS_FAST_FAIL", "BITOPS_FAIL_FAST"], &["fail_fast"])
         .unwrap_or(true);
+    let fail_fast_text = ["BITOPS_FAST_FAIL", "BITOPS_FAIL_FAST"]
+        .iter()
+        .find_map(|v| r.layers.env.get(v).map(String::from))
+        .or_else(|| r.node(&["fail_fast"]).and_then(|(n, _)| n.scalar_text()))
+        .unwrap_or_else(|| "true".into());
     let color = r
         .boolean(&[], &["logging", "color", "enabled"])
         .unwrap_or(false);
@@ -225,6 +239,7 @@ pub fn resolve(layers: &Layers, problems: &mut Vec<Problem>) -> Settings {
     let (deployments, deployments_file) = r.deployments();
     Settings {
         fail_fast,
+        fail_fast_text,
         run_mode,
         log_level,
         color,

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::config::settings::Deployment;
+use crate::config::settings::{Deployment, EnvVars};
 use crate::plan::{Context, Target};
-use crate::plugin::{self, schema};
+use crate::plugin::schema;
 
 /// The variables of spec section 4, then the schema's exports.
 pub fn step_env(
@@ -17,9 +17,6 @@ pub fn step_env(
 ) -> Vec<(String, String)> {
     let s = |p: &Path| p.to_string_lossy().into_owned();
     let workspace = target.root;
-    let builtins = target
-        .builtins
-        .unwrap_or(Path::new(plugin::BUILTIN_PLACEHOLDER));
     let env_root = workspace.join(&ctx.environment);
     let tool_dir = env_root.join(&dep.alias);
     let mut vars = vec![
@@ -37,22 +34,22 @@ pub fn step_env(
         &dep.plugin,
         plugin_dir,
         ctx.plugins_dir.as_deref(),
+        &ctx.env,
     ));
+    // A real folder, or not set at all: only a run that uses a built-in plugin writes them.
+    if let Some(builtins) = target.builtins {
+        vars.push(("BITOPS_BUILTIN_PLUGINS_DIR".into(), s(builtins)));
+    }
     vars.extend([
-        ("BITOPS_BUILTIN_PLUGINS_DIR".into(), s(builtins)),
         ("BITOPS_DIR".into(), s(&ctx.bitops_dir)),
         (
             "BITOPS_SCRIPTS_DIR".into(),
             s(&ctx.bitops_dir.join("scripts")),
         ),
+        // As written, as BitOps exports it.
         (
             "BITOPS_FAIL_FAST".into(),
-            if ctx.settings.fail_fast {
-                "True"
-            } else {
-                "False"
-            }
-            .into(),
+            ctx.settings.fail_fast_text.clone(),
         ),
         (
             "BITOPS_KUBE_CONFIG_FILE".into(),
@@ -85,6 +82,7 @@ pub fn plugin_vars(
     name: &str,
     plugin_dir: &Path,
     plugins_dir: Option<&Path>,
+    caller: &EnvVars,
 ) -> Vec<(String, String)> {
     let plugins_dir = plugins_dir
         .map(|p| p.to_string_lossy().into_owned())
@@ -104,6 +102,17 @@ pub fn plugin_vars(
                 format!("{}/", plugins_dir.trim_end_matches('/'))
             },
         ),
-        ("BITOPS_PLUGIN_DIR".into(), plugins_dir),
+        (
+            "BITOPS_PLUGIN_DIR".into(),
+            bitops_plugin_dir(caller.get("BITOPS_PLUGIN_DIR")),
+        ),
     ]
+}
+
+/// BitOps' `BITOPS_PLUGIN_DIR`: its `plugins.plugin_dir` setting, which bitops does not
+/// have; the caller's value when set, else BitOps' default.
+fn bitops_plugin_dir(ctx_env: Option<&str>) -> String {
+    ctx_env
+        .unwrap_or("/opt/bitops/scripts/plugins/")
+        .to_string()
 }

@@ -347,6 +347,8 @@ fn deploy_argv(manifest: &Manifest, script: &Path, stack_action: Option<&str>) -
         manifest.deployment.language.clone(),
         script.to_string_lossy().into_owned(),
     ];
-    argv.extend(stack_action.map(String::from));
+    // Always an argument, empty when there is no stack-action, as BitOps passes it
+    // (plugins that read `$1` under `set -u` rely on it).
+    argv.push(stack_action.unwrap_or_default().to_string());
     argv
 }

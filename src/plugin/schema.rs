@@ -328,12 +328,21 @@ pub struct Resolution {
 impl Resolution {
     /// `BITOPS_<PLUGIN>_CLI` (the words joined by spaces, as BitOps) and
     /// `BITOPS_<PLUGIN>_CLI_QUOTED` (shell-quoted, so values with spaces survive `eval`).
-    pub fn cli_vars(&self, plugin: &str) -> [(String, String); 2] {
+    /// For a plugin name with `-`, also `BITOPS_<PLUGIN-NAME>_CLI` with the `-` kept, as
+    /// BitOps exports it (plugins read it with `printenv`).
+    pub fn cli_vars(&self, plugin: &str) -> Vec<(String, String)> {
         let name = format!("BITOPS_{}_CLI", shout(plugin));
-        [
+        let mut vars = vec![
             (name.clone(), self.cli_words.join(" ")),
             (format!("{name}_QUOTED"), shell_join(&self.cli_words)),
-        ]
+        ];
+        if plugin.contains('-') {
+            vars.push((
+                format!("BITOPS_{}_CLI", plugin.to_ascii_uppercase()),
+                self.cli_words.join(" "),
+            ));
+        }
+        vars
     }
 }
 
@@ -465,6 +474,38 @@ impl ToolConfig<'_> {
     }
 }
 
+/// A tool config keyed by the deployment alias instead of the plugin name: bitops reads
+/// it, BitOps v2 did not. Said where it matters (plan, validate), not an error.
+fn note_alias_root(config: &ToolConfig, doc: &Doc, problems: &mut Vec<Problem>) {
+    let [plugin, alias, ..] = config.roots.as_slice() else {
+        return;
+    };
+    if plugin == alias || doc.root.get(plugin).is_some() {
+        return;
+    }
+    if let Some(node) = doc.root.get(alias) {
+        // The key's own line (a value's line is where its content starts).
+        let line = crate::files::read_limited(&doc.path, crate::config::yaml::MAX_FILE_BYTES)
+            .ok()
+            .and_then(|bytes| {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                text.lines()
+                    .position(|l| l.starts_with(&format!("{alias}:")))
+                    .map(|i| i + 1)
+            })
+            .unwrap_or(node.line);
+        problems.push(
+            Problem::warning(format!(
+                "the root key is the deployment alias `{alias}`, not the plugin name `{plugin}`: bitops reads these values; BitOps v2 ignored them"
+            ))
+            .at(&doc.path, line)
+            .hint(format!(
+                "rename the key to `{plugin}:` to keep the file working the same under BitOps v2"
+            )),
+        );
+    }
+}
+
 /// Resolves every leaf: env var `BITOPS_<PLUGIN>_<LEAF>`, then the tool config, then the default.
 pub fn resolve(
     schema: &Schema,
@@ -475,10 +516,26 @@ pub fn resolve(
     let mut res = Resolution::default();
     for doc in config.layers {
         check_config_shape(schema, config, doc, problems);
+        note_alias_root(config, doc, problems);
     }
     for prop in schema.leaves() {
         let var = env_name(&schema.plugin, &prop.name);
-        let found = if let Some(text) = env.get(&var) {
+        // A variable set to nothing is an empty value, not "unset" (as BitOps): a blank
+        // CI variable never silently falls back to the config.
+        let found = if let Some(text) = env.get_set(&var) {
+            if text.is_empty() && prop.required {
+                problems.push(
+                    Problem::error(format!(
+                        "${var} is set but empty, and `{}` needs a value",
+                        prop.dotted()
+                    ))
+                    .key(format!("{}.{}", schema.plugin, prop.dotted()))
+                    .hint(format!(
+                        "give ${var} a value, or unset it to use the tool's bitops.config.yaml"
+                    )),
+                );
+                continue;
+            }
             typed_env(prop, text)
                 .map(|v| (v, Origin::Env { var: var.clone() }))
                 .map_err(|why| {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::plan::{Plan, Step};
-use crate::plugin::schema::{Resolved, Val};
+use crate::plugin::schema::{Resolved, Val, shell_join};
 use crate::repo::hooks::Hook;
 use crate::report::mask::{Mask, Masker};
 
@@ -47,7 +47,7 @@ pub fn plan_text(plan: &Plan) -> String {
         };
         let _ = writeln!(s, "  plugin        {}{builtin}", plugin_dir.display());
         hooks(&mut s, "before hooks", &step.before_hooks);
-        let _ = writeln!(s, "  deploy        {}", step.deploy.join(" "));
+        let _ = writeln!(s, "  deploy        {}", shell_join(&step.deploy));
         hooks(&mut s, "after hooks", &step.after_hooks);
         if let Some(t) = step.timeout_secs {
             let _ = writeln!(s, "  timeout       {t}s");

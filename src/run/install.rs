@@ -140,7 +140,7 @@ pub fn install(
         fs::rename(&staged, &target).map_err(|e| Error::io("install", &target, e))?;
         let script = target.join(&manifest.install.install_script);
         let outcome = if script.is_file() {
-            let vars = crate::plan::env::plugin_vars(&src.name, &target, Some(plugins_dir));
+            let vars = crate::plan::env::plugin_vars(&src.name, &target, Some(plugins_dir), env);
             let spec = Spec {
                 argv: vec![
                     manifest.install.language.clone().into(),

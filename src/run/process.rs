@@ -145,17 +145,17 @@ pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outco
             None,
         );
     };
-    let words: Vec<String> = spec
-        .argv
-        .iter()
-        .map(|w| w.to_string_lossy().into_owned())
+    // `bash` as the plan shows it; the path it resolved to only in DEBUG.
+    let resolved = resolve_program(program, &spec.env);
+    let words: Vec<String> = std::iter::once(resolved.to_string_lossy().into_owned())
+        .chain(args.iter().map(|w| w.to_string_lossy().into_owned()))
         .collect();
     tracing::debug!(
         "spawn {} in {}",
         crate::plugin::schema::shell_join(&words),
         spec.cwd.display()
     );
-    let mut cmd = Command::new(resolve_program(program, &spec.env));
+    let mut cmd = Command::new(resolved);
     cmd.args(args)
         .current_dir(&spec.cwd)
         .env_clear()
