@@ -167,6 +167,8 @@ fn no_deployments_at_all_is_an_error() {
         .code(1)
         .stderr_is(
             "
+            warning: repo/dev/one/bitops.config.yaml: tool folder `one` has a bitops.config.yaml but is in none of this environment's deployments, so it will not be deployed
+              hint: add `one: {plugin: PLUGIN}` under `bitops.deployments` in dev/bitops.config.yaml
             error: no deployments are configured
               hint: list them under `bitops.deployments` in repo/dev/bitops.config.yaml or in the image-level config (-c)
             ",
@@ -317,7 +319,7 @@ fn yaml_syntax_errors_name_file_and_line() {
         .cmd("deploy", "dev")
         .run()
         .code(1)
-        .stderr_has("error: repo/dev/one/bitops.config.yaml:4: invalid YAML:");
+        .stderr_has("error: repo/dev/one/bitops.config.yaml:3: invalid YAML: this `[` is never closed");
 }
 
 #[test]
@@ -329,6 +331,8 @@ fn bad_names_in_deployments_are_refused() {
         .code(1)
         .stderr_is(
             "
+            warning: repo/dev/one/bitops.config.yaml: tool folder `one` has a bitops.config.yaml but is in none of this environment's deployments, so it will not be deployed
+              hint: add `one: {plugin: PLUGIN}` under `bitops.deployments` in dev/bitops.config.yaml
             error: repo/dev/bitops.config.yaml:3: `bitops.deployments.../etc`: `../etc` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`)
             error: repo/dev/bitops.config.yaml:4: `bitops.deployments.ok.plugin`: `a/b` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`)
             2 errors found; nothing was run
@@ -349,12 +353,14 @@ fn validate_config_run_mode_runs_nothing() {
 
 #[test]
 fn the_summary_lists_every_step() {
-    base()
-        .write(
-            "repo/dev/bitops.config.yaml",
-            "bitops:\n  deployments:\n    one: {plugin: probe}\n    missing: {plugin: probe}\n",
-        )
-        .cmd("deploy", "dev")
+    // The image-level sequence lists `missing`, which this environment lacks: skipped.
+    let t = base().write(
+        "core.yaml",
+        "bitops:\n  deployments:\n    one: {plugin: probe}\n    missing: {plugin: probe}\n",
+    );
+    std::fs::remove_file(t.root().join("repo/dev/bitops.config.yaml")).unwrap();
+    t.cmd("deploy", "dev")
+        .args(&["-c", "core.yaml"])
         .run()
         .code(0)
         .stdout_is("deployed one\n")

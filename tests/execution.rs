@@ -776,7 +776,34 @@ fn a_background_process_left_by_a_hook_does_not_outlive_the_run() {
 // 13. a missing tool folder
 
 #[test]
-fn a_missing_tool_folder_is_skipped_with_a_warning() {
+fn a_missing_tool_folder_of_the_image_sequence_is_skipped_with_a_warning() {
+    let t = steps(&["a", "c"]).write(
+        "core.yaml",
+        "
+        bitops:
+          deployments:
+            a: {plugin: probe}
+            missing: {plugin: probe}
+            c: {plugin: probe}
+        ",
+    );
+    std::fs::remove_file(t.root().join("repo/dev/bitops.config.yaml")).unwrap();
+    let run = t.cmd("deploy", "dev").args(&["-c", "core.yaml"]).run();
+    run.code(0);
+    run.log_is(
+        "
+        a deploy args=plan pwd=<ws>/dev/a
+        c deploy args=plan pwd=<ws>/dev/c
+        ",
+    );
+    run.stderr_has("warning: tool folder dev/missing not found; skipping `missing`\n");
+    run.stderr_has("[2/3] missing skipped\n");
+    run.stderr_has("  2   missing     probe   <t> skipped (tool folder dev/missing not found)\n");
+    run.stderr_has("  3   c           probe   <t> ok\n");
+}
+
+#[test]
+fn a_missing_tool_folder_listed_by_the_environment_stops_the_run_before_step_one() {
     let run = steps(&["a", "c"])
         .write(
             "repo/dev/bitops.config.yaml",
@@ -790,17 +817,13 @@ fn a_missing_tool_folder_is_skipped_with_a_warning() {
         )
         .cmd("deploy", "dev")
         .run();
-    run.code(0);
-    run.log_is(
+    run.code(1).stderr_is(
         "
-        a deploy args=plan pwd=<ws>/dev/a
-        c deploy args=plan pwd=<ws>/dev/c
+        error: repo/dev/bitops.config.yaml:4: `bitops.deployments.missing`: deployment `missing` is listed here but its tool folder dev/missing does not exist
+          hint: create the folder dev/missing, or remove the deployment
         ",
     );
-    run.stderr_has("warning: tool folder dev/missing not found; skipping `missing`\n");
-    run.stderr_has("[2/3] missing skipped\n");
-    run.stderr_has("  2   missing     probe   <t> skipped (tool folder dev/missing not found)\n");
-    run.stderr_has("  3   c           probe   <t> ok\n");
+    run.log_is("");
 }
 
 // 14. plugin.config.yaml switches

@@ -125,7 +125,7 @@ case!(
     malformed_tool_config,
     tool("probe:\n  cli: [name\n"),
     1,
-    &["repo/dev/a/bitops.config.yaml:3: invalid YAML"]
+    &["repo/dev/a/bitops.config.yaml:2: invalid YAML: this `[` is never closed"]
 );
 
 case!(

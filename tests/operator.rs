@@ -260,7 +260,7 @@ fn validate_all_reports_every_mistake_of_every_environment() {
     run.code(1);
     let stdout = run.stdout();
     for expected in [
-        "error: repo/dev/app/bitops.config.yaml:4: invalid YAML:",
+        "error: repo/dev/app/bitops.config.yaml:3: invalid YAML: this `[` is never closed",
         "error: repo/dev/db/bitops.config.yaml:3: `probe.cli.nmae`: unknown key: the plugin's schema does not define it; it is ignored\n  hint: did you mean `name`?\n  in: dev\n",
         "error: repo/staging/app/bitops.config.yaml:3: `probe.cli.forks`: must be an integer, found a string `many`\n  in: staging\n",
         "error: repo/staging/app/bitops.config.yaml: `probe.options.region`: required value `options.region` is not set\n",
@@ -399,7 +399,7 @@ fn validate_one_environment_clean_and_with_warnings() {
         ])
         .run();
     run.code(1)
-        .stdout_has("error: repo/dev/bitops.config.yaml: `bitops.deployments.gone`: deployment `gone`: tool folder dev/gone not found; it will be skipped\n")
+        .stdout_has("error: repo/dev/bitops.config.yaml:4: `bitops.deployments.gone`: deployment `gone` is listed here but its tool folder dev/gone does not exist\n")
         .stdout_has("error: repo/dev/app/bitops.before-deploy.d/check: this hook will be skipped: not a .sh file and not executable\n");
     let clean = Test::new()
         .probe_plugin("probe", &strict_schema(), &[])

@@ -167,13 +167,22 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut parser = Parser::new_from_str(text);
     // Every document, so that a second one is an error rather than ignored.
     if let Err(e) = parser.load(&mut builder, true) {
+        let mut line = e.marker().line();
         let message = if e.info().contains("recursion limit") {
             format!("nesting deeper than {MAX_DEPTH} levels (the YAML parser's recursion limit)")
+        } else if let Some((open_line, bracket)) = unclosed_flow(text).filter(|(l, _)| *l <= line) {
+            // The parser notices a missing `]`/`}` only lines later: point at the opening.
+            line = open_line;
+            format!(
+                "invalid YAML: this `{bracket}` is never closed (the parser noticed at line {}: {})",
+                e.marker().line(),
+                e.info()
+            )
         } else {
             format!("invalid YAML: {}", e.info())
         };
         return Err(YamlError {
-            line: Some(e.marker().line()),
+            line: Some(line),
             message,
         });
     }
@@ -184,6 +193,32 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         value: Value::Null,
         line: 1,
     }))
+}
+
+/// The first flow bracket (`[` or `{`) that is never closed: its line and itself.
+/// Quotes and comments are skipped; block scalars are not understood (used only to
+/// explain a parse error, never to accept or refuse a file).
+fn unclosed_flow(text: &str) -> Option<(usize, char)> {
+    let mut stack: Vec<(usize, char)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '[' | '{') => stack.push((i + 1, c)),
+                (None, ']' | '}') => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    stack.first().copied()
 }
 
 enum Frame {

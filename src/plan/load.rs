@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::settings::{self, EnvVars};
 use crate::config::yaml::Doc;
+use crate::error::Problem;
 use crate::plan::{self, Context, Plan};
 use crate::repo::{TOOL_CONFIG, inputs};
 
@@ -33,6 +34,12 @@ pub fn plan_env(
     let mut settings = inputs::env_settings(repo, environment, image, &env, &mut problems);
     let env_file = repo.join(environment).join(TOOL_CONFIG);
     settings::require_deployments(&settings, &env_file, &mut problems);
+    // Every deployment of the environment, before --only/--skip choose among them.
+    let all_aliases: Vec<String> = settings
+        .deployments
+        .iter()
+        .map(|d| d.alias.clone())
+        .collect();
     settings::select(&mut settings, options.only, options.skip, &mut problems);
     let ctx = Context {
         environment: environment.to_string(),
@@ -49,6 +56,13 @@ pub fn plan_env(
     let mut plan = plan::build(&ctx, &view);
     problems.append(&mut plan.problems);
     problems.extend(crate::repo::links::check_links(repo, &view));
+    listed_but_missing(repo, &ctx, &plan, &mut problems);
+    problems.extend(crate::plan::lint::unlisted_tool_folders(
+        &ctx,
+        &view,
+        &all_aliases,
+    ));
+    problems.extend(crate::plan::lint::near_miss_hook_folders(&ctx, &view));
     // Sub-folder configs share the tool folder's: report a shared finding once.
     let mut seen = Vec::new();
     problems.retain(|p| {
@@ -60,4 +74,37 @@ pub fn plan_env(
     });
     plan.problems = problems;
     (ctx, plan)
+}
+
+/// A deployment that the environment's own config lists (not the image's default
+/// sequence) but whose tool folder is missing: a mistake, stopped before step 1.
+fn listed_but_missing(repo: &Path, ctx: &Context, plan: &Plan, problems: &mut Vec<Problem>) {
+    let settings = &ctx.settings;
+    let listed_here = settings.deployments_file.as_ref().is_some_and(|f| {
+        f.starts_with(repo.join(&ctx.environment))
+            || f.starts_with(repo.join(&settings.default_folder))
+    });
+    if !listed_here {
+        return;
+    }
+    for step in plan.steps.iter().filter(|s| s.skip.is_some()) {
+        let mut p = Problem::error(format!(
+            "deployment `{}` is listed here but its tool folder {} does not exist",
+            step.alias,
+            step.tool_dir.display()
+        ))
+        .key(format!("bitops.deployments.{}", step.alias))
+        .hint(format!(
+            "create the folder {}, or remove the deployment",
+            step.tool_dir.display()
+        ));
+        p.file = settings.deployments_file.clone();
+        p.line = settings
+            .deployments
+            .iter()
+            .find(|d| d.alias == step.alias)
+            .map(|d| d.line)
+            .filter(|l| *l > 0);
+        problems.push(p);
+    }
 }

@@ -3,6 +3,7 @@
 //! collected so that a mistake in the last tool stops the run before the first one.
 
 pub mod env;
+pub mod lint;
 pub mod load;
 pub mod validate;
 
@@ -294,6 +295,7 @@ fn resolve_config(
         crate::repo::hooks::BEFORE,
         crate::repo::hooks::AFTER,
     ];
+    let mut any_sub = false;
     for entry in view.entries(tool_rel).unwrap_or_default() {
         let name = entry.name.to_string_lossy();
         if entry.source != crate::repo::view::Source::Dir
@@ -306,6 +308,7 @@ fn resolve_config(
         if sub_files.is_empty() {
             continue;
         }
+        any_sub = true;
         let mut sub_layers: Vec<Doc> = sub_files
             .iter()
             .filter_map(|p| keep(p, crate::config::yaml::load_file(p), problems))
@@ -317,6 +320,16 @@ fn resolve_config(
         let config = ToolConfig {
             layers: &sub_layers,
             roots: roots.clone(),
+            secret_env: &ctx.settings.secret_env,
+        };
+        schema::resolve(&schema, &config, &ctx.env, problems);
+    }
+    // No sub-folder has a config of its own: the tool folder's is what the plugin reads,
+    // checked like any tool config (types, required values).
+    if !any_sub && !layers.is_empty() {
+        let config = ToolConfig {
+            layers: &layers,
+            roots,
             secret_env: &ctx.settings.secret_env,
         };
         schema::resolve(&schema, &config, &ctx.env, problems);

@@ -77,7 +77,11 @@ fn check_env(
     });
     let view = crate::repo::inputs::env_view(req.repo, name, &settings.default_folder);
     for step in &built.steps {
-        if let Some(reason) = &step.skip {
+        // Listed by the environment itself, a missing folder is an error of the plan
+        // (see plan::load); from the image's default sequence it is a warning here.
+        if let Some(reason) = &step.skip
+            && !from_env_file
+        {
             let mut p = Problem::warning(format!(
                 "deployment `{}`: {reason}; it will be skipped",
                 step.alias
@@ -88,10 +92,6 @@ fn check_env(
                 step.tool_dir.display()
             ));
             p.file = ctx.settings.deployments_file.clone();
-            // Listed for this environment on purpose: a missing folder is a mistake.
-            if from_env_file {
-                p = p.strict();
-            }
             problems.push(p);
         }
         for hook in step.before_hooks.iter().chain(&step.after_hooks) {

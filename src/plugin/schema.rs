@@ -652,24 +652,40 @@ fn check_config_shape(
 ) {
     let Some(root) = config.root(doc) else {
         if !doc.root.is_null() {
-            let found: Vec<_> = doc
-                .root
-                .entries()
-                .iter()
-                .map(|(k, _)| format!("`{k}`"))
-                .collect();
+            // Every value of this file would be ignored: that is an error, never a no-op.
+            let keys: Vec<&str> = doc.root.entries().iter().map(|(k, _)| k.as_str()).collect();
+            let guess = keys.iter().find_map(|k| {
+                names::suggest(k, config.roots.iter().map(String::as_str)).map(|g| (k, g))
+            });
+            let line = crate::files::read_limited(&doc.path, crate::config::yaml::MAX_FILE_BYTES)
+                .ok()
+                .and_then(|bytes| {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let first = keys.first()?;
+                    text.lines()
+                        .position(|l| l.starts_with(&format!("{first}:")))
+                        .map(|i| i + 1)
+                })
+                .unwrap_or(doc.root.line);
+            let found = if keys.is_empty() {
+                doc.root.kind().to_string()
+            } else {
+                keys.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let hint = match guess {
+                Some((k, g)) => format!("did you mean `{g}:` instead of `{k}:`?"),
+                None => format!("put the settings under `{}:`", schema.plugin),
+            };
             problems.push(
-                Problem::warning(format!(
-                    "no `{}` root key (found {}); the file's values are ignored",
-                    schema.plugin,
-                    if found.is_empty() {
-                        doc.root.kind().to_string()
-                    } else {
-                        found.join(", ")
-                    }
+                Problem::error(format!(
+                    "no `{}` root key (found {found}), so none of this file's values would be used",
+                    schema.plugin
                 ))
-                .at(&doc.path, doc.root.line)
-                .hint(format!("put the settings under `{}:`", schema.plugin)),
+                .at(&doc.path, line)
+                .hint(hint),
             );
         }
         return;

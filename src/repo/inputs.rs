@@ -68,6 +68,12 @@ pub fn environment(
             ]));
         }
     };
+    // `-e dev/` and `-e ./dev` (a shell's completion of a folder) mean `dev`.
+    let mut name = name.as_str();
+    while let Some(rest) = name.strip_prefix("./") {
+        name = rest;
+    }
+    let name = name.trim_end_matches('/').to_string();
     let invalid = crate::config::names::check(&name).err();
     if let Some(why) = invalid {
         return Err(Error::Invalid(vec![Problem::error(why).key("environment")]));

@@ -1,0 +1,123 @@
+//! No silent no-ops: mistakes that used to pass quietly are reported, each with its
+//! file and line, before anything runs.
+
+use crate::test::{PROBE_SCHEMA, Test};
+
+fn base() -> Test {
+    Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+}
+
+#[test]
+fn a_misspelt_root_key_is_an_error_with_a_suggestion() {
+    let run = base()
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            "# settings\nprobs:\n  cli:\n    name: x\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1).stderr_is(
+        "
+        error: repo/dev/a/bitops.config.yaml:2: no `probe` root key (found `probs`), so none of this file's values would be used
+          hint: did you mean `probe:` instead of `probs:`?
+        ",
+    );
+    run.log_is("");
+}
+
+#[test]
+fn a_subfolder_configs_tool_folder_is_checked_even_without_chart_configs() {
+    let t = Test::new()
+        .write(
+            "plugins/charts/bitops.schema.yaml",
+            "charts:\n  type: object\n  properties:\n    options:\n      type: object\n      properties:\n        namespace: {type: string, required: true}\n        timeout: {type: integer}\n",
+        )
+        .write("plugins/charts/plugin.config.yaml", "plugin:\n  deployment:\n    subfolder_configs: true\n")
+        .write("plugins/charts/deploy.sh", "echo deployed\n")
+        .write("repo/dev/bitops.config.yaml", "bitops:\n  deployments:\n    web: {plugin: charts}\n")
+        .write("repo/dev/web/bitops.config.yaml", "charts:\n  options:\n    timeout: soon\n")
+        .mkdir("repo/dev/web/chart-a");
+    let run = t
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(1)
+        .stdout_has(
+            "repo/dev/web/bitops.config.yaml:3: `charts.options.timeout`: must be an integer",
+        )
+        .stdout_has("`charts.options.namespace`: required value `options.namespace` is not set");
+}
+
+#[test]
+fn a_folder_named_almost_like_a_hook_folder_is_a_warning() {
+    let run = base()
+        .hook("repo/dev/a/bitops.before-deploy/01.sh")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0).stderr_has(
+        "warning: repo/dev/a/bitops.before-deploy: folder `bitops.before-deploy` is not a hook folder, so its scripts will not run (did you mean `bitops.before-deploy.d`?)",
+    );
+}
+
+#[test]
+fn a_tool_folder_in_no_deployment_is_a_warning_and_its_yaml_is_still_read() {
+    let run = base()
+        .write(
+            "repo/dev/extra/bitops.config.yaml",
+            "probe:\n  cli: [unclosed\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0)
+        .stderr_has("warning: repo/dev/extra/bitops.config.yaml: tool folder `extra` has a bitops.config.yaml but is in none of this environment's deployments, so it will not be deployed")
+        .stderr_has("warning: repo/dev/extra/bitops.config.yaml:2: invalid YAML: this `[` is never closed");
+    // validate treats both as errors
+    let run = base()
+        .write("repo/dev/extra/bitops.config.yaml", "probe: {}\n")
+        .args(&[
+            "validate",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(1)
+        .stdout_has("error: repo/dev/extra/bitops.config.yaml: tool folder `extra`");
+}
+
+#[test]
+fn an_environment_given_as_a_folder_path_is_accepted() {
+    for name in ["dev/", "./dev", "./dev/"] {
+        base()
+            .cmd("deploy", name)
+            .run()
+            .code(0)
+            .stdout_is("deployed a\n");
+    }
+}
+
+#[test]
+fn an_unclosed_bracket_is_reported_where_it_opens() {
+    let run = base()
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            "probe:\n  cli:\n    name: [a, b\n  other: 1\nlater: 2\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1).stderr_has(
+        "error: repo/dev/a/bitops.config.yaml:3: invalid YAML: this `[` is never closed (the parser noticed at line 4:",
+    );
+}
