@@ -15,6 +15,8 @@ pub mod exit {
     pub const MISSING_CONFIG: i32 = 2;
     /// `bitops install`: a plugin's dependency is not listed under `plugins` (as BitOps).
     pub const DEPENDENCY_MISSING: i32 = 10;
+    /// A program a step needs is not on `PATH` (as a shell's "command not found").
+    pub const TOOL_MISSING: i32 = 127;
     /// Another deploy of the same environment holds the lock.
     pub const LOCKED: i32 = 75;
     /// A step ran longer than its `timeout`.
@@ -95,6 +97,8 @@ pub enum Kind {
     MissingConfig,
     /// `bitops install`: a plugin's dependency is not listed under `plugins`.
     DependencyMissing,
+    /// A program a step needs is not on `PATH`.
+    ToolMissing,
 }
 
 impl Kind {
@@ -103,6 +107,7 @@ impl Kind {
             Kind::Invalid => exit::FAILURE,
             Kind::MissingConfig => exit::MISSING_CONFIG,
             Kind::DependencyMissing => exit::DEPENDENCY_MISSING,
+            Kind::ToolMissing => exit::TOOL_MISSING,
         }
     }
 }

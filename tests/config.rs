@@ -319,7 +319,9 @@ fn yaml_syntax_errors_name_file_and_line() {
         .cmd("deploy", "dev")
         .run()
         .code(1)
-        .stderr_has("error: repo/dev/one/bitops.config.yaml:3: invalid YAML: this `[` is never closed");
+        .stderr_has(
+            "error: repo/dev/one/bitops.config.yaml:3: invalid YAML: this `[` is never closed",
+        );
 }
 
 #[test]

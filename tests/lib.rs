@@ -21,6 +21,7 @@ mod plugin_cloudformation;
 mod plugin_helm;
 mod plugin_kubectl;
 mod plugin_terraform;
+mod preflight;
 mod reliability;
 mod reports;
 mod silent;

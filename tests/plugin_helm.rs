@@ -836,6 +836,8 @@ fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
             ",
         )
         .write("repo/dev/helm/bitops.config.yaml", "helm:\n  plugins:\n")
+        // a helm on PATH: a missing tool is a warning, which --strict fails on
+        .executable("bin/helm", "#!/bin/sh\necho helm\n")
         .args(&[
             "validate",
             "-e",
@@ -845,7 +847,17 @@ fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
             "--plugins-dir",
             "plugins",
             "--strict",
-        ])
+        ]);
+    let bin = run.root().join("bin");
+    let run = run
+        .env(
+            "PATH",
+            &format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .run();
     run.code(0);
     run.stderr_lacks("warning");

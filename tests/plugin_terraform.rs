@@ -501,10 +501,10 @@ fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
         .test("terraform: {cli: {stack-action: apply}}\n")
         .env("PATH", "/usr/bin:/bin")
         .run();
+    // the core's preflight finds it missing before step 1
     run.code(127);
-    run.stdout_is(
-        "terraform: error: terraform not found on PATH; install Terraform and put it on PATH (see install.sh)\n",
-    );
+    run.stdout_is("");
+    run.stderr_has("`terraform` (needed by terraform; get it: https://developer.hashicorp.com/terraform/install)");
 }
 
 #[test]

@@ -64,6 +64,15 @@ Examples:
   bitops install -c /opt/bitops/bitops.config.yaml
   bitops install -c bitops.config.yaml --plugins-dir ./plugins")]
     Install(InstallArgs),
+    /// Check that the programs the plugins need are installed: tool, needed by, found at, version
+    #[command(after_help = "\
+Examples:
+  bitops doctor                                  every built-in and installed plugin
+  bitops doctor -e prod --ops-repo ./ops-repo    what a deploy of prod needs
+  bitops doctor --format json
+
+Exit code 0 when everything needed is found, 127 when something is missing.")]
+    Doctor(DoctorArgs),
     /// List the environments of the ops repo, or with -e the deployments of one
     #[command(after_help = "\
 Examples:
@@ -140,6 +149,18 @@ pub struct ResolveArgs {
 pub enum ResolveFormat {
     Shell,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Only what a deploy of this environment needs [env: BITOPS_ENVIRONMENT]
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: Option<String>,
+    #[command(flatten)]
+    pub inputs: Inputs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use crate::app::prepare::{Prepared, prepare};
 use crate::app::use_color;
 use crate::config::settings::{EnvVars, LogLevel, RunMode};
 use crate::error::{Error, Result};
+use crate::plan::preflight;
 use crate::report::LogFormat;
 use crate::report::ci::{Ci, CiLog};
 use crate::report::console::Console;
@@ -39,6 +40,13 @@ pub fn deploy(args: &DeployArgs) -> Result<()> {
             return Err(failed.error);
         }
     };
+    // Every program every step needs, before step 1 (exit 127 listing all that are missing).
+    let missing = preflight::missing(&prepared.plan, preflight::path_of(&prepared.ctx.env));
+    if !missing.is_empty() {
+        let problems = vec![preflight::error(&missing, true)];
+        invalid(args, ci, &env, prepared.masker, &problems);
+        return Err(Error::Invalid(problems));
+    }
     // A signal caught while planning ends the run in the executor, with its report.
     let Prepared {
         ctx,

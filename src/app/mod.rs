@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod deploy;
 pub mod discover;
+pub mod doctor;
 pub mod install;
 pub mod list;
 pub mod plan;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plan(args) => plan::plan(&args),
         Command::Install(args) => install::install(&args),
         Command::List(args) => list::list(&args),
+        Command::Doctor(args) => doctor::doctor(&args),
         Command::Validate(args) => validate::validate(&args),
         Command::Resolve(args) => resolve::resolve(&args),
         Command::Plugins(args) => plugins::plugins(&args),

@@ -8,7 +8,15 @@ use crate::report::mask::{json_pretty, masked};
 pub fn plan(args: &PlanArgs) -> crate::error::Result<()> {
     let prepared = prepare(&args.common, &args.dry_run, std::time::Duration::ZERO)
         .map_err(|failed| failed.error)?;
-    for warning in &prepared.warnings {
+    let missing = crate::plan::preflight::missing(
+        &prepared.plan,
+        crate::plan::preflight::path_of(&prepared.ctx.env),
+    );
+    for warning in prepared
+        .warnings
+        .iter()
+        .chain(&crate::plan::preflight::warnings(&missing))
+    {
         emit_err(&format!("{warning}\n"));
     }
     let m = &prepared.masker;

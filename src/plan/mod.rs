@@ -5,6 +5,7 @@
 pub mod env;
 pub mod lint;
 pub mod load;
+pub mod preflight;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,8 @@ pub struct Step {
     pub env: Vec<(String, String)>,
     pub values: Vec<Resolved>,
     pub timeout_secs: Option<u64>,
+    /// Programs the plugin needs on `PATH` (its `plugin.tools`).
+    pub tools: Vec<plugin::ToolNeed>,
 }
 
 fn ordered_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
@@ -135,6 +138,7 @@ pub fn build_step(
         env: Vec::new(),
         values: Vec::new(),
         // 0 means no limit (a deployment's own 0 lifts the global one).
+        tools: Vec::new(),
         timeout_secs: dep
             .timeout
             .or(ctx.settings.timeout)
@@ -169,6 +173,7 @@ pub fn build_step(
         return step;
     }
     let manifest = plugin::load_manifest(&plugin, problems);
+    step.tools = manifest.tools.clone();
     let script = plugin.path(&manifest.deployment.deployment_script);
     if !plugin.has_file(&manifest.deployment.deployment_script) {
         problems.push(

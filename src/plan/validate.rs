@@ -61,6 +61,8 @@ fn check_env(
         &crate::plan::load::PlanOptions::default(),
     );
     let mut problems = std::mem::take(&mut built.problems);
+    let missing = crate::plan::preflight::missing(&built, crate::plan::preflight::path_of(env));
+    problems.extend(crate::plan::preflight::warnings(&missing));
     let settings = &ctx.settings;
     secrets.rules.extend(settings.masks.iter().cloned());
     secrets.names.extend(settings.secret_env.iter().cloned());

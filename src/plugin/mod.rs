@@ -34,10 +34,22 @@ pub struct Deploy {
     pub subfolder_configs: bool,
 }
 
+/// A program a plugin needs on `PATH` (`plugin.tools` in plugin.config.yaml; absent =
+/// not checked): checked before step 1 of a deploy, listed by `bitops doctor`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToolNeed {
+    pub name: String,
+    /// How `doctor` asks for its version (default `--version`).
+    pub version_args: Vec<String>,
+    /// Where to get it, for the message when it is missing.
+    pub get: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Manifest {
     pub install: Install,
     pub deployment: Deploy,
+    pub tools: Vec<ToolNeed>,
 }
 
 impl Default for Manifest {
@@ -56,6 +68,7 @@ impl Default for Manifest {
                 after_hook_scripts: true,
                 subfolder_configs: false,
             },
+            tools: Vec::new(),
         }
     }
 }
@@ -220,6 +233,9 @@ pub fn load_manifest(plugin: &Located, problems: &mut Vec<Problem>) -> Manifest 
             &mut d.subfolder_configs,
         );
     }
+    if let Some(tools) = plugin.get("tools").filter(|n| !n.is_null()) {
+        read.tools(tools, &mut manifest.tools);
+    }
     manifest
 }
 
@@ -256,6 +272,45 @@ impl Reader<'_> {
             match &node.value {
                 Value::Bool(b) => *out = *b,
                 _ => self.bad(node, key, "true or false"),
+            }
+        }
+    }
+
+    /// `tools: [terraform, {name: helm, version_args: [version, --short], get: URL}]`
+    fn tools(&mut self, node: &Node, out: &mut Vec<ToolNeed>) {
+        let Value::Seq(items) = &node.value else {
+            return self.bad(node, "plugin.tools", "a list of programs");
+        };
+        for item in items {
+            let need = match &item.value {
+                Value::Str(name) => Some(ToolNeed {
+                    name: name.clone(),
+                    version_args: vec!["--version".into()],
+                    get: None,
+                }),
+                Value::Map(_) => {
+                    item.get("name")
+                        .and_then(Node::scalar_text)
+                        .map(|name| ToolNeed {
+                            name,
+                            version_args: match item.get("version_args").map(|n| &n.value) {
+                                Some(Value::Seq(args)) => {
+                                    args.iter().filter_map(Node::scalar_text).collect()
+                                }
+                                _ => vec!["--version".into()],
+                            },
+                            get: item.get("get").and_then(Node::scalar_text),
+                        })
+                }
+                _ => None,
+            };
+            match need {
+                Some(n) if !n.name.is_empty() && !n.name.contains('/') => out.push(n),
+                _ => self.bad(
+                    item,
+                    "plugin.tools",
+                    "a program name, or {name, version_args, get}",
+                ),
             }
         }
     }
