@@ -5,6 +5,9 @@ use bitops::error;
 use clap::Parser;
 
 fn main() {
+    // The completion scripts call `bitops -- WORDS…`: answered before the command line is
+    // parsed, as it is not one.
+    app::complete::answer_if_asked();
     let cli = cli::Cli::parse();
     let code = match app::run(cli) {
         Ok(()) => error::exit::OK,

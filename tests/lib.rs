@@ -6,6 +6,7 @@ mod tools;
 mod all_tools;
 mod architecture;
 mod compat;
+mod completion;
 mod config;
 mod done_when;
 mod examples;

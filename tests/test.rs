@@ -295,6 +295,64 @@ impl Test {
         cmd
     }
 
+    /// Completes `line` with the cursor at its end in a real `bash`: the script of
+    /// `bitops completions bash` is sourced, COMP_WORDS/COMP_CWORD/COMP_LINE/COMP_POINT are
+    /// set from `line` (words split at single spaces; a final space starts an empty word)
+    /// and the function `complete -p bitops` names is called as bash calls it. `stdout` is
+    /// COMPREPLY, one candidate a line. Completing writes nothing: the whole test folder
+    /// is byte-identical afterwards.
+    pub fn complete_bash(self, line: &str) -> Run {
+        let script = self.command(&["completions", "bash"]).output().unwrap();
+        assert!(
+            script.status.success(),
+            "bitops completions bash: {}",
+            String::from_utf8_lossy(&script.stderr)
+        );
+        std::fs::write(self.root().join("completion.bash"), &script.stdout).unwrap();
+        const CALL: &str = r#"
+            source ./completion.bash || exit 90
+            spec=$(complete -p bitops) || exit 91
+            fn=${spec##* -F }
+            fn=${fn%% *}
+            COMP_WORDS=("$@")
+            COMP_CWORD=$(( $# - 1 ))
+            COMP_LINE=$LINE
+            COMP_POINT=${#COMP_LINE}
+            COMP_TYPE=9
+            "$fn" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+            for candidate in "${COMPREPLY[@]}"; do printf '%s\n' "$candidate"; done
+        "#;
+        let mut bash = Command::new("bash");
+        bash.current_dir(self.root())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.root())
+            .env("TMPDIR", self.root().join("tmp"))
+            .env("LINE", line)
+            .args(["-c", CALL, "bash"])
+            .args(line.split(' '));
+        for (k, v) in &self.env {
+            bash.env(k, v);
+        }
+        let before = snapshot(self.root());
+        let output = bash.output().unwrap();
+        let after = snapshot(self.root());
+        assert!(
+            before == after,
+            "completing wrote to the test folder:\nbefore: {before:#?}\nafter: {after:#?}"
+        );
+        let root = self.root().to_path_buf();
+        Run {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code().unwrap_or(-1),
+            code_checked: Cell::new(false),
+            args: vec!["<TAB> in bash:".into(), line.into()],
+            root,
+            _dir: self.dir,
+        }
+    }
+
     pub fn run(self) -> Run {
         let before = snapshot(&self.root().join("repo"));
         let output = self.base_command().output().unwrap();

@@ -96,11 +96,19 @@ Problems go to stderr with file and line; any error exits 1 and prints nothing.
 Example, in a plugin's deploy.sh (one config per chart, over the tool folder's):
   eval \"$(\"$BITOPS_BIN\" resolve --config \"$chart/bitops.config.yaml\" --config bitops.config.yaml)\"")]
     Resolve(ResolveArgs),
-    /// Print a completion script for your shell
+    /// Print a completion script for your shell: subcommands, flags, and what the ops repo holds
     #[command(after_help = "\
+The script asks bitops for the candidates as you type. From the ops repo of the command line
+being completed (--ops-repo DIR if typed, else BITOPS_OPS_REPO, else the default):
+  -e <TAB>              the environments
+  --only a,<TAB>        the deployments of the environment (-e, else BITOPS_ENVIRONMENT), also --skip
+  plugins show <TAB>    the built-in plugins and those in --plugins-dir (else BITOPS_PLUGINS_DIR)
+It only reads; a repo it cannot read offers nothing. The script runs bitops by the name or
+path that printed it: print it again after moving or upgrading bitops.
+
 Examples:
-  bitops completions bash > /etc/bash_completion.d/bitops
-  bitops completions zsh > \"${fpath[1]}/_bitops\"
+  bitops completions bash > /etc/bash_completion.d/bitops       # or in ~/.bashrc: source <(bitops completions bash)
+  bitops completions zsh > \"${fpath[1]}/_bitops\"                  # or in ~/.zshrc: source <(bitops completions zsh)
   bitops completions fish > ~/.config/fish/completions/bitops.fish")]
     Completions {
         /// The shell

@@ -2,6 +2,7 @@
 //! it. Shared here: the command dispatch and how output reaches stdout.
 
 pub mod cli;
+pub mod complete;
 pub mod deploy;
 pub mod discover;
 pub mod doctor;
@@ -28,10 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Resolve(args) => resolve::resolve(&args),
         Command::Plugins(args) => plugins::plugins(&args),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "bitops", &mut script);
-            emit(&String::from_utf8_lossy(&script));
+            emit(&complete::script(shell)?);
             Ok(())
         }
     }
