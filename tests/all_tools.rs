@@ -84,11 +84,11 @@ fn every_plugin_in_one_deploy_then_a_dry_run_that_changes_nothing() {
     let run = t.cmd("deploy", "dev").run();
     run.code(0);
     let summary: Vec<&str> = run
-        .stderr
+        .stderr_text()
         .lines()
         .skip_while(|l| !l.starts_with("Summary"))
         .collect();
-    assert_eq!(summary.len(), 8, "{}", run.stderr);
+    assert_eq!(summary.len(), 8, "{}", run.stderr_text());
     for (i, name) in [
         "aws",
         "cloudformation",
@@ -105,7 +105,7 @@ fn every_plugin_in_one_deploy_then_a_dry_run_that_changes_nothing() {
             (row[1], row[2], row[4]),
             (*name, *name, "ok"),
             "{}",
-            run.stderr
+            run.stderr_text()
         );
     }
     // aws: the identity check ran against moto
@@ -146,10 +146,7 @@ fn every_plugin_in_one_deploy_then_a_dry_run_that_changes_nothing() {
         "written by ansible\n"
     );
     // the kube token never reached the output
-    assert!(
-        !run.stdout.contains("all-tools-kube-token")
-            && !run.stderr.contains("all-tools-kube-token")
-    );
+    run.output_lacks("all-tools-kube-token");
 
     // the same repo with --dry-run and the real helm: previews only
     std::fs::remove_file(state.path().join("ansible.txt")).unwrap();

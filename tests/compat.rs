@@ -45,7 +45,8 @@ fn a_hyphenated_plugin_reads_its_cli_variable_with_the_hyphen_kept() {
         .cmd("deploy", "dev")
         .run();
     run.code(0)
-        .stdout_is("hyphen=[--verbose] underscore=[--verbose]\n");
+        .stdout_is("hyphen=[--verbose] underscore=[--verbose]\n")
+        .stderr_has("[1/1] a ok in");
 }
 
 fn env_probe(vars: &[&str]) -> Test {
@@ -57,22 +58,28 @@ fn env_probe(vars: &[&str]) -> Test {
 #[test]
 fn bitops_plugin_dir_has_bitops_meaning() {
     let run = env_probe(&["BITOPS_PLUGIN_DIR"]).cmd("deploy", "dev").run();
-    run.code(0).stdout_is("deployed a\n").log_is(
-        "
+    run.code(0)
+        .stdout_is("deployed a\n")
+        .stderr_has("[1/1] a ok in")
+        .log_is(
+            "
         a deploy args=plan pwd=<ws>/dev/a
         a BITOPS_PLUGIN_DIR=/opt/bitops/scripts/plugins/
         ",
-    );
+        );
     let run = env_probe(&["BITOPS_PLUGIN_DIR"])
         .env("BITOPS_PLUGIN_DIR", "/srv/bitops/plugins/")
         .cmd("deploy", "dev")
         .run();
-    run.code(0).log_is(
-        "
+    run.code(0)
+        .stdout_is("deployed a\n")
+        .stderr_has("[1/1] a ok in")
+        .log_is(
+            "
         a deploy args=plan pwd=<ws>/dev/a
         a BITOPS_PLUGIN_DIR=/srv/bitops/plugins/
         ",
-    );
+        );
 }
 
 #[test]
@@ -94,12 +101,15 @@ fn bitops_fail_fast_is_exported_as_written() {
             t = t.env("BITOPS_FAIL_FAST", value);
         }
         let run = t.cmd("deploy", "dev").run();
-        run.code(0).log_is(&format!(
-            "
+        run.code(0)
+            .stdout_is("deployed a\n")
+            .stderr_has("[1/1] a ok in")
+            .log_is(&format!(
+                "
             a deploy args=plan pwd=<ws>/dev/a
             a BITOPS_FAIL_FAST={value}
             "
-        ));
+            ));
     }
 }
 
@@ -108,20 +118,27 @@ fn bitops_builtin_plugins_dir_is_unset_when_no_built_in_plugin_runs() {
     let run = env_probe(&["BITOPS_BUILTIN_PLUGINS_DIR"])
         .cmd("deploy", "dev")
         .run();
-    run.code(0).log_is(
-        "
+    run.code(0)
+        .stdout_is("deployed a\n")
+        .stderr_has("[1/1] a ok in")
+        .log_is(
+            "
         a deploy args=plan pwd=<ws>/dev/a
         a BITOPS_BUILTIN_PLUGINS_DIR=<unset>
         ",
-    );
+        );
     let run = env_probe(&[]).cmd("plan", "dev").run();
-    run.code(0);
+    run.code(0).stderr_is("");
     assert!(
-        !run.stdout.contains("BITOPS_BUILTIN_PLUGINS_DIR"),
+        !run.stdout_text().contains("BITOPS_BUILTIN_PLUGINS_DIR"),
         "{}",
-        run.stdout
+        run.stdout_text()
     );
-    assert!(!run.stdout.contains("<built"), "{}", run.stdout);
+    assert!(
+        !run.stdout_text().contains("<built"),
+        "{}",
+        run.stdout_text()
+    );
 }
 
 #[test]
@@ -136,12 +153,16 @@ fn an_empty_override_is_an_empty_value_not_unset() {
         .env("BITOPS_PROBE_STACK_ACTION", "")
         .cmd("deploy", "dev")
         .run();
-    run.code(0).log_is("a deploy args= pwd=<ws>/dev/a\n");
+    run.code(0)
+        .stdout_is("deployed a\n")
+        .stderr_has("  deploy script: bash <root>/plugins/probe/deploy.sh ''\n")
+        .log_is("a deploy args= pwd=<ws>/dev/a\n");
     let run = t()
         .env("BITOPS_PROBE_STACK_ACTION", "")
         .cmd("plan", "dev")
         .run();
     run.code(0)
+        .stderr_is("")
         .stdout_has("bash <root>/plugins/probe/deploy.sh ''");
     let run = t()
         .write(
@@ -153,6 +174,7 @@ fn an_empty_override_is_an_empty_value_not_unset() {
         .cmd("deploy", "dev")
         .run();
     run.code(1)
+        .stdout_is("")
         .stderr_has(
             "`probe.cli.name`: $BITOPS_PROBE_NAME is set but empty, and `cli.name` needs a value",
         )
@@ -174,7 +196,11 @@ fn a_config_keyed_by_the_alias_is_used_and_plan_and_validate_say_bitops_ignored_
             )
     };
     let note = "warning: repo/dev/network/bitops.config.yaml:2: the root key is the deployment alias `network`, not the plugin name `probe`: bitops reads these values; BitOps v2 ignored them";
-    t().cmd("plan", "dev").run().code(0).stderr_has(note);
+    t().cmd("plan", "dev")
+        .run()
+        .code(0)
+        .stderr_has(note)
+        .stdout_has("variables     BITOPS_PROBE_CLI=--name=vpc plan");
     let run = t()
         .args(&[
             "validate",
@@ -189,7 +215,7 @@ fn a_config_keyed_by_the_alias_is_used_and_plan_and_validate_say_bitops_ignored_
     run.code(0)
         .stdout_has("the root key is the deployment alias `network`");
     let run = t().cmd("deploy", "dev").run();
-    run.code(0);
+    run.code(0).stdout_is("deployed network\n").stderr_has(note);
     assert!(
         run.log()
             .contains("network BITOPS_PROBE_CLI=--name=vpc plan"),
@@ -205,6 +231,7 @@ fn plan_shows_bash_as_written_not_its_path() {
         .cmd("plan", "dev")
         .run();
     run.code(0)
+        .stderr_is("")
         .stdout_has("before hooks  01.sh (with bash)")
         .stdout_has("deploy        bash <root>/plugins/probe/deploy.sh plan");
 }

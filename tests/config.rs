@@ -57,6 +57,7 @@ fn environment_from_bitops_environment_and_deprecated_environment() {
         .env("BITOPS_ENVIRONMENT", "dev")
         .run()
         .code(0)
+        .stdout_is("deployed one\n")
         .stderr_lacks("deprecated");
     let run = base()
         .args(&[
@@ -71,6 +72,7 @@ fn environment_from_bitops_environment_and_deprecated_environment() {
         .env("ENVIRONMENT", "dev")
         .run();
     run.code(0)
+        .stdout_is("deployed one\n")
         .stderr_has("warning: ENVIRONMENT is deprecated; set BITOPS_ENVIRONMENT instead");
     assert!(run.log().contains("one deploy args=plan"));
 }
@@ -125,7 +127,18 @@ fn deployments_come_from_the_environment_file_else_the_image_file() {
         );
     // the environment-level file wins
     let run = t.cmd("deploy", "dev").args(&["-c", "core.yaml"]).run();
-    run.code(0);
+    run.code(0).stdout_is("deployed one\n").stderr_is(
+        "
+        warning: repo/dev/two/bitops.config.yaml: tool folder `two` has a bitops.config.yaml but is in none of this environment's deployments, so it will not be deployed
+          hint: add `two: {plugin: PLUGIN}` under `bitops.deployments` in dev/bitops.config.yaml
+        [1/1] one (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] one ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   one         probe   <t> ok
+        ",
+    );
     assert!(!run.log().contains("two deploy"), "{}", run.log());
     // without one, the image file's order is kept (BITOPS_BUILD_CONFIG_YAML names it)
     let run = base()
@@ -152,6 +165,20 @@ fn deployments_come_from_the_environment_file_else_the_image_file() {
         one deploy args=plan pwd=<ws>/dev/one
         one BITOPS_PROBE_CLI=--name=one plan
         one PROBE_REGION=<unset>
+        ",
+    );
+    run.stdout_is("deployed two\ndeployed one\n").stderr_is(
+        "
+        [1/2] two (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/2] two ok in <t>
+        [2/2] one (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [2/2] one ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   two         probe   <t> ok
+          2   one         probe   <t> ok
         ",
     );
 }
@@ -194,6 +221,16 @@ fn env_values_beat_the_config_and_are_typed() {
         one deploy args=plan pwd=<ws>/dev/one
         one BITOPS_PROBE_CLI=--name=one --forks=0 --tag=a --tag=b plan
         one PROBE_REGION=us-east-2
+        ",
+    );
+    run.stdout_is("deployed one\n").stderr_is(
+        "
+        [1/1] one (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] one ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   one         probe   <t> ok
         ",
     );
     base()
@@ -305,7 +342,8 @@ fn unknown_keys_are_warnings_with_suggestions() {
     run.code(0)
         .stderr_has("warning: repo/dev/bitops.config.yaml:2: `bitops.fail_fsat`: unknown core setting `fail_fsat`; it is ignored\n  hint: did you mean `fail_fast`?")
         .stderr_has("warning: repo/dev/one/bitops.config.yaml:4: `probe.cli.verbos`: unknown key: the plugin's schema does not define it; it is ignored\n  hint: did you mean `verbose`?")
-        .stderr_has("warning: repo/dev/one/bitops.config.yaml:5: `probe.option`: unknown key");
+        .stderr_has("warning: repo/dev/one/bitops.config.yaml:5: `probe.option`: unknown key")
+        .stdout_is("deployed one\n");
     assert!(run.log().contains("one deploy"));
 }
 
@@ -416,7 +454,12 @@ fn without_an_image_config_the_built_in_one_deploys_the_standard_tools() {
         )
         .cmd("plan", "dev")
         .run();
-    run.code(0);
+    run.code(0).stderr_is(
+        "
+        warning: repo/dev/one/bitops.config.yaml: tool folder `one` has a bitops.config.yaml but is in none of this environment's deployments, so it will not be deployed
+          hint: add `one: {plugin: PLUGIN}` under `bitops.deployments` in dev/bitops.config.yaml
+        ",
+    );
     for (i, tool) in ["cloudformation", "terraform", "helm", "ansible"]
         .iter()
         .enumerate()
@@ -442,7 +485,7 @@ fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
             .hook("repo/dev/one/bitops.after-deploy.d/02.sh")
     };
     let run = t().cmd("deploy", "dev").args(&["--dry-run"]).run();
-    run.code(0).log_is(
+    run.code(0).stdout_is("deployed one\n").log_is(
         "
         one deploy args=plan pwd=<ws>/dev/one
         one BITOPS_DRY_RUN=true
@@ -463,16 +506,45 @@ fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
         one BITOPS_DRY_RUN=true
         one hook 02.sh
         ",
+        )
+        .stdout_is("deployed one\n")
+        .stderr_is(
+            "
+            [1/1] one (plugin probe)
+              before hook 01.sh: bash <ws>/dev/one/bitops.before-deploy.d/01.sh
+              deploy script: bash <root>/plugins/probe/deploy.sh plan
+              after hook 02.sh: bash <ws>/dev/one/bitops.after-deploy.d/02.sh
+            [1/1] one ok in <t>
+            Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
+              #   deployment  plugin  time      result
+              1   one         probe   <t> ok
+            ",
         );
     // without it, nothing says dry run
-    t().cmd("deploy", "dev").run().code(0).log_is(
-        "
-        one hook 01.sh
-        one deploy args=plan pwd=<ws>/dev/one
-        one BITOPS_DRY_RUN=<unset>
-        one hook 02.sh
-        ",
-    );
+    t().cmd("deploy", "dev")
+        .run()
+        .code(0)
+        .log_is(
+            "
+            one hook 01.sh
+            one deploy args=plan pwd=<ws>/dev/one
+            one BITOPS_DRY_RUN=<unset>
+            one hook 02.sh
+            ",
+        )
+        .stdout_is("deployed one\n")
+        .stderr_is(
+            "
+            [1/1] one (plugin probe)
+              before hook 01.sh: bash <ws>/dev/one/bitops.before-deploy.d/01.sh
+              deploy script: bash <root>/plugins/probe/deploy.sh plan
+              after hook 02.sh: bash <ws>/dev/one/bitops.after-deploy.d/02.sh
+            [1/1] one ok in <t>
+            Summary for environment `dev`:
+              #   deployment  plugin  time      result
+              1   one         probe   <t> ok
+            ",
+        );
     let plan = t().cmd("plan", "dev").args(&["--dry-run"]).run();
     plan.code(0)
         .stdout_has(
@@ -501,6 +573,16 @@ fn subfolder_configs_are_checked_by_plan_and_resolved_by_the_plugin() {
         "
         api: --name=api --tag=x plan region=eu
         web: --name=web plan region=us
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/1] charts (plugin charts)
+          deploy script: bash <root>/plugins/charts/deploy.sh ''
+        [1/1] charts ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   charts      charts  <t> ok
         ",
     );
     // a mistake in one chart's config is found before anything runs, with its line

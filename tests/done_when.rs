@@ -120,6 +120,13 @@ fn deploy_produces_the_cli_variables_hook_order_and_merged_files() {
         .args(&["--keep-workspace"])
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        deployed alpha
+        deployed beta
+        deployed gamma
+        ",
+    );
     run.log_is(
         "
         alpha hook 01.sh
@@ -197,7 +204,7 @@ fn a_type_error_in_the_third_tool_stops_everything_before_anything_runs() {
         ",
     );
     assert_eq!(run.log(), "", "a hook or plugin ran");
-    assert_eq!(run.stdout, "");
+    run.stdout_is("");
     assert!(run.workspaces().is_empty(), "a workspace was staged");
 }
 
@@ -273,7 +280,7 @@ fn plan_json_is_machine_readable() {
         .args(&["--format", "json"])
         .run();
     run.code(0);
-    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let plan: serde_json::Value = serde_json::from_str(run.stdout_text()).unwrap();
     let steps = plan["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 3);
     assert_eq!(steps[0]["alias"], "alpha");

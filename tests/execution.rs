@@ -81,7 +81,7 @@ fn a_failing_hook_stops_the_run_with_its_exit_code() {
         a hook 2.sh fails
         ",
     );
-    assert_eq!(run.stdout, "");
+    run.stdout_is("");
     run.stderr_is(
         "
         [1/3] a (plugin probe)
@@ -176,7 +176,7 @@ fn bitops_fast_fail_false_0_no_off_turn_fail_fast_off() {
             run.exit_code(),
             1,
             "BITOPS_FAST_FAIL={value}\n{}",
-            run.stderr
+            run.stderr_text()
         );
         assert_eq!(
             run.log(),
@@ -224,6 +224,7 @@ fn hooks_run_in_byte_order_in_the_tool_folder_by_kind() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
     run.log_is(
         "
         a hook 01.sh
@@ -264,6 +265,27 @@ fn each_step_sees_the_callers_environment_but_not_earlier_steps_exports() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        deployed a
+        deployed b
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/2] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/2] a ok in <t>
+        [2/2] b (plugin probe)
+          before hook look.sh: bash <ws>/dev/b/bitops.before-deploy.d/look.sh
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [2/2] b ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+          2   b           probe   <t> ok
+        ",
+    );
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
@@ -342,6 +364,18 @@ fn every_step_gets_the_standard_bitops_variables() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed tool\n");
+    run.stderr_is(
+        "
+        [1/1] tool (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+          after hook words.sh: bash <ws>/dev/tool/bitops.after-deploy.d/words.sh
+        [1/1] tool ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   tool        probe   <t> ok
+        ",
+    );
     run.log_is(
         "
         tool deploy args=plan pwd=<ws>/dev/tool
@@ -375,6 +409,17 @@ fn bitops_fail_fast_is_false_when_fail_fast_is_off() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
@@ -389,6 +434,7 @@ fn bitops_fail_fast_is_false_when_fail_fast_is_off() {
 fn the_workspace_is_removed_after_a_successful_run() {
     let run = steps(&["a"]).cmd("deploy", "dev").run();
     run.code(0);
+    run.stdout_is("deployed a\n");
     assert_eq!(run.workspaces(), Vec::<std::path::PathBuf>::new());
     run.stderr_lacks("workspace kept");
 }
@@ -413,9 +459,11 @@ fn keep_workspace_keeps_it_and_prints_its_path() {
             .args(&["--keep-workspace"])
             .run();
         run.code(code);
+        // the failing deploy script prints nothing
+        run.stdout_is(if code == 0 { "ok\nok\n" } else { "" });
         run.stderr_has("workspace kept at <ws>\n");
         let kept = run
-            .stderr
+            .stderr_text()
             .lines()
             .find_map(|l| l.strip_prefix("workspace kept at "))
             .and_then(|rest| rest.split(" (").next())
@@ -463,6 +511,29 @@ fn a_hook_edits_a_later_steps_files_and_that_step_runs_with_the_edits() {
         .run();
     // (the harness also checks that the ops repo is byte-identical after the run)
     run.code(0);
+    run.stdout_is(
+        "
+        deployed a
+        deployed b
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/2] a (plugin probe)
+          before hook edit.sh: bash <ws>/dev/a/bitops.before-deploy.d/edit.sh
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/2] a ok in <t>
+        [2/2] b (plugin probe)
+          before hook check.sh: bash <ws>/dev/b/bitops.before-deploy.d/check.sh
+          before hook made.sh: bash <ws>/dev/b/bitops.before-deploy.d/made.sh
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [2/2] b ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+          2   b           probe   <t> ok
+        ",
+    );
     run.log_is(
         "
         a hook edit.sh
@@ -486,6 +557,7 @@ fn a_hook_that_breaks_a_later_steps_config_fails_that_step() {
         .cmd("deploy", "dev")
         .run();
     run.code(1);
+    run.stdout_is("deployed a\n");
     run.log_is("a deploy args=plan pwd=<ws>/dev/a\n");
     run.stderr_is(
         "
@@ -657,7 +729,7 @@ fn masks_and_secret_values_cover_all_child_output_and_the_log_file() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
-    let mut lines: Vec<&str> = run.stdout.lines().collect();
+    let mut lines: Vec<&str> = run.stdout_text().lines().collect();
     lines.sort();
     assert_eq!(
         lines,
@@ -676,8 +748,7 @@ fn masks_and_secret_values_cover_all_child_output_and_the_log_file() {
         );
     }
     for secret in ["abc123", "abc124", "def456", "def457", "hunter2hunter2"] {
-        assert!(!run.stdout.contains(secret), "{secret} in stdout");
-        assert!(!run.stderr.contains(secret), "{secret} in stderr");
+        run.output_lacks(secret);
         assert!(!log.contains(secret), "{secret} in the log file");
     }
 }
@@ -765,6 +836,18 @@ fn a_background_process_left_by_a_hook_does_not_outlive_the_run() {
     let pid_file = t.root().join("background.pid");
     let run = t.cmd("deploy", "dev").run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          before hook bg.sh: bash <ws>/dev/a/bitops.before-deploy.d/bg.sh
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     run.log_is("a deploy args=plan pwd=<ws>/dev/a\n");
     let pid = read_pid(&pid_file);
     assert!(
@@ -790,6 +873,7 @@ fn a_missing_tool_folder_of_the_image_sequence_is_skipped_with_a_warning() {
     std::fs::remove_file(t.root().join("repo/dev/bitops.config.yaml")).unwrap();
     let run = t.cmd("deploy", "dev").args(&["-c", "core.yaml"]).run();
     run.code(0);
+    run.stdout_is("deployed a\ndeployed c\n");
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
@@ -817,7 +901,7 @@ fn a_missing_tool_folder_listed_by_the_environment_stops_the_run_before_step_one
         )
         .cmd("deploy", "dev")
         .run();
-    run.code(1).stderr_is(
+    run.code(1).stdout_is("").stderr_is(
         "
         error: repo/dev/bitops.config.yaml:4: `bitops.deployments.missing`: deployment `missing` is listed here but its tool folder dev/missing does not exist
           hint: create the folder dev/missing, or remove the deployment
@@ -844,6 +928,18 @@ fn before_hook_scripts_false_skips_the_before_hooks() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+          after hook after.sh: bash <ws>/dev/a/bitops.after-deploy.d/after.sh
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
@@ -867,7 +963,13 @@ fn without_core_schema_parsing_a_tool_needs_no_config_and_gets_no_stack_action()
     plugin_without_schema_parsing()
         .cmd("deploy", "dev")
         .run()
-        .code(2);
+        .code(2)
+        .stderr_is(
+            "
+            error: repo/dev/a/bitops.config.yaml: the tool folder has no bitops.config.yaml
+              hint: create it with a `probe:` root key (it may be `probe: {}`)
+            ",
+        );
     let run = plugin_without_schema_parsing()
         .write(
             "plugins/probe/plugin.config.yaml",
@@ -880,6 +982,17 @@ fn without_core_schema_parsing_a_tool_needs_no_config_and_gets_no_stack_action()
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh ''
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     run.log_is(
         "
         a deploy args= pwd=<ws>/dev/a

@@ -14,6 +14,7 @@ fn base() -> Test {
         .deployments(&["a"])
 }
 
+#[track_caller]
 fn deploy(t: Test) -> crate::test::Run {
     t.cmd("deploy", "dev").args(&["--state-dir", "state"]).run()
 }
@@ -150,7 +151,16 @@ fn a_sticky_shared_state_folder_like_tmp_is_accepted() {
         std::fs::Permissions::from_mode(0o1777),
     )
     .unwrap();
-    deploy(t).code(0);
+    deploy(t).code(0).stdout_is("deployed a\n").stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
 }
 
 #[test]
@@ -205,6 +215,17 @@ fn existing_report_junit_and_log_files_are_made_private() {
         .args(&["--report", "report.json", "--junit", "junit.xml"])
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     for file in ["report.json", "junit.xml", "logs/run.log"] {
         assert_eq!(mode(&run.root.join(file)), 0o600, "{file}");
     }
@@ -221,6 +242,7 @@ fn a_report_path_that_is_a_symlink_is_not_followed() {
         .args(&["--report", "report.json"])
         .run();
     run.code(0).stderr_has("warning: cannot write report.json");
+    run.stdout_is("deployed a\n");
     assert_eq!(
         std::fs::read_to_string(run.root.join("victim.txt")).unwrap(),
         "precious\n"
@@ -249,7 +271,18 @@ fn an_absolute_link_into_the_repo_reaches_only_the_workspace_copy() {
     t.cmd("deploy", "dev")
         .run()
         .code(0)
-        .stdout_is("link -> data.txt\nchanged\ndeployed a\n");
+        .stdout_is("link -> data.txt\nchanged\ndeployed a\n")
+        .stderr_is(
+            "
+            [1/1] a (plugin probe)
+              before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
+              deploy script: bash <root>/plugins/probe/deploy.sh plan
+            [1/1] a ok in <t>
+            Summary for environment `dev`:
+              #   deployment  plugin  time      result
+              1   a           probe   <t> ok
+            ",
+        );
 }
 
 #[test]
@@ -262,7 +295,18 @@ fn a_relative_link_to_a_shared_folder_works_in_the_workspace() {
     t.cmd("deploy", "dev")
         .run()
         .code(0)
-        .stdout_is("shared\ndeployed a\n");
+        .stdout_is("shared\ndeployed a\n")
+        .stderr_is(
+            "
+            [1/1] a (plugin probe)
+              before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
+              deploy script: bash <root>/plugins/probe/deploy.sh plan
+            [1/1] a ok in <t>
+            Summary for environment `dev`:
+              #   deployment  plugin  time      result
+              1   a           probe   <t> ok
+            ",
+        );
 }
 
 #[test]
@@ -285,6 +329,12 @@ fn an_environment_that_links_to_the_root_folder_is_refused_without_walking_it() 
     let started = std::time::Instant::now();
     let run = t.cmd("deploy", "everything").run();
     run.code(1);
+    run.stderr_is(
+        "
+        error: repo/everything: this link points outside the ops repo, to /
+          hint: hooks could reach that file through the workspace: copy what you need into the repo, or remove the link
+        ",
+    );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
         "it walked /"
@@ -446,12 +496,14 @@ fn a_type_error_does_not_quote_a_value_exported_under_a_secret_name() {
             "plugins",
         ])
         .run();
-    run.code(1);
-    assert!(
-        !run.stdout.contains("s3cr3t-not-a-number"),
-        "{}",
-        run.stdout
-    );
+    run.code(1)
+        .stdout_is(
+            "
+            error: repo/dev/a/bitops.config.yaml:3: `probe.options.token`: must be an integer, found a string `*****`
+            1 error and 0 warnings found in 1 environment (dev)
+            ",
+        )
+        .output_lacks("s3cr3t-not-a-number");
 }
 
 #[test]
@@ -520,6 +572,7 @@ fn a_default_folder_file_that_is_a_fifo_is_not_merged_and_nothing_hangs() {
     let started = std::time::Instant::now();
     let run = t.cmd("deploy", "dev").run();
     run.code(0).stderr_has("was not merged with");
+    run.stdout_is("deployed a\n");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
         "it hung"
@@ -562,6 +615,7 @@ fn yaml_that_expands_to_too_much_text_is_not_merged_from_the_default_folder() {
     run.code(0)
         .stderr_has("was not merged with")
         .stderr_has("more than 64 MiB of text");
+    run.stdout_is("deployed a\n");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
@@ -595,6 +649,16 @@ fn a_timeout_of_zero_means_no_limit() {
         .env("BITOPS_TIMEOUT", "0")
         .run();
     run.code(0).stdout_is("slept\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
 }
 
 #[test]
@@ -608,6 +672,17 @@ fn a_byte_order_mark_is_ignored_as_pyyaml_does() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     assert!(
         run.log().contains("a BITOPS_PROBE_CLI=--name=bom"),
         "{}",
@@ -627,6 +702,17 @@ fn merge_keys_are_honoured_as_pyyaml_does() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh destroy
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     assert!(
         run.log().contains("a BITOPS_PROBE_CLI=--name=from-anchor"),
         "{}",
@@ -684,6 +770,17 @@ fn a_hook_whose_name_is_not_utf8_runs_under_its_real_name() {
     .unwrap();
     let run = t.cmd("deploy", "dev").run();
     run.code(0).stdout_has("hook ran as 01-caf351.sh");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          before hook 01-caf�.sh: bash '<ws>/dev/a/bitops.before-deploy.d/01-caf�.sh'
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
 }
 
 /// The pid a hook wrote to `name` in the test folder.
@@ -719,6 +816,18 @@ fn a_process_that_leaves_its_group_does_not_outlive_the_run() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     for name in ["own-session", "job-control"] {
         let pid = pid_in(&run.root, name);
         assert!(gone(&pid), "{name} ({pid}) outlived bitops");
@@ -735,6 +844,18 @@ fn a_double_forked_daemon_does_not_outlive_the_run() {
         .cmd("deploy", "dev")
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     let pid = pid_in(&run.root, "daemon");
     assert!(gone(&pid), "the daemon {pid} outlived bitops");
 }
@@ -754,6 +875,17 @@ fn a_timeout_stops_processes_that_left_the_group() {
         .args(&["--grace-period", "1s"])
         .run();
     run.code(124);
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a timed out (deploy script) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> timed out (deploy script)
+        error: deploy script of `a` ran past its timeout and was stopped
+        ",
+    );
     let pid = pid_in(&run.root, "escaped");
     assert!(gone(&pid), "{pid} outlived the timed-out step");
 }

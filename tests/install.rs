@@ -35,6 +35,7 @@ fn plugin_files(t: Test, dir: &str, version: &str) -> Test {
         .write(&format!("{dir}/install.sh"), &format!("echo \"installing {version} in $(basename \"$PWD\") as $BITOPS_PLUGIN_NAME\"\necho {version} > installed.txt\n"))
 }
 
+#[track_caller]
 fn install(t: Test) -> Run {
     t.args(INSTALL_ARGS).run()
 }
@@ -90,6 +91,13 @@ fn git_sources_are_pinned_by_tag_branch_or_commit() {
     );
     let run = install(t.write("core.yaml", &core));
     run.code(0);
+    run.stdout_is(
+        "
+        installing v1 in by-tag as by-tag
+        installing v2 in by-branch as by-branch
+        installing v1 in by-commit as by-commit
+        ",
+    );
     let version = |name: &str| {
         std::fs::read_to_string(run.root.join(format!("installed/{name}/installed.txt"))).unwrap()
     };
@@ -170,6 +178,15 @@ fn a_failing_install_script_keeps_the_previous_version() {
     // install v1, then try v2 whose install script fails
     let run = install(t);
     run.code(0);
+    run.stdout_is("installing v1 in mine as mine\n");
+    run.stderr_is(
+        "
+        [1/1] fetching mine (from <root>/src/mine)
+          install script: bash install.sh
+          installed mine into <root>/installed/mine
+        installed 1 plugin into <root>/installed
+        ",
+    );
     let before = snapshot(&root.join("installed"));
     std::fs::write(
         root.join("src/mine/install.sh"),
@@ -248,4 +265,14 @@ fn deploy_prefers_an_installed_plugin_over_the_built_in_one() {
         .cmd("deploy", "dev")
         .run();
     run.code(0).stdout_is("installed terraform plugin, args=\n");
+    run.stderr_is(
+        "
+        [1/1] terraform (plugin terraform)
+          deploy script: bash <root>/plugins/terraform/deploy.sh ''
+        [1/1] terraform ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin     time      result
+          1   terraform   terraform  <t> ok
+        ",
+    );
 }

@@ -31,15 +31,66 @@ fn only_and_skip_select_deployments_in_the_configured_order() {
         .args(&["--only", "db,net"])
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        deployed net
+        deployed db
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/2] net (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/2] net ok in <t>
+        [2/2] db (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [2/2] db ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   net         probe   <t> ok
+          2   db          probe   <t> ok
+        ",
+    );
     assert_eq!(deployed(&run), ["net", "db"]);
     let run = three().cmd("deploy", "dev").env("BITOPS_SKIP", "app").run();
     run.code(0);
+    run.stdout_is(
+        "
+        deployed net
+        deployed db
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/2] net (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/2] net ok in <t>
+        [2/2] db (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [2/2] db ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   net         probe   <t> ok
+          2   db          probe   <t> ok
+        ",
+    );
     assert_eq!(deployed(&run), ["net", "db"]);
     let run = three()
         .cmd("deploy", "dev")
         .args(&["--only", "net,app", "--skip", "net"])
         .run();
     run.code(0);
+    run.stdout_is("deployed app\n");
+    run.stderr_is(
+        "
+        [1/1] app (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] app ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   app         probe   <t> ok
+        ",
+    );
     assert_eq!(deployed(&run), ["app"]);
 }
 
@@ -107,7 +158,7 @@ fn list_shows_environments_then_one_environments_deployments() {
         .args(&["list", "--ops-repo", "repo", "--format", "json"])
         .run();
     json.code(0);
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(json.stdout_text()).unwrap();
     assert_eq!(v[1]["name"], "prod");
     assert_eq!(
         v[0]["tool_folders"],
@@ -140,7 +191,7 @@ fn plugins_lists_installed_and_built_in_ones() {
         .args(&["plugins", "--plugins-dir", "plugins", "--format", "json"])
         .run();
     run.code(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(run.stdout_text()).unwrap();
     let probe = v
         .as_array()
         .unwrap()
@@ -315,7 +366,7 @@ fn validate_all_reports_every_mistake_of_every_environment() {
         ])
         .run();
     run.code(1);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(run.stdout_text()).unwrap();
     assert_eq!(report["errors"], 5);
     let problems = report["problems"].as_array().unwrap();
     let forks = problems
@@ -404,7 +455,14 @@ fn validate_one_environment_clean_and_with_warnings() {
         "plugins",
     ])
     .run()
-    .code(1);
+    .code(1)
+    .stdout_is(
+        "
+        error: repo/dev/app/notes.txt hides repo/_default/app/notes.txt
+          hint: a clash: the environment's file is used; the default folder's file is not used
+        1 error and 0 warnings found in 1 environment (dev)
+        ",
+    );
     let run = t()
         .write(
             "repo/dev/app/bitops.before-deploy.d/check",

@@ -89,8 +89,8 @@ fn a_secret_that_a_hook_writes_into_a_later_steps_config_is_masked() {
         .run();
     run.code(0).stdout_has("token=*****\n");
     for (what, text) in [
-        ("stdout", run.stdout.clone()),
-        ("stderr", run.stderr.clone()),
+        ("stdout", run.stdout_text().to_string()),
+        ("stderr", run.stderr_text().to_string()),
         (
             "report",
             std::fs::read_to_string(run.root.join("report.json")).unwrap(),
@@ -174,8 +174,8 @@ fn secrets_with_quotes_backslashes_newlines_and_non_ascii_reach_no_surface() {
                 .run();
             run.code(if fail == "0" { 0 } else { 3 });
             let what = format!("deploy {extra:?} exit {fail}");
-            assert_clean(&format!("{what} stdout"), &run.stdout);
-            assert_clean(&format!("{what} stderr"), &run.stderr);
+            assert_clean(&format!("{what} stdout"), run.stdout_text());
+            assert_clean(&format!("{what} stderr"), run.stderr_text());
             for file in ["logs/run.log", "report.json", "junit.xml"] {
                 let text = read(&run.root, file);
                 assert_clean(&format!("{what} {file}"), &text);
@@ -193,9 +193,9 @@ fn secrets_with_quotes_backslashes_newlines_and_non_ascii_reach_no_surface() {
     for format in ["text", "json"] {
         let run = nasty().cmd("plan", "dev").args(&["--format", format]).run();
         run.code(0);
-        assert_clean(&format!("plan {format} stdout"), &run.stdout);
-        assert_clean(&format!("plan {format} stderr"), &run.stderr);
-        assert!(run.stdout.contains("*****"), "{}", run.stdout);
+        assert_clean(&format!("plan {format} stdout"), run.stdout_text());
+        assert_clean(&format!("plan {format} stderr"), run.stderr_text());
+        assert!(run.stdout_text().contains("*****"), "{}", run.stdout_text());
         let run = nasty()
             .args(&[
                 "validate",
@@ -208,17 +208,17 @@ fn secrets_with_quotes_backslashes_newlines_and_non_ascii_reach_no_surface() {
             .args(&["--format", format])
             .run();
         run.code(1);
-        assert_clean(&format!("validate {format} stdout"), &run.stdout);
-        assert_clean(&format!("validate {format} stderr"), &run.stderr);
-        assert!(run.stdout.contains("*****"), "{}", run.stdout);
+        assert_clean(&format!("validate {format} stdout"), run.stdout_text());
+        assert_clean(&format!("validate {format} stderr"), run.stderr_text());
+        assert!(run.stdout_text().contains("*****"), "{}", run.stdout_text());
     }
     let run = nasty()
         .cmd("deploy", "bad")
         .args(&["--report", "report.json", "--junit", "junit.xml"])
         .run();
     run.code(1).stderr_has("*****");
-    assert_clean("invalid deploy stderr", &run.stderr);
-    assert_clean("invalid deploy stdout", &run.stdout);
+    assert_clean("invalid deploy stderr", run.stderr_text());
+    assert_clean("invalid deploy stdout", run.stdout_text());
     assert_clean("invalid report", &read(&run.root, "report.json"));
     assert_clean("invalid junit", &read(&run.root, "junit.xml"));
 }
@@ -603,6 +603,7 @@ fn debug_shows_where_each_value_came_from_and_error_hides_progress() {
         ))
         .stderr_has("DEBUG stage repo/dev/a/bitops.config.yaml")
         .stderr_lacks("tok-from-config-123");
+    run.stdout_is("deployed a\n");
     let run = t()
         .cmd("deploy", "dev")
         .args(&["--log-level", "ERROR"])

@@ -60,12 +60,48 @@ fn out(run: &Run, name: &str) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
+/// What bitops prints on stderr for a successful run of the `ansible` step.
+const OK: &str = "
+    [1/1] ansible (plugin ansible)
+      deploy script: bash <builtins>/ansible/deploy.sh ''
+    [1/1] ansible ok in <t>
+    Summary for environment `dev`:
+      #   deployment  plugin   time      result
+      1   ansible     ansible  <t> ok
+";
+
+/// `OK` for a dry run, whose summary says so.
+const DRY_RUN_OK: &str = "
+    [1/1] ansible (plugin ansible)
+      deploy script: bash <builtins>/ansible/deploy.sh ''
+    [1/1] ansible ok in <t>
+    Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
+      #   deployment  plugin   time      result
+      1   ansible     ansible  <t> ok
+";
+
+/// What bitops prints on stderr when the deploy script fails with `code`.
+fn failed(code: i32) -> String {
+    format!(
+        "
+        [1/1] ansible (plugin ansible)
+          deploy script: bash <builtins>/ansible/deploy.sh ''
+        [1/1] ansible failed (deploy script, exit {code}) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin   time      result
+          1   ansible     ansible  <t> failed (deploy script, exit {code})
+        error: deploy script of `ansible` failed with exit code {code}; the run stopped there (fail_fast)
+        "
+    )
+}
+
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn the_playbook_runs_in_the_tool_folder_with_the_cli_flags() {
     let t = ansible("", "    {}\n");
     let run = t.run();
     run.code(0);
+    run.stderr_is(OK);
     run.stdout_has(&format!(
         "ansible: running: {}/ansible-playbook --inventory=inventory.ini --extra-vars=out_dir=<root>/out playbook.yaml\n",
         crate::tools::tools_bin().display()
@@ -83,6 +119,7 @@ fn dry_run_is_check_mode_and_writes_nothing() {
     let t = ansible("", "    {}\n");
     let run = t.env("BITOPS_DRY_RUN", "true").run();
     run.code(0);
+    run.stderr_is(DRY_RUN_OK);
     run.stdout_has("ansible: dry run: check mode (--check --diff): tasks report what they would change; nothing is changed\n")
         .stdout_has(" playbook.yaml --check --diff\n")
         .stdout_has("TASK [write the greeting] [CHECK MODE]")
@@ -95,6 +132,7 @@ fn dry_run_is_check_mode_and_writes_nothing() {
     let t = ansible("    dryrun: true\n", "    {}\n");
     let run = t.run();
     run.code(0);
+    run.stderr_is(OK);
     run.stdout_has(" playbook.yaml --check\n");
     assert_eq!(out(&run, "greeting.txt"), None, "--check wrote a file");
 }
@@ -105,6 +143,7 @@ fn tags_and_skip_tags_choose_the_tasks() {
     let t = ansible("    tags: greeting\n", "    {}\n");
     let run = t.run();
     run.code(0);
+    run.stderr_is(OK);
     run.stdout_has(" --tags=greeting ");
     assert_eq!(out(&run, "greeting.txt").as_deref(), Some("hello world\n"));
     assert_eq!(out(&run, "farewell.txt"), None, "a task not tagged ran");
@@ -112,6 +151,7 @@ fn tags_and_skip_tags_choose_the_tasks() {
     let t = ansible("    skip-tags: greeting\n", "    {}\n");
     let run = t.run();
     run.code(0);
+    run.stderr_is(OK);
     run.stdout_has(" --skip-tags=greeting ");
     assert_eq!(out(&run, "greeting.txt"), None, "a skipped task ran");
     assert_eq!(out(&run, "farewell.txt").as_deref(), Some("bye world\n"));
@@ -127,6 +167,7 @@ fn every_cli_key_reaches_ansible_playbook() {
     );
     let run = t.write("repo/dev/ansible/site.yml", PLAYBOOK).run();
     run.code(0);
+    run.stderr_is(OK);
     run.stdout_has("ansible: verbosity 1 (ANSIBLE_VERBOSITY)\n")
         .stdout_has("/ansible-playbook --flush-cache --force-handlers --forks=3 --inventory=inventory.ini --extra-vars=out_dir=<root>/out who='big world' site.yml\n")
         // verbosity 1 shows each task's result
@@ -144,6 +185,7 @@ fn skip_deploy_runs_nothing() {
     let run = t.run();
     run.code(0);
     run.stdout_is("ansible: skip-deploy is set: nothing to do\n");
+    run.stderr_is(OK);
     assert_eq!(out(&run, "greeting.txt"), None);
     run.stdout_lacks("PLAY");
 }
@@ -155,6 +197,7 @@ fn a_missing_playbook_or_ansible_is_a_clear_error() {
     let run = t.run();
     run.code(1);
     run.stdout_is("ansible: error: main-playbook `missing.yaml` not found in <ws>/dev/ansible (YAML files there: playbook.yaml); set cli.main-playbook in bitops.config.yaml\n");
+    run.stderr_is(&failed(1));
 
     let t = ansible("", "    {}\n");
     let run = t.env("PATH", "/usr/bin:/bin").run();
@@ -177,13 +220,27 @@ fn install_checks_that_ansible_playbook_is_on_path() {
             .run()
     };
     let run = install(&path);
-    run.code(0);
+    run.code(0).stderr_is(
+        "
+        [1/1] fetching ansible (built in)
+          install script: bash install.sh
+          installed ansible into <root>/installed/ansible
+        installed 1 plugin into <root>/installed
+        ",
+    );
     run.stdout_has(&format!(
         "ansible: found {}/ansible-playbook\nansible-playbook [core ",
         crate::tools::tools_bin().display()
     ));
 
     let run = install("/usr/bin:/bin");
-    run.code(127);
+    run.code(127).stderr_is(
+        "
+        [1/1] fetching ansible (built in)
+          install script: bash install.sh
+        error: the install script of `ansible` failed (exit code 127)
+        error: install script of plugin `ansible` failed with exit code 127; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("ansible: error: ansible-playbook not found on PATH; install ansible-core (pip install ansible-core) and put it on PATH\n");
 }

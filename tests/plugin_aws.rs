@@ -135,12 +135,8 @@ fn the_identity_is_checked_and_no_secret_is_printed() {
         moto.endpoint()
     ));
     run.stdout_has("aws: identity: account 123456789012, arn:aws:sts::123456789012:user/moto\n");
-    for text in [&run.stdout, &run.stderr] {
-        assert!(
-            !text.contains("testing"),
-            "a credential was printed:\n{text}"
-        );
-    }
+    // the credentials (both `testing`) are never printed
+    run.output_lacks("testing");
 }
 
 #[test]
@@ -161,6 +157,17 @@ fn missing_credentials_are_named_with_how_to_set_them() {
         aws: error: set them in the environment that runs bitops, e.g. `export AWS_ACCESS_KEY_ID=...` (or a CI secret), or `docker run -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_DEFAULT_REGION ...`; temporary credentials also need AWS_SESSION_TOKEN
         ",
     );
+    run.stderr_is(
+        "
+        [1/1] aws (plugin aws)
+          deploy script: bash <builtins>/aws/deploy.sh ''
+        [1/1] aws failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   aws         aws     <t> failed (deploy script, exit 1)
+        error: deploy script of `aws` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
 
     // Only the region missing, with AWS_REGION set; a temporary key without its token.
     let run = repo("aws: {}\n")
@@ -174,7 +181,7 @@ fn missing_credentials_are_named_with_how_to_set_them() {
     run.stdout_has("aws: error: missing AWS settings: AWS_DEFAULT_REGION, AWS_SESSION_TOKEN\n");
     run.stdout_has("AWS_DEFAULT_REGION     the region to work in (AWS_REGION is set to eu-west-1; set AWS_DEFAULT_REGION too)\n");
     run.stdout_has("AWS_SESSION_TOKEN      the session token (AWS_ACCESS_KEY_ID is a temporary key, ASIA...)\n");
-    assert!(!run.stdout.contains("ASIAEXAMPLE") && !run.stdout.contains("not-printed"));
+    run.output_lacks("ASIAEXAMPLE").output_lacks("not-printed");
 }
 
 #[test]
@@ -192,6 +199,17 @@ fn an_unreachable_endpoint_fails_the_identity_check_with_the_cli_message() {
         .cmd("deploy", "dev")
         .run();
     run.code(255);
+    run.stderr_is(
+        "
+        [1/1] aws (plugin aws)
+          deploy script: bash <builtins>/aws/deploy.sh ''
+        [1/1] aws failed (deploy script, exit 255) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   aws         aws     <t> failed (deploy script, exit 255)
+        error: deploy script of `aws` failed with exit code 255; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has(&format!(
         "Could not connect to the endpoint URL: \"http://127.0.0.1:{port}/\""
     ));
@@ -208,6 +226,16 @@ fn skip_deploy_skips_even_the_checks() {
         .run();
     run.code(0);
     run.stdout_is("aws: options.skip-deploy (AWS_SKIP_DEPLOY) is true: skipping aws\n");
+    run.stderr_is(
+        "
+        [1/1] aws (plugin aws)
+          deploy script: bash <builtins>/aws/deploy.sh ''
+        [1/1] aws ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   aws         aws     <t> ok
+        ",
+    );
 }
 
 #[test]
@@ -233,6 +261,17 @@ fn the_eks_helper_writes_the_kubeconfig_for_later_steps() {
         .args(&["--keep-workspace"])
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] aws (plugin aws)
+          deploy script: bash <builtins>/aws/deploy.sh ''
+        [1/1] aws ok in <t>
+        workspace kept at <ws> (built-in plugins at <builtins>)
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   aws         aws     <t> ok
+        ",
+    );
     run.stdout_has("aws: identity: account 123456789012");
     run.stdout_has(
         "aws: aws eks update-kubeconfig --name bitops-eks --kubeconfig <ws>/.kube/config\n",
@@ -273,6 +312,17 @@ fn the_eks_helper_writes_the_kubeconfig_for_later_steps() {
         .cmd("deploy", "dev")
         .run();
     run.code(255);
+    run.stderr_is(
+        "
+        [1/1] aws (plugin aws)
+          deploy script: bash <builtins>/aws/deploy.sh ''
+        [1/1] aws failed (deploy script, exit 255) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   aws         aws     <t> failed (deploy script, exit 255)
+        error: deploy script of `aws` failed with exit code 255; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("No cluster found for name: nope");
     run.stdout_has("aws: error: could not fetch the kubeconfig of EKS cluster nope in us-east-1");
 }

@@ -62,6 +62,7 @@ fn repo(config: &str) -> Test {
 }
 
 /// Runs `deploy -e dev` against moto and reports how long it took.
+#[track_caller]
 fn deploy(moto: &Moto, test: Test, what: &str) -> Run {
     let t0 = Instant::now();
     let run = moto.env(test).cmd("deploy", "dev").run();
@@ -155,6 +156,48 @@ fn ssm(moto: &Moto, name: &str) -> Option<String> {
 
 const SSM_NAME: &str = "/bitops/bitops-test/greeting";
 
+/// What bitops prints on stderr for a successful run of the `cloudformation` step whose
+/// deploy script gets `action`.
+fn ok(action: &str) -> String {
+    summary(action, "ok in <t>", "", "ok", "")
+}
+
+/// `ok` for a dry run, whose summary says so.
+fn dry_run_ok(action: &str) -> String {
+    summary(
+        action,
+        "ok in <t>",
+        " (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks)",
+        "ok",
+        "",
+    )
+}
+
+/// What bitops prints on stderr when the deploy script fails with `code`.
+fn failed(action: &str, code: i32) -> String {
+    summary(
+        action,
+        &format!("failed (deploy script, exit {code}) after <t>"),
+        "",
+        &format!("failed (deploy script, exit {code})"),
+        &format!(
+            "error: deploy script of `cloudformation` failed with exit code {code}; the run stopped there (fail_fast)\n"
+        ),
+    )
+}
+
+fn summary(action: &str, step: &str, note: &str, result: &str, end: &str) -> String {
+    format!(
+        "[1/1] cloudformation (plugin cloudformation)
+  deploy script: bash <builtins>/cloudformation/deploy.sh {action}
+[1/1] cloudformation {step}
+Summary for environment `dev`{note}:
+  #   deployment      plugin          time      result
+  1   cloudformation  cloudformation  <t> {result}
+{end}"
+    )
+}
+
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn deploys_updates_and_deletes_a_stack_with_parameters() {
@@ -162,6 +205,7 @@ fn deploys_updates_and_deletes_a_stack_with_parameters() {
 
     let run = deploy(&moto, repo(CONFIG), "create");
     run.code(0);
+    run.stderr_is(&ok("deploy"));
     run.stdout_has("aws: identity: account 123456789012, arn:aws:sts::123456789012:user/moto\n");
     run.stdout_has("cloudformation: template template.yaml is valid\n");
     run.stdout_has("cloudformation: cfn-lint: no findings\n");
@@ -181,6 +225,7 @@ fn deploys_updates_and_deletes_a_stack_with_parameters() {
     // The same again: nothing to do, success.
     let run = deploy(&moto, repo(CONFIG), "redeploy without changes");
     run.code(0);
+    run.stderr_is(&ok("deploy"));
     run.stdout_has("cloudformation: no changes: stack bitops-test is up to date\n");
     assert_eq!(stack(&moto, STACK).unwrap().0, "CREATE_COMPLETE");
 
@@ -194,6 +239,7 @@ fn deploys_updates_and_deletes_a_stack_with_parameters() {
         "update",
     );
     run.code(0);
+    run.stderr_is(&ok("deploy"));
     run.stdout_has("cloudformation: parameters from parameters-v2.json\n");
     run.stdout_has("(UPDATE) of stack bitops-test:\n");
     assert_eq!(
@@ -210,6 +256,7 @@ fn deploys_updates_and_deletes_a_stack_with_parameters() {
         "delete",
     );
     run.code(0);
+    run.stderr_is(&ok("delete"));
     run.stdout_has("cloudformation: deleting stack bitops-test (UPDATE_COMPLETE)\n");
     run.stdout_has("cloudformation: stack bitops-test deleted\n");
     assert_eq!(stack(&moto, STACK), None);
@@ -222,6 +269,7 @@ fn deploys_updates_and_deletes_a_stack_with_parameters() {
         "delete again",
     );
     run.code(0);
+    run.stderr_is(&ok("delete"));
     run.stdout_has("cloudformation: stack bitops-test does not exist: nothing to delete\n");
 }
 
@@ -238,11 +286,12 @@ fn a_broken_template_fails_validation_with_the_cli_message() {
         "broken template",
     );
     run.code(255);
+    run.stderr_is(&failed("deploy", 255));
     run.stdout_has(
         "An error occurred (ValidationError) when calling the ValidateTemplate operation",
     );
     run.stdout_has("cloudformation: error: template template.yaml is not valid: aws cloudformation validate-template exited with 255 (its message is above)\n");
-    assert!(!run.stdout.contains("change set"), "{}", run.stdout);
+    run.stdout_lacks("change set");
     assert_eq!(live_stacks(&moto), Vec::<String>::new());
 }
 
@@ -258,6 +307,7 @@ fn a_failing_deploy_exits_non_zero_with_the_cli_message_and_leaves_no_empty_stac
     );
     let run = deploy(&moto, repo(&config), "failing deploy");
     run.code(255);
+    run.stderr_is(&failed("deploy", 255));
     run.stdout_has("cloudformation: parameters are off (cfn-files.parameters.template-param-flag or enabled is false): parameters.json is not used\n");
     run.stdout_has("An error occurred (ValidationError) when calling the ExecuteChangeSet operation: Missing parameter Greeting");
     run.stdout_has("cloudformation: error: executing change set bitops-");
@@ -280,6 +330,7 @@ fn a_dry_run_prints_the_change_set_and_changes_nothing() {
         "dry run, new stack",
     );
     run.code(0);
+    run.stderr_is(&dry_run_ok("deploy"));
     run.stdout_has("cloudformation: stack bitops-test: deploy (dry run: nothing is changed)\n");
     run.stdout_has("(CREATE) of stack bitops-test:\n  Add      Param                            AWS::SSM::Parameter\n  parameter Greeting = hello from bitops\n");
     run.stdout_has("cloudformation: dry run: change set bitops-");
@@ -287,13 +338,16 @@ fn a_dry_run_prints_the_change_set_and_changes_nothing() {
     // What moto really does: the CREATE change set leaves the stack in REVIEW_IN_PROGRESS
     // (the plugin deletes it only in that state).
     run.stdout_has("cloudformation: deleting the empty stack bitops-test (REVIEW_IN_PROGRESS) that the change set created\n");
-    assert!(!run.stdout.contains("executing"), "{}", run.stdout);
+    run.stdout_lacks("executing");
     assert_eq!(stack(&moto, STACK), None);
     assert_eq!(live_stacks(&moto), Vec::<String>::new());
     assert_eq!(ssm(&moto, SSM_NAME), None);
 
     // An existing stack: the update is shown, not executed, and its change set removed.
-    deploy(&moto, repo(CONFIG), "create").code(0);
+    deploy(&moto, repo(CONFIG), "create")
+        .code(0)
+        .stdout_has("cloudformation: stack bitops-test deployed\n")
+        .stderr_is(&ok("deploy"));
     let run = deploy(
         &moto,
         repo(CONFIG).env("BITOPS_DRY_RUN", "true").env(
@@ -303,13 +357,10 @@ fn a_dry_run_prints_the_change_set_and_changes_nothing() {
         "dry run, update",
     );
     run.code(0);
+    run.stderr_is(&dry_run_ok("deploy"));
     run.stdout_has("(UPDATE) of stack bitops-test:\n");
     run.stdout_has("  parameter Greeting = v2\n");
-    assert!(
-        !run.stdout.contains("deleting the empty stack"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_lacks("deleting the empty stack");
     assert_eq!(
         stack(&moto, STACK),
         Some((
@@ -329,6 +380,7 @@ fn a_dry_run_prints_the_change_set_and_changes_nothing() {
         "dry run, delete",
     );
     run.code(0);
+    run.stderr_is(&dry_run_ok("delete"));
     run.stdout_has("cloudformation: dry run: stack bitops-test (CREATE_COMPLETE) is not deleted; it holds:\n  AWS::SSM::Parameter  Param  /bitops/bitops-test/greeting\n");
     assert_eq!(stack(&moto, STACK).unwrap().0, "CREATE_COMPLETE");
 }
@@ -346,6 +398,7 @@ fn skip_deploy_creates_nothing() {
     run.stdout_is(
         "cloudformation: skip-deploy is set (CFN_SKIP_DEPLOY=true): skipping cloudformation\n",
     );
+    run.stderr_is(&ok("deploy"));
     assert_eq!(live_stacks(&moto), Vec::<String>::new());
 }
 
@@ -360,6 +413,7 @@ fn s3bucket_and_s3prefix_deploy_the_template_from_s3() {
     );
     let run = deploy(&moto, repo(&config), "deploy from S3");
     run.code(0);
+    run.stderr_is(&ok("deploy"));
     run.stdout_has("cloudformation: uploading the tool folder to s3://bitops-templates/cfn/dev/\n");
     run.stdout_has("cloudformation: options.cfn-lint is false: not running cfn-lint\n");
     assert_eq!(
@@ -394,8 +448,9 @@ fn missing_credentials_stop_the_deploy_with_the_aws_plugins_error() {
     let path = tools::path_with(&["aws"]);
     let run = repo(CONFIG).env("PATH", &path).cmd("deploy", "dev").run();
     run.code(1);
+    run.stderr_is(&failed("deploy", 1));
     run.stdout_has("cloudformation: stack bitops-test: deploy\naws: error: missing AWS settings: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION\n");
-    assert!(!run.stdout.contains("validate-template"), "{}", run.stdout);
+    run.stdout_lacks("validate-template");
 }
 
 #[test]
@@ -406,7 +461,7 @@ fn the_stack_name_and_template_are_required_before_anything_runs() {
     run.code(1);
     run.stderr_has("required value `options.cfn-stack-name` is not set");
     run.stderr_has("required value `options.cfn-files.template-file` is not set");
-    assert_eq!(run.stdout, "");
+    run.stdout_is("");
 }
 
 #[test]

@@ -91,6 +91,16 @@ fn dry_run_lints_and_renders_with_values_in_order() {
         .env("HELM_SECRETS_BASE64", &b64("secret: from-secrets\n"))
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     // replicas and image.repository from the default chart's values, image.tag from the
     // environment's values.yaml, versions from values-versions.yaml, secret from
     // HELM_SECRETS_BASE64, fromFiles from the default's values-files/; the environment's
@@ -317,6 +327,17 @@ fn a_failed_first_install_has_nothing_to_roll_back() {
         .env("FAKE_UPGRADE_EXIT", "1")
         .run();
     run.code(1);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> failed (deploy script, exit 1)
+        error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     let log = run.log();
     assert!(log.contains("helm history web"), "{log}");
     assert!(!log.contains("helm rollback"), "{log}");
@@ -335,6 +356,16 @@ fn uninstall_removes_the_release_and_nothing_else() {
         .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     run.log_is(
         "
         helm version --template {{.Version}}
@@ -391,6 +422,17 @@ fn charts_deploy_in_alphabetical_order_skipping_the_default_folder() {
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
     run.log_is(&format!(
         "
@@ -424,6 +466,17 @@ fn the_helm_subdirectory_variable_deploys_one_chart() {
         .env("BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY", "b-api")
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
     run.log_is(&format!(
         "
@@ -443,6 +496,18 @@ fn the_helm_subdirectory_variable_deploys_one_chart() {
         .env("BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY", "nope")
         .run();
     run.code(1);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> failed (deploy script, exit 1)
+        error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has(
         "helm: error: BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY=nope is not a chart folder of dev/helm\n",
     );
@@ -457,6 +522,37 @@ fn caller_variables_uninstall_or_skip_charts() {
         .env("HELM_UNINSTALL_CHARTS", "x, a-web")
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        helm: skipping folder kube: no Chart.yaml
+        helm: skipping folder lib: a library chart (a dependency of other charts, not deployable)
+        helm: chart a-web: kubeconfig dev/helm/kube/config.yaml (helm.options.k8s.kubeconfigpath)
+        helm: chart a-web: hook bitops.before-deploy.d/01.sh
+        helm: chart a-web: uninstalling release a-web from namespace a-ns
+        + helm uninstall a-web --namespace=a-ns --timeout=1m --ignore-not-found --kubeconfig=<ws>/dev/helm/kube/config.yaml
+        helm: chart a-web: hook bitops.after-deploy.d/01.sh
+        helm: chart b-api: kubeconfig dev/helm/kube/config.yaml (helm.options.k8s.kubeconfigpath)
+        helm: chart b-api: release api, namespace shared, values files: none
+        + helm dependency update <ws>/dev/helm/b-api
+        + kubectl --kubeconfig=<ws>/dev/helm/kube/config.yaml get namespace shared
+        + helm history api --namespace=shared --max=1 --output=json --kubeconfig=<ws>/dev/helm/kube/config.yaml
+        + helm upgrade api <ws>/dev/helm/b-api --install --namespace=shared --timeout=500s --kubeconfig=<ws>/dev/helm/kube/config.yaml
+        fake helm: upgrade
+        helm: chart c-off: helm.options.skip-deploy is set: skipping
+        helm: done: a-web b-api c-off
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
     run.log_is(&format!(
         "
@@ -479,6 +575,17 @@ fn caller_variables_uninstall_or_skip_charts() {
         .env("HELM_SKIP_DEPLOY", "true")
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     run.log_is("helm hook 00.sh\n");
     run.stdout_has("helm: HELM_SKIP_DEPLOY (or SKIP_DEPLOY_HELM) is set: skipping every chart\n");
 }
@@ -499,6 +606,31 @@ fn the_kubeconfig_can_be_fetched_from_eks() {
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        helm: chart web: fetching the kubeconfig of EKS cluster my-cluster
+        + bash <builtins>/aws/eks.update-kubeconfig.sh
+        aws: credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set, AWS_SESSION_TOKEN not set (optional), region us-east-1
+        aws: aws eks update-kubeconfig --name my-cluster --kubeconfig <ws>/.kube/config
+        helm: chart web: release web, namespace web, values files: none
+        + helm dependency update <ws>/dev/helm/web
+        + kubectl --kubeconfig=<ws>/.kube/config get namespace web
+        + helm history web --namespace=web --max=1 --output=json --kubeconfig=<ws>/.kube/config
+        + helm upgrade web <ws>/dev/helm/web --install --namespace=web --timeout=500s --kubeconfig=<ws>/.kube/config
+        fake helm: upgrade
+        helm: done: web
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     let log = run.log();
     assert!(
         log.lines()
@@ -529,7 +661,7 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
     );
     // not even the helm step's hooks, and the plugin never started
     assert_eq!(run.log(), "");
-    assert_eq!(run.stdout, "");
+    run.stdout_is("");
 
     let run =
         base("helm:\n  cli:\n    namespace: web\n    debug: sometimes\n    colour: red\n").run();
@@ -537,7 +669,7 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
     run.stderr_has("warning: repo/dev/helm/web/bitops.config.yaml:5: `helm.cli.colour`: unknown key")
         .stderr_has("error: repo/dev/helm/web/bitops.config.yaml:4: `helm.cli.debug`: must be true or false, found a string `sometimes`\n");
     assert_eq!(run.log(), "");
-    assert_eq!(run.stdout, "");
+    run.stdout_is("");
 
     // a BITOPS_HELM_<KEY> variable is checked too
     let run = base("helm: {cli: {namespace: web}}\n")
@@ -553,11 +685,34 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     run.stdout_has("namespace from-env");
 
     // an empty namespace passes the schema (it is set), not the plugin
     let run = base("helm: {cli: {namespace: \"\"}}\n").run();
     run.code(1);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> failed (deploy script, exit 1)
+        error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("helm: error: chart web: helm.cli.namespace is empty: set it in dev/helm/web/bitops.config.yaml (or in dev/helm/bitops.config.yaml for every chart), or set BITOPS_HELM_NAMESPACE\n");
     assert_eq!(run.log(), "helm hook 00.sh\n");
 
@@ -565,6 +720,18 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         .env("KUBECONFIG_BASE64", "not base64!")
         .run();
     run.code(1);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> failed (deploy script, exit 1)
+        error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("helm: error: KUBECONFIG_BASE64 is not valid base64 (or decodes to nothing); encode the kubeconfig with `base64 -w0 kubeconfig`\n");
 
     let run = chart(cluster(), "repo/dev/helm/web", "web")
@@ -575,6 +742,17 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         .cmd("deploy", "dev")
         .run();
     run.code(1);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> failed (deploy script, exit 1)
+        error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("helm: error: chart web: no kubeconfig: set KUBECONFIG_BASE64, helm.options.k8s.kubeconfigpath, or helm.options.k8s.fetch.cluster-name (EKS)\n");
 }
 
@@ -591,6 +769,28 @@ fn yaml_1_2_strings_and_the_cores_booleans() {
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        helm: kubeconfig from KUBECONFIG_BASE64 written to .kube/config
+        helm: chart web: release on, namespace no, values files: none
+        + helm dependency update <ws>/dev/helm/web
+        + kubectl --kubeconfig=<ws>/.kube/config get namespace no
+        + helm history on --namespace=no --max=1 --output=json --kubeconfig=<ws>/.kube/config
+        + helm upgrade on <ws>/dev/helm/web --install --namespace=no --timeout=500s --debug --kubeconfig=<ws>/.kube/config
+        fake helm: upgrade
+        helm: done: web
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     assert!(
         run.log().contains(
             "helm upgrade on <ws>/dev/helm/web --install --namespace=no --timeout=500s --debug "
@@ -683,6 +883,37 @@ fn one_charts_values_never_reach_the_next() {
         .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        helm: skipping folder kube: no Chart.yaml
+        helm: kubeconfig from KUBECONFIG_BASE64 written to .kube/config
+        helm: chart a-first: release first-release, namespace first, values files: none
+        + helm dependency update <ws>/dev/helm/a-first
+        + kubectl --kubeconfig=<ws>/.kube/config get namespace first
+        + helm upgrade first-release <ws>/dev/helm/a-first --install --namespace=first --timeout=30s --set=x=1 --debug --rollback-on-failure --force-replace --kubeconfig=<ws>/.kube/config
+        fake helm: upgrade
+        helm: chart b-second: uninstalling release b-second from namespace second
+        + helm uninstall b-second --namespace=second --timeout=500s --ignore-not-found --kubeconfig=<ws>/.kube/config
+        helm: chart c-third: hook bitops.before-deploy.d/01.sh
+        helm: chart c-third: release c-third, namespace third, values files: none
+        + helm dependency update <ws>/dev/helm/c-third
+        + kubectl --kubeconfig=<ws>/.kube/config get namespace third
+        + helm history c-third --namespace=third --max=1 --output=json --kubeconfig=<ws>/.kube/config
+        + helm upgrade c-third <ws>/dev/helm/c-third --install --namespace=third --timeout=500s --kubeconfig=<ws>/.kube/config
+        fake helm: upgrade
+        helm: done: a-first b-second c-third
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     let kc = "--kubeconfig=<ws>/.kube/config";
     run.log_is(&format!(
         "
@@ -724,6 +955,17 @@ fn dry_run_hooks_run_the_charts_hooks() {
         .env("PATH", &path)
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] helm (plugin helm)
+          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] helm ok in <t>
+        Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
+          #   deployment  plugin  time      result
+          1   helm        helm    <t> ok
+        ",
+    );
     run.log_is(
         "
         helm hook 00.sh
@@ -752,6 +994,30 @@ fn the_deployment_alias_is_accepted_as_root_key() {
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        helm: kubeconfig from KUBECONFIG_BASE64 written to .kube/config
+        helm: chart web: release web, namespace web, values files: none
+        + helm dependency update <ws>/dev/apps/web
+        + kubectl --kubeconfig=<ws>/.kube/config get namespace web
+        + helm history web --namespace=web --max=1 --output=json --kubeconfig=<ws>/.kube/config
+        + helm upgrade web <ws>/dev/apps/web --install --namespace=web --timeout=500s --kubeconfig=<ws>/.kube/config
+        fake helm: upgrade
+        helm: done: web
+        ",
+    );
+    run.stderr_is(
+        "
+        warning: repo/dev/apps/web/bitops.config.yaml:1: the root key is the deployment alias `apps`, not the plugin name `helm`: bitops reads these values; BitOps v2 ignored them
+          hint: rename the key to `helm:` to keep the file working the same under BitOps v2
+        [1/1] apps (plugin helm)
+          deploy script: bash <builtins>/helm/deploy.sh ''
+        [1/1] apps ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   apps        helm    <t> ok
+        ",
+    );
     assert!(
         run.log()
             .contains("helm upgrade web <ws>/dev/apps/web --install --namespace=web ")
@@ -790,7 +1056,7 @@ fn the_schema_is_valid_for_the_core() {
         .args(&["--format", "json"])
         .run();
     run.code(0);
-    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let plan: serde_json::Value = serde_json::from_str(run.stdout_text()).unwrap();
     let env = &plan["steps"][0]["env"];
     assert_eq!(
         env["BITOPS_HELM_CLI"],
@@ -810,7 +1076,7 @@ fn the_schema_is_valid_for_the_core() {
     ] {
         assert_eq!(env[name], value, "{name}");
     }
-    assert_eq!(run.stderr, "", "the schema or config drew warnings");
+    assert_eq!(run.stderr_text(), "", "the schema or config drew warnings");
 }
 
 /// The keys of the public BitOps helm plugin that this one does not use are in the
@@ -860,6 +1126,7 @@ fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
         )
         .run();
     run.code(0);
+    run.stdout_is("no problems found in 1 environment (dev)\n");
     run.stderr_lacks("warning");
 
     let run = chart(Test::new(), "repo/dev/helm/web", "web")
@@ -871,6 +1138,21 @@ fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
         .cmd("plan", "dev")
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        Plan for environment `dev` of repo: 1 deployment, fail_fast on
+
+        [1/1] helm (plugin helm)
+          folder        dev/helm
+          plugin        <built-in>/helm (built in)
+          before hooks  none
+          deploy        bash <built-in>/helm/deploy.sh ''
+          after hooks   none
+          variables     BITOPS_HELM_CLI=
+
+        Each step also gets the standard BITOPS_* variables (see --format json). Nothing was run.
+        ",
+    );
     run.stderr_has(
         "warning: repo/dev/helm/web/bitops.config.yaml:3: `helm.options.relase-name`: unknown key",
     );
@@ -882,7 +1164,14 @@ fn install_checks_that_helm_is_on_path() {
     let path = tools::path_with(&["helm"]);
     let install = |t: Test, path: &str| t.install_builtin("helm").env("PATH", path).run();
     let run = install(Test::new(), &path);
-    run.code(0);
+    run.code(0).stderr_is(
+        "
+        [1/1] fetching helm (built in)
+          install script: bash install.sh
+          installed helm into <root>/installed/helm
+        installed 1 plugin into <root>/installed
+        ",
+    );
     run.stdout_has(&format!(
         "helm: found {}/helm (v4.",
         tools::tools_bin().display()
@@ -894,6 +1183,13 @@ fn install_checks_that_helm_is_on_path() {
     std::fs::create_dir_all(&only_bash).unwrap();
     std::os::unix::fs::symlink("/bin/bash", only_bash.join("bash")).unwrap();
     let run = install(t, only_bash.to_str().unwrap());
-    run.code(127);
+    run.code(127).stderr_is(
+        "
+        [1/1] fetching helm (built in)
+          install script: bash install.sh
+        error: the install script of `helm` failed (exit code 127)
+        error: install script of plugin `helm` failed with exit code 127; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("helm: error: helm not found on PATH; install Helm 3 or 4 (https://helm.sh/docs/intro/install/) and put it on PATH\n");
 }

@@ -73,6 +73,20 @@ fn a_dry_run_writes_the_file_into_the_workspace_only() {
         .args(&["--dry-run"])
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/2] kubectl (plugin kubectl)
+          deploy script: bash <builtins>/kubectl/deploy.sh ''
+        [1/2] kubectl ok in <t>
+        [2/2] reader (plugin reader)
+          deploy script: bash <root>/plugins/reader/deploy.sh ''
+        [2/2] reader ok in <t>
+        Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
+          #   deployment  plugin   time      result
+          1   kubectl     kubectl  <t> ok
+          2   reader      reader   <t> ok
+        ",
+    );
     run.stdout_has(
         "kubectl: dry run: the kubeconfig is written into the private workspace only; no cluster is contacted\n",
     );
@@ -91,6 +105,18 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
     run.stdout_is(
         "kubectl: error: KUBECONFIG_BASE64 is not set: set it to the base64 of a kubeconfig file (`base64 -w0 ~/.kube/config`)\n",
     );
+    run.stderr_is(
+        "
+        [1/2] kubectl (plugin kubectl)
+          deploy script: bash <builtins>/kubectl/deploy.sh ''
+        [1/2] kubectl failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin   time      result
+          1   kubectl     kubectl  <t> failed (deploy script, exit 1)
+          2   reader      reader   -         not run
+        error: deploy script of `kubectl` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     assert_eq!(run.log(), "", "the next step ran");
 
     let run = test(&path)
@@ -98,6 +124,18 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
         .run();
     run.code(1);
     run.stdout_is("kubectl: error: KUBECONFIG_BASE64 is not valid base64; encode the kubeconfig with `base64 -w0 kubeconfig`\n");
+    run.stderr_is(
+        "
+        [1/2] kubectl (plugin kubectl)
+          deploy script: bash <builtins>/kubectl/deploy.sh ''
+        [1/2] kubectl failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin   time      result
+          1   kubectl     kubectl  <t> failed (deploy script, exit 1)
+          2   reader      reader   -         not run
+        error: deploy script of `kubectl` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
 
     let run = test(&path)
         .env(
@@ -116,6 +154,26 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
         .env("BITOPS_KUBECONFIG_BASE64", &b64(KUBECONFIG))
         .run();
     run.code(0);
+    run.stdout_is(
+        "
+        kubectl: kubeconfig from KUBECONFIG_BASE64 written to .kube/config (mode 600)
+        kubectl: contexts: dev-context
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/2] kubectl (plugin kubectl)
+          deploy script: bash <builtins>/kubectl/deploy.sh ''
+        [1/2] kubectl ok in <t>
+        [2/2] reader (plugin reader)
+          deploy script: bash <root>/plugins/reader/deploy.sh ''
+        [2/2] reader ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin   time      result
+          1   kubectl     kubectl  <t> ok
+          2   reader      reader   <t> ok
+        ",
+    );
 }
 
 #[test]
@@ -131,6 +189,21 @@ fn skip_deploy_writes_nothing() {
         .run();
     // the reader step finds no file
     run.code(1);
+    run.stderr_is(
+        "
+        [1/2] kubectl (plugin kubectl)
+          deploy script: bash <builtins>/kubectl/deploy.sh ''
+        [1/2] kubectl ok in <t>
+        [2/2] reader (plugin reader)
+          deploy script: bash <root>/plugins/reader/deploy.sh ''
+        [2/2] reader failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin   time      result
+          1   kubectl     kubectl  <t> ok
+          2   reader      reader   <t> failed (deploy script, exit 1)
+        error: deploy script of `reader` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("kubectl: skip-deploy is set: nothing to do\n");
 }
 
@@ -140,7 +213,14 @@ fn install_checks_that_kubectl_is_on_path() {
     let path = tools::path_with(&["kubectl"]);
     let install = |t: Test, path: &str| t.install_builtin("kubectl").env("PATH", path).run();
     let run = install(Test::new(), &path);
-    run.code(0);
+    run.code(0).stderr_is(
+        "
+        [1/1] fetching kubectl (built in)
+          install script: bash install.sh
+          installed kubectl into <root>/installed/kubectl
+        installed 1 plugin into <root>/installed
+        ",
+    );
     run.stdout_has(&format!(
         "kubectl: found {}/kubectl\nClient Version: v1.",
         tools::tools_bin().display()
@@ -151,6 +231,13 @@ fn install_checks_that_kubectl_is_on_path() {
     std::fs::create_dir_all(&only_bash).unwrap();
     std::os::unix::fs::symlink("/bin/bash", only_bash.join("bash")).unwrap();
     let run = install(t, only_bash.to_str().unwrap());
-    run.code(127);
+    run.code(127).stderr_is(
+        "
+        [1/1] fetching kubectl (built in)
+          install script: bash install.sh
+        error: the install script of `kubectl` failed (exit code 127)
+        error: install script of plugin `kubectl` failed with exit code 127; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("kubectl: error: kubectl not found on PATH; install it (https://kubernetes.io/docs/tasks/tools/) and put it on PATH\n");
 }

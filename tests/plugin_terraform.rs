@@ -85,7 +85,9 @@ impl Tf {
     /// `stack-action: apply` of the default configuration, checked.
     fn apply(&self) {
         let run = self.test("terraform: {cli: {stack-action: apply}}\n").run();
-        run.code(0);
+        run.code(0)
+            .stdout_has("Apply complete! Resources: 2 added, 0 changed, 0 destroyed.")
+            .stderr_is(&ok("apply"));
         assert_eq!(
             resources(&self.state_file()),
             Some(vec![
@@ -122,12 +124,39 @@ fn output(state: &Path, name: &str) -> serde_json::Value {
     json["outputs"][name]["value"].clone()
 }
 
+/// What bitops prints on stderr for a successful run of the `terraform` step whose
+/// deploy script gets `action`.
+fn ok(action: &str) -> String {
+    ok_summary(action, "")
+}
+
+/// `ok` for a dry run, whose summary says so.
+fn dry_run_ok(action: &str) -> String {
+    ok_summary(
+        action,
+        " (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks)",
+    )
+}
+
+fn ok_summary(action: &str, note: &str) -> String {
+    format!(
+        "[1/1] terraform (plugin terraform)
+  deploy script: bash <builtins>/terraform/deploy.sh {action}
+[1/1] terraform ok in <t>
+Summary for environment `dev`{note}:
+  #   deployment  plugin     time      result
+  1   terraform   terraform  <t> ok
+"
+    )
+}
+
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn plan_is_the_default_and_writes_no_state() {
     let tf = Tf::new();
     let run = tf.test("terraform: {}\n").run();
     run.code(0);
+    run.stderr_is(&ok("plan"));
     run.stdout_has("terraform: running: terraform init -input=false -no-color\n")
         .stdout_has("Terraform has been successfully initialized!")
         .stdout_has("# terraform_data.first will be created")
@@ -143,6 +172,7 @@ fn apply_writes_the_state_and_shows_the_outputs() {
     let tf = Tf::new();
     let run = tf.test("terraform: {cli: {stack-action: apply}}\n").run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has("terraform: terraform 1.")
         .stdout_has(", stack-action apply\n")
         .stdout_has("Plan: 2 to add, 0 to change, 0 to destroy.")
@@ -158,6 +188,7 @@ fn apply_writes_the_state_and_shows_the_outputs() {
     // a second apply finds nothing to do, and still shows the outputs
     let run = tf.test("terraform: {cli: {stack-action: apply}}\n").run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has("terraform: apply: no changes to apply\n")
         .stdout_has("greeting = \"hello\"");
     run.stdout_lacks("Apply complete");
@@ -180,6 +211,7 @@ fn terraform_apply_true_forces_an_apply() {
         .env("TERRAFORM_APPLY", "true")
         .run();
     run.code(0);
+    run.stderr_is(&ok("plan"));
     run.stdout_has("terraform: TERRAFORM_APPLY is set: apply instead of plan\n")
         .stdout_has("Apply complete! Resources: 2 added");
     assert_eq!(resources(&tf.state_file()).unwrap().len(), 2);
@@ -192,6 +224,7 @@ fn destroy_plans_the_destruction_then_removes_everything() {
     tf.apply();
     let run = tf.test("terraform: {cli: {stack-action: destroy}}\n").run();
     run.code(0);
+    run.stderr_is(&ok("destroy"));
     run.stdout_has("terraform: running: terraform plan -input=false -detailed-exitcode -no-color -destroy -out=<root>/tmp/terraform-plan.")
         .stdout_has("# terraform_data.first will be destroyed")
         .stdout_has("Plan: 0 to add, 0 to change, 2 to destroy.")
@@ -210,6 +243,7 @@ fn terraform_destroy_true_forces_a_destroy() {
         .env("TERRAFORM_DESTROY", "true")
         .run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has("terraform: TERRAFORM_DESTROY is set: destroy instead of apply\n")
         .stdout_has("2 destroyed.");
     assert_eq!(resources(&tf.state_file()).unwrap(), Vec::<String>::new());
@@ -228,6 +262,7 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
         .env("BITOPS_DRY_RUN", "true")
         .run();
     run.code(0);
+    run.stderr_is(&dry_run_ok("apply"));
     run.stdout_has(", stack-action apply, dry run\n")
         .stdout_has(
             "terraform: running: terraform plan -input=false -detailed-exitcode -no-color\n",
@@ -243,6 +278,7 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
         .env("BITOPS_DRY_RUN", "true")
         .run();
     run.code(0);
+    run.stderr_is(&dry_run_ok("apply"));
     run.stdout_has("# terraform_data.first will be updated in-place")
         .stdout_has("terraform: dry run: changes pending (stack-action apply): see the plan above; nothing was applied\n");
     run.stdout_lacks("Apply complete");
@@ -257,6 +293,7 @@ fn dry_run_reports_no_changes_or_pending_changes_and_applies_nothing() {
         .args(&["--dry-run"])
         .run();
     run.code(0);
+    run.stderr_is(&dry_run_ok("destroy"));
     run.stdout_has(
         "terraform: running: terraform plan -input=false -detailed-exitcode -no-color -destroy\n",
     )
@@ -280,6 +317,7 @@ fn var_file_values_reach_the_outputs() {
         )
         .run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has("-no-color -var-file=dev.tfvars -out=<root>/tmp/terraform-plan.")
         .stdout_has("greeting = \"hello from dev.tfvars\"\n");
     assert_eq!(
@@ -296,6 +334,7 @@ fn targets_limit_the_run_and_the_older_target_key_still_works() {
         .test("terraform:\n  cli:\n    targets: [terraform_data.second]\n    stack-action: apply\n")
         .run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has("-target=terraform_data.second -out=<root>/tmp/terraform-plan.")
         .stdout_has("Resource targeting is in effect")
         .stdout_has("Apply complete! Resources: 1 added");
@@ -309,6 +348,7 @@ fn targets_limit_the_run_and_the_older_target_key_still_works() {
         .test("terraform: {cli: {target: terraform_data.first, stack-action: apply}}\n")
         .run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has("-target=terraform_data.first -out=<root>/tmp/terraform-plan.")
         .stdout_has("Apply complete! Resources: 1 added");
     assert_eq!(resources(&tf.state_file()).unwrap().len(), 2);
@@ -325,6 +365,7 @@ fn backend_config_and_init_upgrade_go_to_init() {
     );
     let run = tf.test(&config).run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has(&format!(
         "terraform: running: terraform init -input=false -no-color -upgrade -backend-config=path={}\n",
         other.display()
@@ -344,6 +385,17 @@ fn a_workspace_is_created_then_selected() {
         .args(&["--keep-workspace"])
         .run();
     run.code(0);
+    run.stderr_is(
+        "
+        [1/1] terraform (plugin terraform)
+          deploy script: bash <builtins>/terraform/deploy.sh apply
+        [1/1] terraform ok in <t>
+        workspace kept at <ws> (built-in plugins at <builtins>)
+        Summary for environment `dev`:
+          #   deployment  plugin     time      result
+          1   terraform   terraform  <t> ok
+        ",
+    );
     run.stdout_has("terraform: running: terraform workspace new -no-color staging\n")
         .stdout_has("Created and switched to workspace \"staging\"!")
         .stdout_has("Apply complete! Resources: 2 added");
@@ -371,11 +423,13 @@ fn a_workspace_is_created_then_selected() {
         .env("BITOPS_DRY_RUN", "true")
         .run();
     run.code(0);
+    run.stderr_is(&dry_run_ok("apply"));
     run.stdout_has("terraform: dry run: changes pending: workspace `staging` does not exist yet and would be created; no plan was made (creating it is a change)\n");
     assert!(!workspaces.exists(), "a dry run created the workspace");
 
     let run = tf.test_with(config, &main_tf).run();
     run.code(0);
+    run.stderr_is(&ok("apply"));
     run.stdout_has("terraform workspace new -no-color staging");
     let staging = workspaces.join("staging/terraform.tfstate");
     assert_eq!(resources(&staging).unwrap().len(), 2);
@@ -387,6 +441,7 @@ fn a_workspace_is_created_then_selected() {
         .env("TF_WORKSPACE", "other")
         .run();
     run.code(0);
+    run.stderr_is(&dry_run_ok("apply"));
     run.stdout_has("terraform: TF_WORKSPACE=other is ignored: options.workspace is staging\n")
         .stdout_has("terraform: running: terraform workspace select -no-color staging\n")
         .stdout_has("terraform: dry run: no changes (stack-action apply)\n");
@@ -406,6 +461,7 @@ fn skip_deploy_runs_nothing() {
         .run();
     run.code(0);
     run.stdout_is("terraform: skip-deploy is set: nothing to do\n");
+    run.stderr_is(&ok("apply"));
     assert_eq!(resources(&tf.state_file()), None);
 }
 
@@ -416,8 +472,8 @@ fn a_pinned_version_is_found_or_warned_about_or_with_strict_required() {
     let have_of = |run: &crate::test::Run| {
         regex::Regex::new(r"which is (\d+\.\d+\.\d+) ")
             .unwrap()
-            .captures(&run.stdout)
-            .unwrap_or_else(|| panic!("no version in:\n{}", run.stdout))[1]
+            .captures(run.stdout_text())
+            .unwrap_or_else(|| panic!("no version in:\n{}", run.stdout_text()))[1]
             .to_string()
     };
     // not installed: a warning, and the terraform on PATH runs
@@ -468,6 +524,7 @@ fn a_pinned_version_is_found_or_warned_about_or_with_strict_required() {
             ))
             .run();
         run.code(0);
+        run.stderr_is(&ok("plan"));
         run.stdout_has(&format!("terraform: terraform {have} ("));
     }
 }
@@ -480,7 +537,7 @@ fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
     let run = tf.test("terraform: {cli: {stack-action: aply}}\n").run();
     run.code(1);
     run.stderr_has("`terraform.cli.stack-action`: `aply` is not one of plan, apply, destroy (did you mean `apply`?)\n");
-    assert_eq!(run.stdout, "");
+    run.stdout_is("");
 
     let run = tf
         .test_with(
@@ -492,6 +549,17 @@ fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
         )
         .run();
     run.code(1);
+    run.stderr_is(
+        "
+        [1/1] terraform (plugin terraform)
+          deploy script: bash <builtins>/terraform/deploy.sh apply
+        [1/1] terraform failed (deploy script, exit 1) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin     time      result
+          1   terraform   terraform  <t> failed (deploy script, exit 1)
+        error: deploy script of `terraform` failed with exit code 1; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("Reference to undeclared input variable")
         .stdout_has("terraform: error: `terraform plan` failed (exit 1)\n");
     run.stdout_lacks("terraform apply");
@@ -519,13 +587,27 @@ fn install_checks_that_terraform_is_on_path() {
             .run()
     };
     let run = install(&tf.path);
-    run.code(0);
+    run.code(0).stderr_is(
+        "
+        [1/1] fetching terraform (built in)
+          install script: bash install.sh
+          installed terraform into <root>/installed/terraform
+        installed 1 plugin into <root>/installed
+        ",
+    );
     run.stdout_has(&format!(
         "terraform: found {}/terraform\nTerraform v1.",
         crate::tools::tools_bin().display()
     ));
 
     let run = install("/usr/bin:/bin");
-    run.code(127);
+    run.code(127).stderr_is(
+        "
+        [1/1] fetching terraform (built in)
+          install script: bash install.sh
+        error: the install script of `terraform` failed (exit code 127)
+        error: install script of plugin `terraform` failed with exit code 127; the run stopped there (fail_fast)
+        ",
+    );
     run.stdout_has("terraform: error: terraform not found on PATH; install Terraform (https://developer.hashicorp.com/terraform/install) and put it on PATH\n");
 }

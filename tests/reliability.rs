@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::test::{PROBE_SCHEMA as SCHEMA, Test, alive, probe_schema};
+use crate::test::{PROBE_SCHEMA as SCHEMA, Test, alive, probe_schema, unindent};
 
 fn wait_for(path: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -159,6 +159,16 @@ fn the_lock_of_a_killed_run_is_held_by_its_orphaned_step_then_taken_over() {
     }
     let run = t.cmd("deploy", "dev").run();
     run.code(0).stdout_is("deployed\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
 }
 
 /// `PROBE_SCHEMA` with a secret in `options.password`.
@@ -214,8 +224,8 @@ fn secrets_never_reach_any_output() {
         .args(&["--report", "report.json", "--junit", "junit.xml"])
         .run();
     run.code(0);
-    assert_clean("stdout", &run.stdout);
-    assert_clean("stderr", &run.stderr);
+    assert_clean("stdout", run.stdout_text());
+    assert_clean("stderr", run.stderr_text());
     for file in ["logs/run.log", "report.json", "junit.xml"] {
         let text = std::fs::read_to_string(run.root.join(file)).unwrap();
         assert_clean(file, &text);
@@ -238,9 +248,9 @@ fn secrets_never_reach_plan_output() {
             .env("BITOPS_PROBE_NAME", "ghp-token-0123456789")
             .run();
         run.code(0);
-        assert_clean("plan stdout", &run.stdout);
-        assert_clean("plan stderr", &run.stderr);
-        assert!(run.stdout.contains("*****"), "{}", run.stdout);
+        assert_clean("plan stdout", run.stdout_text());
+        assert_clean("plan stderr", run.stderr_text());
+        assert!(run.stdout_text().contains("*****"), "{}", run.stdout_text());
     }
 }
 
@@ -375,7 +385,33 @@ fn the_ops_repo_is_unchanged_by_hooks_that_edit_delete_and_create_on_success_and
         let snapshot_before = crate::test::snapshot(&t.root().join("repo"));
         // the harness also compares the whole repo, file modes included, after every run
         let run = t.cmd("deploy", "dev").run();
-        run.code(code);
+        let steps = "
+            [1/1] a (plugin probe)
+              before hook 01-edit.sh: bash <ws>/dev/a/bitops.before-deploy.d/01-edit.sh
+              deploy script: bash <root>/plugins/probe/deploy.sh plan
+              after hook 99-last.sh: bash <ws>/dev/a/bitops.after-deploy.d/99-last.sh
+        ";
+        let result = if code == 0 {
+            "
+            [1/1] a ok in <t>
+            Summary for environment `dev`:
+              #   deployment  plugin  time      result
+              1   a           probe   <t> ok
+            "
+        } else {
+            "
+            [1/1] a failed (after hook 99-last.sh, exit 9) after <t>
+            Summary for environment `dev`:
+              #   deployment  plugin  time      result
+              1   a           probe   <t> failed (after hook 99-last.sh, exit 9)
+            error: after hook 99-last.sh of `a` failed with exit code 9; the run stopped there (fail_fast)
+            "
+        };
+        run.code(code).stdout_is("deployed a\n").stderr_is(&format!(
+            "{}{}",
+            unindent(steps),
+            unindent(result)
+        ));
         assert!(snapshot_before == crate::test::snapshot(&run.root.join("repo")));
     }
 }
@@ -392,6 +428,18 @@ fn workspace_state_and_log_files_are_private() {
         .args(&["--keep-workspace", "--state-dir", "state"])
         .run();
     run.code(0);
+    run.stdout_is("deployed a\n");
+    run.stderr_is(
+        "
+        [1/1] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/1] a ok in <t>
+        workspace kept at <ws>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+        ",
+    );
     let ws = run.workspaces();
     assert_eq!(mode(&ws[0]), 0o700);
     assert_eq!(mode(&run.root.join("state")), 0o700);

@@ -38,6 +38,29 @@ fn the_json_report_of_a_failed_run() {
         .args(&["--report", "out/report.json"])
         .run();
     run.code(7);
+    run.stdout_is(
+        "
+        deployed a
+        connecting with *****
+        cannot reach the cluster
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/3] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/3] a ok in <t>
+        [2/3] b (plugin probe)
+          before hook 01.sh: bash <ws>/dev/b/bitops.before-deploy.d/01.sh
+        [2/3] b failed (before hook 01.sh, exit 7) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+          2   b           probe   <t> failed (before hook 01.sh, exit 7)
+          3   c           probe   -         not run
+        error: before hook 01.sh of `b` failed with exit code 7; the run stopped there (fail_fast)
+        ",
+    );
     let text = std::fs::read_to_string(run.root.join("out/report.json")).unwrap();
     assert!(
         !text.contains("tok-12345-secret"),
@@ -144,6 +167,29 @@ fn the_junit_file_has_one_case_per_step() {
         .args(&["--junit", "junit.xml"])
         .run();
     run.code(7);
+    run.stdout_is(
+        "
+        deployed a
+        connecting with *****
+        cannot reach the cluster
+        ",
+    );
+    run.stderr_is(
+        "
+        [1/3] a (plugin probe)
+          deploy script: bash <root>/plugins/probe/deploy.sh plan
+        [1/3] a ok in <t>
+        [2/3] b (plugin probe)
+          before hook 01.sh: bash <ws>/dev/b/bitops.before-deploy.d/01.sh
+        [2/3] b failed (before hook 01.sh, exit 7) after <t>
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+          2   b           probe   <t> failed (before hook 01.sh, exit 7)
+          3   c           probe   -         not run
+        error: before hook 01.sh of `b` failed with exit code 7; the run stopped there (fail_fast)
+        ",
+    );
     let xml = std::fs::read_to_string(run.root.join("junit.xml")).unwrap();
     let time = regex::Regex::new(r#" time="[0-9.]+""#).unwrap();
     let xml = time.replace_all(&xml, r#" time="T""#).into_owned();
@@ -183,6 +229,9 @@ fn an_invalid_config_still_writes_both_reports() {
         .args(&["--report", "r.json", "--junit", "j.xml"])
         .run();
     run.code(1);
+    run.stderr_is(
+        "error: repo/dev/c/bitops.config.yaml:3: `probe.cli.name`: must be a single value, found a list\n",
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.root.join("r.json")).unwrap()).unwrap();
     assert_eq!(report["status"], "invalid");
@@ -317,6 +366,9 @@ fn github_annotations_point_at_config_errors() {
     run.code(1).stdout_is(
         "::error file=repo/dev/c/bitops.config.yaml,line=3,title=bitops%3A probe.cli.name::must be a single value, found a list\n",
     );
+    run.stderr_is(
+        "error: repo/dev/c/bitops.config.yaml:3: `probe.cli.name`: must be a single value, found a list\n",
+    );
 }
 
 #[test]
@@ -358,9 +410,9 @@ fn json_log_lines_for_log_shippers() {
         .run();
     run.code(7);
     let lines: Vec<serde_json::Value> = run
-        .stdout
+        .stdout_text()
         .lines()
-        .chain(run.stderr.lines().filter(|l| l.starts_with('{')))
+        .chain(run.stderr_text().lines().filter(|l| l.starts_with('{')))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
     let output: Vec<&serde_json::Value> =

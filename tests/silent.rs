@@ -63,7 +63,7 @@ fn a_folder_named_almost_like_a_hook_folder_is_a_warning() {
         .hook("repo/dev/a/bitops.before-deploy/01.sh")
         .cmd("deploy", "dev")
         .run();
-    run.code(0).stderr_has(
+    run.code(0).stdout_is("deployed a\n").stderr_has(
         "warning: repo/dev/a/bitops.before-deploy: folder `bitops.before-deploy` is not a hook folder, so its scripts will not run (did you mean `bitops.before-deploy.d`?)",
     );
 }
@@ -78,6 +78,7 @@ fn a_tool_folder_in_no_deployment_is_a_warning_and_its_yaml_is_still_read() {
         .cmd("deploy", "dev")
         .run();
     run.code(0)
+        .stdout_is("deployed a\n")
         .stderr_has("warning: repo/dev/extra/bitops.config.yaml: tool folder `extra` has a bitops.config.yaml but is in none of this environment's deployments, so it will not be deployed")
         .stderr_has("warning: repo/dev/extra/bitops.config.yaml:2: invalid YAML: this `[` is never closed");
     // validate treats both as errors
@@ -104,7 +105,8 @@ fn an_environment_given_as_a_folder_path_is_accepted() {
             .cmd("deploy", name)
             .run()
             .code(0)
-            .stdout_is("deployed a\n");
+            .stdout_is("deployed a\n")
+            .stderr_has("Summary for environment `dev`:");
     }
 }
 

@@ -1,11 +1,15 @@
 //! The test builder: writes a temporary ops repo and plugins, runs the real binary,
 //! and checks its output, exit code and files. Every run also checks that the ops
-//! repo is byte-identical afterwards, and every run's exit code must be checked
-//! (`Run::code`): a `Run` dropped unchecked fails the test.
+//! repo is byte-identical afterwards. Expectations are mandatory, as in just's test
+//! builder: every run's exit code must be checked (`Run::code`), and each of stdout
+//! and stderr must be examined (`*_is`, `*_has`, `*_lacks`, an accessor, or a named
+//! opt-out `*_any("why")`); a stream never examined must be empty. A `Run` dropped
+//! with its code unchecked or an unexamined stream that is not empty fails the test.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -119,26 +123,64 @@ pub struct Test {
 }
 
 /// The result of `Test::run`. Its exit code must be checked (`code`, or `exit_code` for
-/// a test that compares it itself): dropping a `Run` whose code was never checked panics.
+/// a test that compares it itself), and each of stdout and stderr must be examined:
+/// compared (`stdout_is`), searched (`stdout_has`, `stdout_lacks`, `output_lacks`), read
+/// (`stdout()`, `stdout_text()`), or explicitly not checked (`stdout_any("why")`). At
+/// drop, a stream never examined is compared to the empty string, and a code never
+/// checked panics.
 pub struct Run {
-    pub stdout: String,
-    pub stderr: String,
+    stdout: String,
+    stderr: String,
     code: i32,
     code_checked: Cell<bool>,
+    stdout_examined: Cell<bool>,
+    stderr_examined: Cell<bool>,
     args: Vec<String>,
+    location: &'static Location<'static>,
     pub root: PathBuf,
     _dir: TempDir,
 }
 
 impl Drop for Run {
     fn drop(&mut self) {
-        if !self.code_checked.get() && !std::thread::panicking() {
+        if std::thread::panicking() {
+            return;
+        }
+        let mut problems = Vec::new();
+        if !self.code_checked.get() {
+            problems.push(format!(
+                "the exit code ({}) was never checked: call .code(n)",
+                self.code
+            ));
+        }
+        for (name, text, examined) in [
+            ("stdout", &self.stdout, &self.stdout_examined),
+            ("stderr", &self.stderr, &self.stderr_examined),
+        ] {
+            if !examined.get() && !text.is_empty() {
+                problems.push(format!(
+                    "{name} was never examined, so it must be empty, but it is not: expect it \
+                     with .{name}_is(..) or .{name}_has(..), or opt out with .{name}_any(\"why\")"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            // each stream as `stdout_is` would compare it, ending in a newline
+            let shown = |text: &str| {
+                let text = self.normalize(text);
+                if text.is_empty() || text.ends_with('\n') {
+                    text
+                } else {
+                    format!("{text}\n(no newline at the end)\n")
+                }
+            };
             panic!(
-                "the exit code ({}) of `bitops {}` was never checked: call .code(n)\n--- stdout:\n{}\n--- stderr:\n{}",
-                self.code,
+                "`bitops {}` (run at {}):\n{}\n--- stdout (normalized):\n{}--- stderr (normalized):\n{}---",
                 self.args.join(" "),
-                self.stdout,
-                self.stderr
+                self.location,
+                problems.join("\n"),
+                shown(&self.stdout),
+                shown(&self.stderr)
             );
         }
     }
@@ -301,7 +343,9 @@ impl Test {
     /// and the function `complete -p bitops` names is called as bash calls it. `stdout` is
     /// COMPREPLY, one candidate a line. Completing writes nothing: the whole test folder
     /// is byte-identical afterwards.
+    #[track_caller]
     pub fn complete_bash(self, line: &str) -> Run {
+        let location = Location::caller();
         let script = self.command(&["completions", "bash"]).output().unwrap();
         assert!(
             script.status.success(),
@@ -347,13 +391,19 @@ impl Test {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             code: output.status.code().unwrap_or(-1),
             code_checked: Cell::new(false),
+            stdout_examined: Cell::new(false),
+            stderr_examined: Cell::new(false),
             args: vec!["<TAB> in bash:".into(), line.into()],
+            location,
             root,
             _dir: self.dir,
         }
     }
 
+    /// Runs the binary; the `Run` must have its expectations checked (see `Run`).
+    #[track_caller]
     pub fn run(self) -> Run {
+        let location = Location::caller();
         let before = snapshot(&self.root().join("repo"));
         let output = self.base_command().output().unwrap();
         let after = snapshot(&self.root().join("repo"));
@@ -367,7 +417,10 @@ impl Test {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             code: output.status.code().unwrap_or(-1),
             code_checked: Cell::new(false),
+            stdout_examined: Cell::new(false),
+            stderr_examined: Cell::new(false),
             args: self.args.clone(),
+            location,
             root,
             _dir: self.dir,
         }
@@ -417,12 +470,42 @@ impl Run {
         .into_owned()
     }
 
+    /// Stdout, normalized; counts as examining it.
     pub fn stdout(&self) -> String {
+        self.stdout_examined.set(true);
         self.normalize(&self.stdout)
     }
 
+    /// Stderr, normalized; counts as examining it.
     pub fn stderr(&self) -> String {
+        self.stderr_examined.set(true);
         self.normalize(&self.stderr)
+    }
+
+    /// Stdout as printed (not normalized); counts as examining it.
+    pub fn stdout_text(&self) -> &str {
+        self.stdout_examined.set(true);
+        &self.stdout
+    }
+
+    /// Stderr as printed (not normalized); counts as examining it.
+    pub fn stderr_text(&self) -> &str {
+        self.stderr_examined.set(true);
+        &self.stderr
+    }
+
+    /// Stdout is deliberately not checked, for `reason` (which must be given).
+    pub fn stdout_any(&self, reason: &str) -> &Run {
+        assert!(!reason.trim().is_empty(), "stdout_any needs a reason");
+        self.stdout_examined.set(true);
+        self
+    }
+
+    /// Stderr is deliberately not checked, for `reason` (which must be given).
+    pub fn stderr_any(&self, reason: &str) -> &Run {
+        assert!(!reason.trim().is_empty(), "stderr_any needs a reason");
+        self.stderr_examined.set(true);
+        self
     }
 
     pub fn code(&self, expected: i32) -> &Run {
@@ -452,48 +535,36 @@ impl Run {
     }
 
     pub fn stdout_has(&self, part: &str) -> &Run {
-        assert!(
-            self.stdout().contains(part),
-            "stdout lacks {part:?}:\n{}",
-            self.stdout()
-        );
+        let stdout = self.stdout();
+        assert!(stdout.contains(part), "stdout lacks {part:?}:\n{stdout}");
         self
     }
 
     pub fn stderr_has(&self, part: &str) -> &Run {
-        assert!(
-            self.stderr().contains(part),
-            "stderr lacks {part:?}:\n{}",
-            self.stderr()
-        );
+        let stderr = self.stderr();
+        assert!(stderr.contains(part), "stderr lacks {part:?}:\n{stderr}");
         self
     }
 
     pub fn stdout_lacks(&self, part: &str) -> &Run {
-        assert!(
-            !self.stdout().contains(part),
-            "stdout has {part:?}:\n{}",
-            self.stdout()
-        );
-        self
-    }
-
-    /// Neither stdout nor stderr, as printed (not normalized), contains `part`.
-    pub fn output_lacks(&self, part: &str) -> &Run {
-        assert!(
-            !self.stdout.contains(part) && !self.stderr.contains(part),
-            "output has {part:?}:\n{}\n{}",
-            self.stdout,
-            self.stderr
-        );
+        let stdout = self.stdout();
+        assert!(!stdout.contains(part), "stdout has {part:?}:\n{stdout}");
         self
     }
 
     pub fn stderr_lacks(&self, part: &str) -> &Run {
+        let stderr = self.stderr();
+        assert!(!stderr.contains(part), "stderr has {part:?}:\n{stderr}");
+        self
+    }
+
+    /// Neither stdout nor stderr, as printed (not normalized), contains `part`; counts
+    /// as examining both.
+    pub fn output_lacks(&self, part: &str) -> &Run {
+        let (stdout, stderr) = (self.stdout_text(), self.stderr_text());
         assert!(
-            !self.stderr().contains(part),
-            "stderr has {part:?}:\n{}",
-            self.stderr()
+            !stdout.contains(part) && !stderr.contains(part),
+            "output has {part:?}:\n{stdout}\n{stderr}"
         );
         self
     }
@@ -528,4 +599,82 @@ fn pretty_eq(actual: &str, expected: &str, what: &str) {
     if actual != expected {
         panic!("{what} differs\n--- expected:\n{expected}\n--- actual:\n{actual}\n---");
     }
+}
+
+/// The builder's own rules: the exit code must be checked, and a stream never examined
+/// must be empty.
+#[test]
+fn a_run_fails_the_test_unless_its_code_is_checked_and_its_output_examined() {
+    // What dropping a `Run` after `check` panics with, if it does.
+    fn dropped(args: &[&str], check: fn(&Run)) -> Option<String> {
+        let run = Test::new().args(args).run();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            check(&run);
+            drop(run);
+        }))
+        .err()
+        .map(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| e.downcast_ref::<&str>().unwrap().to_string())
+        })
+    }
+    let version = &["--version"][..];
+    let message = dropped(version, |run| {
+        run.code(0);
+    })
+    .unwrap();
+    assert!(
+        message.starts_with("`bitops --version` (run at tests/test.rs:")
+            && message.contains("\nstdout was never examined, so it must be empty, but it is not")
+            && message.contains("\n--- stdout (normalized):\nbitops ")
+            && !message.contains("stderr was never examined")
+            && !message.contains("exit code"),
+        "{message}"
+    );
+    let message = dropped(version, |run| {
+        run.stdout_has("bitops ");
+    })
+    .unwrap();
+    assert!(
+        message.contains("\nthe exit code (0) was never checked: call .code(n)\n"),
+        "{message}"
+    );
+    assert_eq!(
+        dropped(version, |run| {
+            run.code(0).stdout_has("bitops ");
+        }),
+        None
+    );
+    assert_eq!(
+        dropped(version, |run| {
+            run.code(0)
+                .stdout_any("the version changes with every release");
+        }),
+        None
+    );
+    let message = dropped(version, |run| {
+        run.code(0).stdout_any(" ");
+    })
+    .unwrap();
+    assert_eq!(message, "stdout_any needs a reason");
+
+    let unknown = &["no-such-command"][..];
+    let message = dropped(unknown, |run| {
+        run.code(2);
+    })
+    .unwrap();
+    assert!(
+        message.contains("\nstderr was never examined, so it must be empty, but it is not")
+            && message.contains("\n--- stderr (normalized):\nerror: unrecognized subcommand")
+            && !message.contains("stdout was never examined"),
+        "{message}"
+    );
+    assert_eq!(
+        dropped(unknown, |run| {
+            run.code(2)
+                .stderr_any("clap's usage text is not ours to test");
+        }),
+        None
+    );
 }

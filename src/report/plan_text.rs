@@ -47,7 +47,15 @@ pub fn plan_text(plan: &Plan) -> String {
         };
         let _ = writeln!(s, "  plugin        {}{builtin}", plugin_dir.display());
         hooks(&mut s, "before hooks", &step.before_hooks);
-        let _ = writeln!(s, "  deploy        {}", shell_join(&step.deploy));
+        // The interpreter and script as they are; the arguments quoted (an empty
+        // stack-action shows as '').
+        let split = step.deploy.len().min(2);
+        let _ = writeln!(
+            s,
+            "  deploy        {} {}",
+            step.deploy[..split].join(" "),
+            shell_join(&step.deploy[split..])
+        );
         hooks(&mut s, "after hooks", &step.after_hooks);
         if let Some(t) = step.timeout_secs {
             let _ = writeln!(s, "  timeout       {t}s");
