@@ -10,6 +10,7 @@ pub mod plan;
 pub mod plugins;
 pub mod prepare;
 pub mod resolve;
+pub mod schema;
 pub mod validate;
 
 use crate::app::cli::{Cli, ColorChoice, Command};
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate(args) => validate::validate(&args),
         Command::Resolve(args) => resolve::resolve(&args),
         Command::Plugins(args) => plugins::plugins(&args),
+        Command::Schema(args) => schema::schema(&args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
