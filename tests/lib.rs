@@ -23,3 +23,4 @@ mod plugin_kubectl;
 mod plugin_terraform;
 mod reliability;
 mod reports;
+mod schema;
