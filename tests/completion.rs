@@ -115,6 +115,7 @@ fn subcommands_and_flags_still_complete() {
             list
             plugins
             resolve
+            schema
             completions
             help
             --help

@@ -25,4 +25,5 @@ mod plugin_terraform;
 mod preflight;
 mod reliability;
 mod reports;
+mod schema;
 mod silent;

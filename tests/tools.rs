@@ -38,3 +38,15 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The Python of the tools' venv (`.tools/venv`), which has `jsonschema` and PyYAML.
+/// Panics when it is not there.
+pub fn venv_python() -> PathBuf {
+    let python = tools_bin().join("../venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing (install it with `bash .ci/tools.sh`)",
+        python.display()
+    );
+    python
+}

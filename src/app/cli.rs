@@ -96,6 +96,25 @@ Problems go to stderr with file and line; any error exits 1 and prints nothing.
 Example, in a plugin's deploy.sh (one config per chart, over the tool folder's):
   eval \"$(\"$BITOPS_BIN\" resolve --config \"$chart/bitops.config.yaml\" --config bitops.config.yaml)\"")]
     Resolve(ResolveArgs),
+    /// Print or write JSON Schemas of the config files and the report, for editors and CI
+    #[command(after_help = "\
+JSON Schema draft 2020-12 (only keywords draft-07 tools also know), generated from the code
+and from each plugin's bitops.schema.yaml, so they match what this bitops accepts.
+
+Examples:
+  bitops schema core                      # the core config (`bitops:`), to stdout
+  bitops schema plugin terraform          # a tool folder's config, terraform plugin
+  bitops schema plugin mine --plugins-dir ./plugins
+  bitops schema report | jq .properties.status
+  bitops schema --all --out .bitops       # bitops.config.schema.json, report.schema.json
+                                          # and <plugin>.schema.json for every plugin
+
+Then in a config file (the path is relative to the file):
+  # yaml-language-server: $schema=../.bitops/bitops.config.schema.json
+and in dev/terraform/bitops.config.yaml:
+  # yaml-language-server: $schema=../../.bitops/terraform.schema.json
+Nothing is written without --out.")]
+    Schema(SchemaArgs),
     /// Print a completion script for your shell: subcommands, flags, and what the ops repo holds
     #[command(after_help = "\
 The script asks bitops for the candidates as you type. From the ops repo of the command line
@@ -169,6 +188,54 @@ pub struct DoctorArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true,
+    subcommand_value_name = "SCHEMA"
+)]
+pub struct SchemaArgs {
+    #[command(subcommand)]
+    pub which: Option<SchemaCommand>,
+    /// Every schema: the core config, the report and each plugin's tool config (with --out)
+    #[arg(long, required = true, requires = "out")]
+    pub all: bool,
+    /// Write the schema files into DIR (created when missing) and print their paths
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
+    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// The core config: a bitops.config.yaml with the `bitops:` key (image-level, environment, default folder)
+    Core {
+        /// Write bitops.config.schema.json into DIR instead of printing it
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// The JSON report of `deploy --report` (schema_version 1)
+    Report {
+        /// Write report.schema.json into DIR instead of printing it
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// A tool folder's bitops.config.yaml for one plugin, from its bitops.schema.yaml
+    Plugin {
+        /// Plugin name: installed in --plugins-dir, else built in
+        name: String,
+        /// Folder of installed plugins [default: /opt/bitops/scripts/installed_plugins when it exists]
+        #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
+        plugins_dir: Option<PathBuf>,
+        /// Write <NAME>.schema.json into DIR instead of printing it
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

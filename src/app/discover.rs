@@ -233,6 +233,18 @@ pub struct Setting {
 
 /// The settings of a plugin, from its schema.
 pub fn settings_of(plugins_dir: Option<&Path>, name: &str) -> Result<(Located, Vec<Setting>)> {
+    let (located, parsed) = schema_of(plugins_dir, name)?;
+    let rows = parsed
+        .leaves()
+        .into_iter()
+        .map(|p| setting(name, p))
+        .collect();
+    Ok((located, rows))
+}
+
+/// A plugin (installed in `plugins_dir`, else built in) and its parsed schema; an
+/// unknown plugin, a missing schema or a broken one is an error.
+pub fn schema_of(plugins_dir: Option<&Path>, name: &str) -> Result<(Located, schema::Schema)> {
     let located = plugin::locate(plugins_dir, None, name).ok_or_else(|| {
         Error::Invalid(vec![
             Problem::error(format!("unknown plugin `{name}`")).hint(format!(
@@ -260,12 +272,7 @@ pub fn settings_of(plugins_dir: Option<&Path>, name: &str) -> Result<(Located, V
     let Some(parsed) = parsed else {
         return Err(Error::Invalid(problems));
     };
-    let rows = parsed
-        .leaves()
-        .into_iter()
-        .map(|p| setting(name, p))
-        .collect();
-    Ok((located, rows))
+    Ok((located, parsed))
 }
 
 fn setting(plugin: &str, p: &Property) -> Setting {

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod plugins;
 pub mod prepare;
 pub mod resolve;
+pub mod schema;
 pub mod validate;
 
 use crate::app::cli::{Cli, ColorChoice, Command};
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate(args) => validate::validate(&args),
         Command::Resolve(args) => resolve::resolve(&args),
         Command::Plugins(args) => plugins::plugins(&args),
+        Command::Schema(args) => schema::schema(&args),
         Command::Completions { shell } => {
             emit(&complete::script(shell)?);
             Ok(())

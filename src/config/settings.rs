@@ -136,7 +136,8 @@ impl Settings {
     }
 }
 
-const KNOWN_KEYS: &[&str] = &[
+/// The keys of the `bitops:` map; any other is warned about (an error for `validate`).
+pub const KNOWN_KEYS: &[&str] = &[
     "fail_fast",
     "run_mode",
     "logging",

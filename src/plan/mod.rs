@@ -3,6 +3,7 @@
 //! collected so that a mistake in the last tool stops the run before the first one.
 
 pub mod env;
+pub mod json_schema;
 pub mod lint;
 pub mod load;
 pub mod preflight;

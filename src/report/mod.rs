@@ -5,6 +5,7 @@ pub mod ci;
 pub mod console;
 pub mod event;
 pub mod files;
+pub mod json_schema;
 pub mod junit;
 pub mod lines;
 pub mod log_file;
