@@ -486,6 +486,7 @@ fn a_pinned_version_is_found_or_warned_about_or_with_strict_required() {
         "terraform: warning: options.version asks for terraform 0.12.31, not found (terraform-0.12.31, terraform0.12.31, tfenv); using {}/terraform, which is {have} (set options.version-strict: true to make this an error)\n",
         crate::tools::tools_bin().display()
     ));
+    run.stderr_is(&ok("apply"));
 
     // version-strict: an error, nothing runs
     let tf = Tf::new();
@@ -495,6 +496,7 @@ fn a_pinned_version_is_found_or_warned_about_or_with_strict_required() {
     run.code(1);
     run.stdout_has("terraform: error: options.version requires terraform 0.12.31, but ");
     run.stdout_lacks("running: terraform init");
+    run.stderr_has("[1/1] terraform failed (deploy script, exit 1)");
     assert_eq!(resources(&tf.state_file()), None);
 
     // terraform-VERSION on PATH is used (here a wrapper that reports 0.12.31)
@@ -514,6 +516,7 @@ fn a_pinned_version_is_found_or_warned_about_or_with_strict_required() {
     run.stdout_has(
         "terraform: terraform 0.12.31 (<root>/bin/terraform-0.12.31), stack-action plan\n",
     );
+    run.stderr_has("[1/1] terraform ok in");
 
     // the exact version, or a prefix of it, passes
     let minor = have.rsplit_once('.').unwrap().0.to_string();
