@@ -49,10 +49,7 @@ fn quickstart_dev_deploys_both_tools_with_defaults_merged() {
             "stdout lacks {expected:?}:\n{stdout}"
         );
     }
-    assert!(
-        stderr.contains("skipping before hook README.txt"),
-        "{stderr}"
-    );
+    assert!(!stderr.contains("warning"), "{stderr}");
     assert!(stderr.contains("Summary for environment `dev`"), "{stderr}");
 }
 
@@ -80,7 +77,17 @@ fn quickstart_plan_runs_nothing() {
         "{stdout}"
     );
     assert!(stdout.contains("01-check.sh (with bash)"), "{stdout}");
-    assert!(stdout.contains("README.txt skipped"), "{stdout}");
+    assert!(!stdout.contains("skipped"), "{stdout}");
+}
+
+#[test]
+fn quickstart_passes_validate_all_strict() {
+    let (stdout, stderr, code) = quickstart(&["validate", "--all", "--strict"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("no problems found in 2 environments (dev, prod)"),
+        "{stdout}"
+    );
 }
 
 /// The README's reference table of each built-in plugin is what `plugins show` prints,

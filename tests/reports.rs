@@ -241,7 +241,7 @@ fn an_invalid_config_still_writes_both_reports() {
     assert_eq!(report["problems"][0]["key"], "probe.cli.name");
     let xml = std::fs::read_to_string(run.root.join("j.xml")).unwrap();
     assert!(
-        xml.contains(r#"<testcase name="configuration" classname="bitops.dev">"#),
+        xml.contains(r#"<testcase name="configuration: repo/dev/c/bitops.config.yaml:3" classname="bitops.dev">"#),
         "{xml}"
     );
     assert!(
@@ -314,13 +314,11 @@ fn github_actions_get_groups_annotations_and_a_summary() {
     run.stdout_is(
         "
         ::group::[1/3] a (plugin probe)
-        [1/3] a (plugin probe)
           deploy script: bash <root>/plugins/probe/deploy.sh plan
         deployed a
         [1/3] a ok in <t>
         ::endgroup::
         ::group::[2/3] b (plugin probe)
-        [2/3] b (plugin probe)
           before hook 01.sh: bash <ws>/dev/b/bitops.before-deploy.d/01.sh
         connecting with *****
         cannot reach the cluster
@@ -389,7 +387,6 @@ fn gitlab_gets_collapsible_sections() {
         unindent(
             "
             <section_start>bitops_step_1[collapsed=true]<CR><CLEAR>[1/1] a (plugin probe)
-            [1/1] a (plugin probe)
               deploy script: bash <root>/plugins/probe/deploy.sh plan
             deployed a
             [1/1] a ok in <t>

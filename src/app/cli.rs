@@ -151,6 +151,9 @@ pub struct ValidateArgs {
     pub ci: Ci,
     #[command(flatten)]
     pub inputs: Inputs,
+    /// When to use colour; NO_COLOR in the environment means never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, env = "BITOPS_COLOR")]
+    pub color: ColorChoice,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -69,25 +69,28 @@ pub fn deploy(args: &DeployArgs) -> Result<()> {
             ci,
             terminal: terminal.clone(),
             summary: ctx.env.get("GITHUB_STEP_SUMMARY").map(Into::into),
+            workspace: ctx.env.get("GITHUB_WORKSPACE").map(Into::into),
         }));
     }
-    let render = |color: bool| -> Box<dyn Render> {
+    // The console under CI shows step headers as group titles; the log file has no groups.
+    let render = |color: bool, in_groups: bool| -> Box<dyn Render> {
         match args.log_format {
             LogFormat::Text => Box::new(Text {
                 color,
                 narration,
                 level,
+                in_groups,
             }),
             LogFormat::Json => Box::new(Json::new(narration, level)),
         }
     };
     reporters.push(Box::new(Console {
-        render: render(color),
+        render: render(color, ci != Ci::None),
         terminal: terminal.clone(),
     }));
     let mut log_problem = None;
     if let Some(path) = ctx.settings.log_file() {
-        match LogFile::open(&path, render(false)) {
+        match LogFile::open(&path, render(false, false)) {
             Ok(log) => reporters.push(Box::new(log)),
             Err(e) => {
                 log_problem = Some(
@@ -157,6 +160,7 @@ fn invalid(
             ci,
             terminal: terminal.clone(),
             summary: env.get("GITHUB_STEP_SUMMARY").map(Into::into),
+            workspace: env.get("GITHUB_WORKSPACE").map(Into::into),
         }));
     }
     reporters.push(Box::new(ReportFiles {

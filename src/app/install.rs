@@ -32,6 +32,7 @@ pub fn install(args: &InstallArgs) -> Result<()> {
             color,
             narration: Stream::Err,
             level: settings.log_level,
+            in_groups: false,
         },
         terminal: terminal.clone(),
     };

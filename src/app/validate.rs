@@ -34,11 +34,35 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
     }
     match args.format {
         Format::Json => emit(&json_pretty(&report, &masker)),
-        Format::Text => emit(&crate::plan::validate::text(&report)),
+        Format::Text => {
+            let text = crate::plan::validate::text(&report);
+            // On a terminal (or with --color always): errors red, warnings yellow.
+            let color = crate::app::use_color(args.color, &env, false)
+                && std::io::IsTerminal::is_terminal(&std::io::stdout())
+                || args.color == crate::app::cli::ColorChoice::Always;
+            let text = if color {
+                use crate::report::render::paint;
+                text.lines()
+                    .map(|l| {
+                        if let Some(rest) = l.strip_prefix("error:") {
+                            format!("{}{rest}\n", paint("31", "error:"))
+                        } else if let Some(rest) = l.strip_prefix("warning:") {
+                            format!("{}{rest}\n", paint("33", "warning:"))
+                        } else {
+                            format!("{l}\n")
+                        }
+                    })
+                    .collect()
+            } else {
+                text
+            };
+            emit(&text)
+        }
     }
     if args.ci.resolve(&env) == Ci::Github {
-        for finding in report.problems.iter().filter(|f| f.problem.is_error()) {
-            emit(&(github_problem(&finding.problem) + "\n"));
+        let workspace = env.get("GITHUB_WORKSPACE").map(std::path::Path::new);
+        for finding in &report.problems {
+            emit(&(github_problem(&finding.problem, workspace) + "\n"));
         }
     }
     if report.errors > 0 {

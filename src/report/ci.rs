@@ -38,6 +38,8 @@ pub struct CiLog {
     pub terminal: Arc<Terminal>,
     /// `$GITHUB_STEP_SUMMARY`.
     pub summary: Option<PathBuf>,
+    /// `$GITHUB_WORKSPACE`: annotation paths are relative to it.
+    pub workspace: Option<PathBuf>,
 }
 
 impl CiLog {
@@ -67,7 +69,9 @@ impl Reporter for CiLog {
                     _ => {}
                 }
             }
-            Event::Problem(p) if github && p.is_error() => self.control(github_problem(p)),
+            Event::Problem(p) if github => {
+                self.control(github_problem(p, self.workspace.as_deref()))
+            }
             Event::StepFinished { step, .. } => {
                 let configuration =
                     matches!(&step.status, Status::Failed { part, .. } if part == "configuration");
@@ -94,7 +98,7 @@ impl Reporter for CiLog {
             Event::RunFinished(report) if github => {
                 if report.status == RunStatus::Invalid {
                     for p in report.problems.iter().filter(|p| p.is_error()) {
-                        self.control(github_problem(p));
+                        self.control(github_problem(p, self.workspace.as_deref()));
                     }
                 }
                 if let Some(path) = &self.summary {
@@ -137,6 +141,17 @@ pub fn github_error(
     title: &str,
     message: &str,
 ) -> String {
+    github_annotation("error", file, line, title, message)
+}
+
+/// `::error …` or `::warning …`.
+fn github_annotation(
+    command: &str,
+    file: Option<&Path>,
+    line: Option<usize>,
+    title: &str,
+    message: &str,
+) -> String {
     let mut props = Vec::new();
     if let Some(f) = file {
         props.push(format!("file={}", gh_escape(&f.to_string_lossy(), true)));
@@ -145,10 +160,28 @@ pub fn github_error(
         props.push(format!("line={l}"));
     }
     props.push(format!("title={}", gh_escape(title, true)));
-    format!("::error {}::{}", props.join(","), gh_escape(message, false))
+    format!(
+        "::{command} {}::{}",
+        props.join(","),
+        gh_escape(message, false)
+    )
 }
 
-pub fn github_problem(p: &Problem) -> String {
+/// `file` as GitHub shows it on a pull request: relative to the repository root
+/// (`GITHUB_WORKSPACE`) when it is inside it.
+fn in_workspace(file: &Path, workspace: Option<&Path>) -> PathBuf {
+    let Some(ws) = workspace else {
+        return file.to_path_buf();
+    };
+    let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let ws = std::path::absolute(ws).unwrap_or_else(|_| ws.to_path_buf());
+    abs.strip_prefix(&ws)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| file.to_path_buf())
+}
+
+/// A problem as an annotation: errors as `::error`, warnings as `::warning`.
+pub fn github_problem(p: &Problem, workspace: Option<&Path>) -> String {
     let title = match &p.key {
         Some(k) => format!("bitops: {k}"),
         None => "bitops: configuration".into(),
@@ -157,7 +190,9 @@ pub fn github_problem(p: &Problem) -> String {
     if let Some(h) = &p.hint {
         message.push_str(&format!("\n{h}"));
     }
-    github_error(p.file.as_deref(), p.line, &title, &message)
+    let file = p.file.as_deref().map(|f| in_workspace(f, workspace));
+    let command = if p.is_error() { "error" } else { "warning" };
+    github_annotation(command, file.as_deref(), p.line, &title, &message)
 }
 
 /// GitLab's collapsible section markers.

@@ -8,11 +8,19 @@ use crate::report::model::{RunReport, Status};
 pub fn junit(report: &RunReport) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(format!("bitops deploy {}", report.environment));
-    for problem in &report.problems {
-        let mut case = TestCase::new(
-            "configuration",
-            TestCaseStatus::non_success(NonSuccessKind::Failure),
-        );
+    let mut names: Vec<String> = Vec::new();
+    for (i, problem) in report.problems.iter().enumerate() {
+        // Distinct names: where the problem is, else its number.
+        let mut name = match (&problem.file, problem.line) {
+            (Some(f), Some(l)) => format!("configuration: {}:{l}", f.display()),
+            (Some(f), None) => format!("configuration: {}", f.display()),
+            _ => format!("configuration #{}", i + 1),
+        };
+        if names.contains(&name) {
+            name = format!("{name} #{}", i + 1);
+        }
+        names.push(name.clone());
+        let mut case = TestCase::new(name, TestCaseStatus::non_success(NonSuccessKind::Failure));
         case.set_classname(format!("bitops.{}", report.environment));
         if let TestCaseStatus::NonSuccess { message, .. } = &mut case.status {
             *message = Some(problem.to_string().into());

@@ -91,6 +91,8 @@ pub struct Text {
     /// stderr, or stdout under CI so that groups and output stay in order.
     pub narration: Stream,
     pub level: LogLevel,
+    /// Under CI each step is a group whose title is the step header: not printed twice.
+    pub in_groups: bool,
 }
 
 impl Render for Text {
@@ -99,6 +101,7 @@ impl Render for Text {
             Event::Output(bytes) => emit(Stream::Out, bytes),
             Event::Diagnostic(bytes) if self.color => emit(self.narration, bytes),
             Event::Diagnostic(bytes) => emit(self.narration, &strip_ansi(bytes)),
+            Event::StepStarted { .. } if self.in_groups => {}
             _ => {
                 for (tone, text) in narration(event) {
                     if !shown(tone, self.level) {
