@@ -629,3 +629,31 @@ fn which_bash() -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+#[test]
+fn a_quiet_step_gets_a_heartbeat() {
+    let run = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write("plugins/probe/deploy.sh", "sleep 2.5\necho done\n")
+        .cmd("deploy", "dev")
+        .args(&["--heartbeat", "1s"])
+        .run();
+    run.code(0).stdout_is("done\n");
+    let beats = run.stderr().matches("  … still running (").count();
+    assert!(
+        (1..=3).contains(&beats),
+        "{beats} heartbeats:\n{}",
+        run.stderr()
+    );
+    let run = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write("plugins/probe/deploy.sh", "sleep 1.5\necho done\n")
+        .cmd("deploy", "dev")
+        .args(&["--heartbeat", "0"])
+        .run();
+    run.code(0)
+        .stdout_is("done\n")
+        .stderr_lacks("still running");
+}

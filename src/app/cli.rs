@@ -308,6 +308,9 @@ pub struct DeployArgs {
     /// On a timeout or SIGINT/SIGTERM, how long a step's processes get after SIGTERM before SIGKILL
     #[arg(long, value_name = "DURATION", env = "BITOPS_GRACE_PERIOD", value_parser = parse_duration_flag, default_value = "10s")]
     pub grace_period: std::time::Duration,
+    /// When a step prints nothing for this long, say it is still running (0: never)
+    #[arg(long, value_name = "DURATION", env = "BITOPS_HEARTBEAT", value_parser = parse_duration_flag, default_value = "30s")]
+    pub heartbeat: std::time::Duration,
     /// Keep the temporary workspace after the run and print its path
     #[arg(long, env = "BITOPS_KEEP_WORKSPACE", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub keep_workspace: bool,

@@ -127,6 +127,7 @@ pub fn deploy(args: &DeployArgs) -> Result<()> {
         state_dir,
         wait_lock: args.wait_lock,
         keep_workspace: args.keep_workspace,
+        heartbeat: Some(args.heartbeat).filter(|d| !d.is_zero()),
     };
     let (_, result) = execute::execute(&request);
     let wait = matches!(result, Err(Error::Interrupted { .. })).then_some(DRAIN_AFTER_SIGNAL);

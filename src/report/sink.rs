@@ -22,6 +22,8 @@ pub struct Sink {
     tail: Mutex<VecDeque<String>>,
     /// Whether the last chunk of output needed masking.
     masking: AtomicBool,
+    /// When output or a heartbeat was last shown.
+    last_shown: Mutex<std::time::Instant>,
 }
 
 impl Sink {
@@ -36,6 +38,7 @@ impl Sink {
             terminal,
             tail: Mutex::new(VecDeque::new()),
             masking: AtomicBool::new(false),
+            last_shown: Mutex::new(std::time::Instant::now()),
         })
     }
 
@@ -105,8 +108,24 @@ impl Sink {
         self.emit(Event::Notice { tone, text });
     }
 
+    /// How long nothing was shown (no output, no heartbeat).
+    pub fn quiet_for(&self) -> Duration {
+        self.last_shown
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+
+    /// Something was shown now.
+    pub fn touch(&self) {
+        if let Ok(mut t) = self.last_shown.lock() {
+            *t = std::time::Instant::now();
+        }
+    }
+
     /// Complete lines of a hook's or plugin's output (each ending in a newline).
     pub fn output(&self, chunk: &[u8]) {
+        self.touch();
         let m = self.masker();
         // While chunks keep needing masks, skip the whole-chunk pre-check.
         let check = !self.masking.load(Ordering::Relaxed);

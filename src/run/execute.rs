@@ -28,6 +28,8 @@ pub struct Request<'a> {
     pub state_dir: PathBuf,
     pub wait_lock: Option<Duration>,
     pub keep_workspace: bool,
+    /// A line after this long without output from a step (`--heartbeat`).
+    pub heartbeat: Option<Duration>,
 }
 
 /// Runs the plan: lock, stage, steps. Always returns the report of what happened
@@ -188,6 +190,7 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
                 signals: &mut signals,
                 groups: &mut groups,
                 parts: &mut step_report.parts,
+                heartbeat: req.heartbeat,
             };
             run.run().await
         };
@@ -266,6 +269,7 @@ struct StepRun<'a, 'r> {
     signals: &'r mut Signals,
     groups: &'r mut Vec<i32>,
     parts: &'r mut Vec<PartReport>,
+    heartbeat: Option<Duration>,
 }
 
 /// The environment of a step's processes: the caller's, then the step's variables.
@@ -350,6 +354,7 @@ impl StepRun<'_, '_> {
             env: env.clone(),
             timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
             grace: self.ctx.grace,
+            heartbeat: self.heartbeat,
         };
         let started = Instant::now();
         let (outcome, pgid) = process::run(&spec, self.sink, self.signals).await;

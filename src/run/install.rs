@@ -150,6 +150,7 @@ pub fn install(
                 env: env.with(&vars),
                 timeout: None,
                 grace: Duration::from_secs(10),
+                heartbeat: Some(Duration::from_secs(30)),
             };
             sink.notice(
                 Tone::Plain,

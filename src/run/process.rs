@@ -30,6 +30,9 @@ pub struct Spec {
     pub env: Vec<(OsString, OsString)>,
     pub timeout: Option<Duration>,
     pub grace: Duration,
+    /// After this long without output, say the process is still running (again after
+    /// each such stretch); `None`: never.
+    pub heartbeat: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -193,8 +196,32 @@ pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outco
             None => std::future::pending().await,
         }
     };
+    let started = tokio::time::Instant::now();
+    sink.touch();
+    let heartbeat = async {
+        let Some(every) = spec.heartbeat else {
+            return std::future::pending().await;
+        };
+        loop {
+            let quiet = sink.quiet_for();
+            if quiet >= every {
+                sink.notice(
+                    crate::report::event::Tone::Dim,
+                    &format!(
+                        "  … still running ({})",
+                        crate::report::time::secs(started.elapsed().as_secs_f64())
+                    ),
+                );
+                sink.touch();
+                tokio::time::sleep(every).await;
+            } else {
+                tokio::time::sleep(every - quiet).await;
+            }
+        }
+    };
     let outcome = tokio::select! {
         status = child.wait() => exited(status),
+        () = heartbeat => unreachable!("the heartbeat never ends"),
         _ = timeout => {
             stop_or_kill(pgid, spec.grace, &mut child, signals).await;
             Outcome::TimedOut
