@@ -657,3 +657,24 @@ fn a_quiet_step_gets_a_heartbeat() {
         .stdout_is("done\n")
         .stderr_lacks("still running");
 }
+
+#[test]
+fn waiting_for_the_lock_says_who_holds_it() {
+    let t = holder();
+    let root = t.root().to_path_buf();
+    let first = spawn_deploy(&t, &[], Stdio::null());
+    wait_for(|| root.join("started").exists(), "the first deploy");
+    let second = spawn_deploy(&t, &["--wait-lock", "1s"], Stdio::null());
+    let (code, stderr) = finish(second, Duration::from_secs(20));
+    assert_eq!(code, 75, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "waiting for the lock of `dev`: pid {} on ",
+            first.id()
+        )),
+        "{stderr}"
+    );
+    std::fs::write(root.join("release"), "").unwrap();
+    let (code, _) = finish(first, Duration::from_secs(30));
+    assert_eq!(code, 0);
+}

@@ -67,6 +67,7 @@ fn lock_stage_and_run(req: &Request, report: &mut RunReport) -> Result<()> {
         &ctx.ops_repo,
         &ctx.environment,
         req.wait_lock,
+        &|text| req.sink.notice(Tone::Plain, text),
     )?;
     req.sink.emit(Event::RunStarted {
         environment: &ctx.environment,

@@ -179,10 +179,14 @@ pub fn acquire(
     repo: &Path,
     environment: &str,
     wait: Option<Duration>,
+    notice: &dyn Fn(&str),
 ) -> Result<Lock> {
     ensure_state_dir(state)?;
     let path = lock_path(state, repo, environment);
-    let deadline = wait.map(|w| Instant::now() + w);
+    let started = Instant::now();
+    let deadline = wait.map(|w| started + w);
+    // While waiting: who holds it, once, then a line every 30 s.
+    let mut next_note = started;
     let mut file = loop {
         let mut file = open_lock(&path)?;
         loop {
@@ -191,6 +195,21 @@ pub fn acquire(
                 Err(TryLockError::WouldBlock) => {
                     crate::stop::check()?;
                     if deadline.is_some_and(|d| Instant::now() < d) {
+                        if Instant::now() >= next_note {
+                            let text = if next_note == started {
+                                format!(
+                                    "waiting for the lock of `{environment}`: {}",
+                                    holder_text(&mut file)
+                                )
+                            } else {
+                                format!(
+                                    "still waiting for the lock of `{environment}` ({})",
+                                    crate::report::time::secs(started.elapsed().as_secs_f64())
+                                )
+                            };
+                            notice(&text);
+                            next_note = Instant::now() + Duration::from_secs(30);
+                        }
                         std::thread::sleep(Duration::from_millis(50));
                         continue;
                     }
@@ -235,16 +254,12 @@ fn inheritable(file: &File) {
 }
 
 /// The error of a lock that someone else holds, naming them.
-fn held(
-    file: &mut File,
-    path: &Path,
-    repo: &Path,
-    environment: &str,
-    wait: Option<Duration>,
-) -> Error {
+/// Who holds the lock, from what the lock file says.
+fn holder_text(file: &mut File) -> String {
     let mut text = String::new();
+    let _ = file.rewind();
     let _ = file.read_to_string(&mut text);
-    let who = match serde_json::from_str::<Holder>(&text) {
+    match serde_json::from_str::<Holder>(&text) {
         Ok(h) if h.host == hostname() && !Path::new(&format!("/proc/{}", h.pid)).exists() => {
             format!(
                 "processes that pid {} started on {} at {} (bitops itself is gone; they still run)",
@@ -253,7 +268,17 @@ fn held(
         }
         Ok(h) => format!("pid {} on {}, since {}", h.pid, h.host, h.started_at),
         Err(_) => "another bitops process".into(),
-    };
+    }
+}
+
+fn held(
+    file: &mut File,
+    path: &Path,
+    repo: &Path,
+    environment: &str,
+    wait: Option<Duration>,
+) -> Error {
+    let who = holder_text(file);
     let waited = wait.map_or(String::new(), |w| format!(" (waited {}s)", w.as_secs()));
     Error::Locked(Box::new(
         Problem::error(format!(
@@ -275,8 +300,15 @@ mod tests {
         let repo = tmp.path().join("repo");
         std::fs::create_dir_all(&repo).unwrap();
         let state = tmp.path().join("state");
-        let first = acquire(&state, &repo, "dev", None).unwrap();
-        let err = acquire(&state, &repo, "dev", Some(Duration::from_millis(300))).unwrap_err();
+        let first = acquire(&state, &repo, "dev", None, &|_| {}).unwrap();
+        let err = acquire(
+            &state,
+            &repo,
+            "dev",
+            Some(Duration::from_millis(300)),
+            &|_| {},
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains(&format!("pid {}", std::process::id())),
@@ -285,9 +317,9 @@ mod tests {
         assert!(text.contains("(waited 0s)"), "{text}");
         assert_eq!(err.exit_code(), crate::error::exit::LOCKED);
         // other environments are independent
-        let _other = acquire(&state, &repo, "prod", None).unwrap();
+        let _other = acquire(&state, &repo, "prod", None, &|_| {}).unwrap();
         drop(first);
-        acquire(&state, &repo, "dev", None).unwrap();
+        acquire(&state, &repo, "dev", None, &|_| {}).unwrap();
         let mode = std::fs::metadata(&state).unwrap().permissions();
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
