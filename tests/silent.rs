@@ -123,3 +123,17 @@ fn an_unclosed_bracket_is_reported_where_it_opens() {
         "error: repo/dev/a/bitops.config.yaml:3: invalid YAML: this `[` is never closed (the parser noticed at line 4:",
     );
 }
+
+#[test]
+fn a_hook_whose_interpreter_is_missing_says_so() {
+    let run = base()
+        .executable(
+            "repo/dev/a/bitops.before-deploy.d/check",
+            "#!/usr/bin/python9 -u\nprint('hi')\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(127).stdout_is("").stderr_has(
+        "error: cannot start `<ws>/dev/a/bitops.before-deploy.d/check`: its interpreter `/usr/bin/python9` (from its #! line) is not installed",
+    );
+}

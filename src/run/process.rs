@@ -173,7 +173,7 @@ pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outco
         Err(e) => {
             return (
                 Outcome::SpawnFailed {
-                    error: format!("cannot start `{}`: {e}", program.to_string_lossy()),
+                    error: spawn_error(program.as_ref(), &e),
                 },
                 None,
             );
@@ -291,4 +291,23 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<Sink>) {
         lines.push(&buf, &sink.masker(), &mut |chunk| sink.output(chunk));
     }
     lines.finish(&mut |chunk| sink.output(chunk));
+}
+
+/// Why a program could not start, in words: a script whose `#!` interpreter is missing
+/// says which one (the system only says "No such file or directory").
+fn spawn_error(program: &std::path::Path, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound && program.is_file() {
+        let first = std::fs::read(program)
+            .ok()
+            .and_then(|b| b.split(|&c| c == b'\n').next().map(<[u8]>::to_vec))
+            .unwrap_or_default();
+        if let Some(line) = String::from_utf8_lossy(&first).strip_prefix("#!") {
+            let interpreter = line.split_whitespace().next().unwrap_or("");
+            return format!(
+                "cannot start `{}`: its interpreter `{interpreter}` (from its #! line) is not installed",
+                program.display()
+            );
+        }
+    }
+    format!("cannot start `{}`: {e}", program.display())
 }
