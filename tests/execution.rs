@@ -566,7 +566,8 @@ fn a_hook_that_breaks_a_later_steps_config_fails_that_step() {
           after hook break.sh: bash <ws>/dev/a/bitops.after-deploy.d/break.sh
         [1/3] a ok in <t>
         [2/3] b (plugin probe)
-        error: <ws>/dev/b/bitops.config.yaml:2: `probe.cli.name`: must be a single value, found a list
+        error: repo/dev/b/bitops.config.yaml:2: `probe.cli.name`: must be a single value, found a list
+          hint: the run's copy of this file differs from the ops repo's: a hook of an earlier step changed it
         [2/3] b failed (configuration, exit 1) after <t>
         Summary for environment `dev`:
           #   deployment  plugin  time      result

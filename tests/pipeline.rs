@@ -594,8 +594,8 @@ fn debug_shows_where_each_value_came_from_and_error_hides_progress() {
         .args(&["--log-level", "DEBUG"])
         .run();
     run.code(0)
-        .stderr_has("DEBUG a: cli.name = web (from <ws>/dev/a/bitops.config.yaml:3)")
-        .stderr_has("DEBUG a: options.token = ***** (from <ws>/dev/a/bitops.config.yaml:5)")
+        .stderr_has("DEBUG a: cli.name = web (from repo/dev/a/bitops.config.yaml:3)")
+        .stderr_has("DEBUG a: options.token = ***** (from repo/dev/a/bitops.config.yaml:5)")
         .stderr_has("  before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh\n")
         .stderr_has(&format!(
             "spawn {} <ws>/dev/a/bitops.before-deploy.d/01.sh in <ws>/dev/a",

@@ -149,15 +149,41 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
             builtins: ws.builtin_plugins(),
         };
         let step = plan::build_step(ctx, planned.index, dep, &target, &mut problems);
+        // Name the files of the ops repo, not their copies in the workspace.
+        for p in &mut problems {
+            let Some(copy) = p.file.clone() else { continue };
+            let Ok(rel) = copy.strip_prefix(ws.root()) else {
+                continue;
+            };
+            let original = ctx.ops_repo.join(rel);
+            // A file merged with the default folder's differs anyway.
+            let merged = rel.strip_prefix(&ctx.environment).is_ok_and(|r| {
+                ctx.ops_repo
+                    .join(&ctx.settings.default_folder)
+                    .join(r)
+                    .exists()
+            });
+            if !merged && std::fs::read(&original).ok() != std::fs::read(&copy).ok() {
+                let note = "the run's copy of this file differs from the ops repo's: a hook of an earlier step changed it";
+                p.hint = Some(match p.hint.take() {
+                    Some(h) => format!("{h}; {note}"),
+                    None => note.to_string(),
+                });
+            }
+            p.file = Some(original);
+        }
         // Before anything of this step is shown: its secrets join the masks.
         sink.add_secrets(&secret_values(&step.env, &ctx.settings.secret_env));
         for value in &step.values {
+            let origin = value.origin.to_string();
+            let ws_root = ws.root().to_string_lossy();
+            let repo = ctx.ops_repo.to_string_lossy();
             tracing::debug!(
                 "{}: {} = {} (from {})",
                 step.alias,
                 value.key,
                 value.value.env_text(),
-                value.origin
+                origin.replacen(ws_root.as_ref(), repo.as_ref(), 1)
             );
         }
         step_report.plugin_source = match (&step.plugin_dir, step.plugin_builtin) {
