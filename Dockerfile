@@ -20,8 +20,11 @@
 #                   digest. CI passes a debootstrap'd Debian bookworm (minbase).
 #   TERRAFORM_VERSION, HELM_VERSION, KUBECTL_VERSION and, for each tool, *_BASE_URL and
 #   *_SHA256_AMD64 / *_SHA256_ARM64: where the release archives are downloaded from and
-#   the SHA-256 each must have. The defaults are the vendors' official URLs and sums;
-#   a download whose sum differs fails the build. CI serves the archives from 127.0.0.1.
+#   the SHA-256 each must have. The defaults are the vendors' official URLs and the sums
+#   they publish (Helm's release notes, HashiCorp's SHA256SUMS, dl.k8s.io's .sha256), copied
+#   from public records, as the vendors' sites are not reachable where this file is tested;
+#   only the kubectl amd64 sum could be checked there against the binary itself. A
+#   download whose sum differs fails the build. CI serves the archives from 127.0.0.1.
 #   VERSION, REVISION, CREATED: OCI labels.
 #
 # Secret "ca" (optional): a CA bundle for cargo, pip and curl in the build, for networks

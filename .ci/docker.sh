@@ -102,8 +102,10 @@ $DOCKER rm -f "${CONTAINERS[@]}" >/dev/null 2>&1 || true
 say "engine: $($DOCKER version -f 'server {{.Server.Version}}, client {{.Client.Version}}'), storage $($DOCKER info -f '{{.Driver}}')"
 
 # ---- 2. base and builder images ---------------------------------------------------------
+# The engine keeps the imported image between runs on one machine; the tarball in
+# .tools/docker/ spares the debootstrap when only the engine's store was cleared.
 base_tar="$CACHE/debian-bookworm-minbase.tar"
-if [[ ! -s $base_tar ]]; then
+if ! $DOCKER image inspect "$BASE" >/dev/null 2>&1 && [[ ! -s $base_tar ]]; then
   t=$SECONDS
   say "debootstrap --variant=minbase bookworm (cached in .tools/docker/ afterwards)"
   rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
@@ -433,7 +435,7 @@ $DOCKER build --progress plain -t "$CUSTOM" examples/custom-image >"$CACHE/custo
   die_log "the custom image does not build" "$CACHE/custom.log"
 cr="$WORK/custom-repo"
 cp -a examples/custom-image/ops-repo "$cr"
-out=$($DOCKER run --rm --user "$UID_GID" -e HOME=/tmp -e BITOPS_ENVIRONMENT=dev -v "$cr:/opt/bitops_deployment" "$CUSTOM" 2>&1) ||
+out=$($DOCKER run --rm -e BITOPS_ENVIRONMENT=dev -v "$cr:/opt/bitops_deployment" "$CUSTOM" 2>&1) ||
   { echo "$out" >&2; die "the custom image's deploy failed"; }
 grep -q "greet: hello from a team image from dev (plugin installed 20" <<<"$out" || { echo "$out" >&2; die "the greet plugin did not run"; }
 src=$($DOCKER run --rm --entrypoint cat "$CUSTOM" /opt/bitops/scripts/installed_plugins/greet/.bitops-plugin.json)
