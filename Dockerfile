@@ -1,37 +1,153 @@
-# bitops image: the binary, its built-in plugins (embedded), and the tools they drive:
-# Terraform, Ansible, Helm, kubectl, the AWS CLI and cfn-lint.
-# Build: docker build -t bitops .
-# Run:   docker run --rm -e BITOPS_ENVIRONMENT=dev -v "$PWD:/opt/bitops_deployment" bitops deploy
-# (CI here has no Docker engine: this file is not built by .ci/run.)
-FROM rust:1-bookworm AS build
+# The bitops image: the bitops binary (its six built-in plugins embedded), the tools those
+# plugins drive, and BitOps' folder layout, so that
+#
+#   docker build -t bitops .
+#   docker run --rm -e BITOPS_ENVIRONMENT=dev -v "$PWD:/opt/bitops_deployment" bitops
+#
+# behaves as BitOps' image does. README.md, "Run with Docker", has the details.
+#
+# Needs BuildKit (DOCKER_BUILDKIT=1 with Docker 20.10+; the default builder since 23.0):
+# RUN --mount is used for caches and for an optional CA bundle (see "ca" below). No
+# `# syntax=` line: the frontend built into the engine is enough, and nothing is pulled
+# for it.
+#
+# Build arguments (all optional):
+#   BUILDER_IMAGE   the Rust toolchain image of the first stage. Default: the official
+#                   rust:1.95-bookworm, pinned by digest. CI here cannot pull images and
+#                   passes an image it made itself (debootstrap + the host's Rust 1.95
+#                   toolchain, .ci/docker.sh); the stage's commands are the same.
+#   BASE_IMAGE      the runtime base. Default: the official debian:bookworm-slim, pinned by
+#                   digest. CI passes a debootstrap'd Debian bookworm (minbase).
+#   TERRAFORM_VERSION, HELM_VERSION, KUBECTL_VERSION and, for each tool, *_BASE_URL and
+#   *_SHA256_AMD64 / *_SHA256_ARM64: where the release archives are downloaded from and
+#   the SHA-256 each must have. The defaults are the vendors' official URLs and the sums
+#   they publish (Helm's release notes, HashiCorp's SHA256SUMS, dl.k8s.io's .sha256), copied
+#   from public records, as the vendors' sites are not reachable where this file is tested;
+#   only the kubectl amd64 sum could be checked there against the binary itself. A
+#   download whose sum differs fails the build. CI serves the archives from 127.0.0.1.
+#   VERSION, REVISION, CREATED: OCI labels.
+#
+# Secret "ca" (optional): a CA bundle for cargo, pip and curl in the build, for networks
+# that intercept TLS:  docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt .
+# It is mounted only while a RUN step runs and never lands in a layer.
+#
+# The digests below were taken from public build records of these tags (no registry is
+# reachable where this file is tested); refresh them with
+#   docker buildx imagetools inspect rust:1.95-bookworm
+#   docker buildx imagetools inspect debian:bookworm-slim
+ARG BUILDER_IMAGE=rust:1.95-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1
+ARG BASE_IMAGE=debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
+
+# ---- 1. bitops, built with the locked dependencies ------------------------------------
+FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY plugins ./plugins
-RUN cargo build --release --locked && strip target/release/bitops
+# The registry and target caches live outside the layers: a rebuild after a source change
+# compiles only bitops itself.
+RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
+    --mount=type=cache,id=bitops-cargo-registry,target=/usr/local/cargo/registry \
+    --mount=type=cache,id=bitops-target,target=/src/target \
+    set -eu; \
+    if [ -s /run/secrets/ca ]; then export CARGO_HTTP_CAINFO=/run/secrets/ca; fi; \
+    cargo build --release --locked; \
+    install -D -m 0755 -s target/release/bitops /out/bitops; \
+    /out/bitops --version
 
-FROM debian:bookworm-slim
+# ---- 2. Terraform, Helm, kubectl: the vendors' release archives, checksum-verified ---------
+FROM ${BASE_IMAGE} AS downloads
+ARG TARGETARCH
 ARG TERRAFORM_VERSION=1.15.5
-ARG HELM_VERSION=3.19.0
-ARG KUBECTL_VERSION=1.35.0
+ARG TERRAFORM_BASE_URL=https://releases.hashicorp.com/terraform
+ARG TERRAFORM_SHA256_AMD64=702b2136af6728c8ff037f843dd2dbce2b7ad88786b7381d1d72aefa250f601c
+ARG TERRAFORM_SHA256_ARM64=06e7b48de826146c6d9331ba35b13da12332d8392be30d1dd6b789ba4713fff0
+ARG HELM_VERSION=4.1.4
+ARG HELM_BASE_URL=https://get.helm.sh
+ARG HELM_SHA256_AMD64=70b2c30a19da4db264dfd68c8a3664e05093a361cefd89572ffb36f8abfa3d09
+ARG HELM_SHA256_ARM64=13d03672be289045d2ff00e4e345d61de1c6f21c1257a45955a30e8ae036d8f1
+ARG KUBECTL_VERSION=1.35.2
+ARG KUBECTL_BASE_URL=https://dl.k8s.io/release
+ARG KUBECTL_SHA256_AMD64=924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277
+ARG KUBECTL_SHA256_ARM64=cd859449f54ad2cb05b491c490c13bb836cdd0886ae013c0aed3dd67ff747467
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bash ca-certificates curl git tini unzip \
-      python3 python3-venv openssh-client \
+ && apt-get install -y --no-install-recommends ca-certificates curl unzip \
  && rm -rf /var/lib/apt/lists/*
-RUN python3 -m venv /opt/tools \
- && /opt/tools/bin/pip install --no-cache-dir ansible-core awscli cfn-lint \
- && ln -s /opt/tools/bin/ansible-playbook /opt/tools/bin/aws /opt/tools/bin/cfn-lint /usr/local/bin/
-RUN curl -fsSLo /tmp/tf.zip "https://releases.hashicorp.com/terraform/${TERRAFORM_VERSION}/terraform_${TERRAFORM_VERSION}_linux_amd64.zip" \
- && unzip -q /tmp/tf.zip terraform -d /usr/local/bin && rm /tmp/tf.zip \
- && curl -fsSL "https://get.helm.sh/helm-v${HELM_VERSION}-linux-amd64.tar.gz" | tar -xz -C /tmp \
- && mv /tmp/linux-amd64/helm /usr/local/bin/helm && rm -rf /tmp/linux-amd64 \
- && curl -fsSLo /usr/local/bin/kubectl "https://dl.k8s.io/release/v${KUBECTL_VERSION}/bin/linux/amd64/kubectl" \
- && chmod 755 /usr/local/bin/kubectl
-COPY --from=build /src/target/release/bitops /usr/local/bin/bitops
-# The BitOps layout: installed plugins (the built-in ones by default) and the log folder.
+RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
+    set -eu; \
+    arch="${TARGETARCH:-$(dpkg --print-architecture)}"; \
+    case "$arch" in \
+      amd64) tf_sum=$TERRAFORM_SHA256_AMD64 helm_sum=$HELM_SHA256_AMD64 kubectl_sum=$KUBECTL_SHA256_AMD64 ;; \
+      arm64) tf_sum=$TERRAFORM_SHA256_ARM64 helm_sum=$HELM_SHA256_ARM64 kubectl_sum=$KUBECTL_SHA256_ARM64 ;; \
+      *) echo "unsupported architecture: $arch (amd64 and arm64 are)" >&2; exit 1 ;; \
+    esac; \
+    ca=; if [ -s /run/secrets/ca ]; then ca="--cacert /run/secrets/ca"; fi; \
+    fetch() { \
+      echo "downloading $1"; \
+      curl -fsSL --retry 3 $ca -o "$2" "$1"; \
+      echo "$3  $2" | sha256sum -c - || { echo "SHA-256 mismatch for $1" >&2; exit 1; }; \
+    }; \
+    mkdir -p /dl /out; cd /dl; \
+    fetch "$TERRAFORM_BASE_URL/$TERRAFORM_VERSION/terraform_${TERRAFORM_VERSION}_linux_$arch.zip" terraform.zip "$tf_sum"; \
+    unzip -q terraform.zip terraform -d /out; \
+    fetch "$HELM_BASE_URL/helm-v$HELM_VERSION-linux-$arch.tar.gz" helm.tar.gz "$helm_sum"; \
+    tar -xzf helm.tar.gz "linux-$arch/helm"; mv "linux-$arch/helm" /out/helm; \
+    fetch "$KUBECTL_BASE_URL/v$KUBECTL_VERSION/bin/linux/$arch/kubectl" /out/kubectl "$kubectl_sum"; \
+    chmod 0755 /out/terraform /out/helm /out/kubectl; \
+    cd /; rm -rf /dl
+
+# ---- 3. the image ---------------------------------------------------------------------
+FROM ${BASE_IMAGE}
+# What hooks and playbooks commonly use (git jq rsync wget curl unzip ssh), Python for
+# Ansible and the AWS CLI, tini as PID 1.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      bash ca-certificates curl git jq openssh-client python3 python3-venv rsync tini unzip wget \
+ && rm -rf /var/lib/apt/lists/*
+# Python tools, pinned: the full `ansible` package (ansible-core plus the community
+# collections, amazon.aws and community.aws among them) with boto3/botocore for the AWS
+# modules, as BitOps' Ansible plugin has them; the AWS CLI; cfn-lint. In a venv whose
+# bin/ is first on PATH, so `python3` in a hook or Ansible's interpreter discovery on
+# localhost finds these packages.
+ENV PATH=/opt/bitops/venv/bin:$PATH
+RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
+    --mount=type=cache,id=bitops-pip,target=/root/.cache/pip \
+    set -eu; \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    python3 -m venv /opt/bitops/venv; \
+    /opt/bitops/venv/bin/pip install --disable-pip-version-check -q \
+      ansible==12.3.0 ansible-core==2.19.14 \
+      boto3==1.44.8 botocore==1.44.8 \
+      awscli==1.46.3 \
+      cfn-lint==1.58.0
+COPY --from=downloads /out/ /usr/local/bin/
+COPY --from=build /out/bitops /usr/local/bin/bitops
+# The BitOps layout: the image-level config (bitops' built-in default: BitOps' standard
+# deployment order and plugin list), the plugins folder, the mount point of the ops repo,
+# the log folder (world-writable and sticky, like /tmp, so that `--user` runs can log).
+# The plugins folder starts empty: the six built-in plugins are used from the binary
+# whenever the folder has none of that name. An image FROM this one adds its own with
+# `bitops install` (README, "Custom image"); were the built-ins installed here, that
+# install would have to replace directories of a lower layer, which overlayfs refuses
+# (EXDEV) and `bitops install` does not yet work around.
+COPY src/repo/default_config.yaml /opt/bitops/bitops.config.yaml
 RUN mkdir -p /opt/bitops/scripts/installed_plugins /opt/bitops_deployment /var/log/bitops \
- && bitops install --plugins-dir /opt/bitops/scripts/installed_plugins
+ && chmod 1777 /var/log/bitops \
+ && export CHECKPOINT_DISABLE=1 \
+ && bitops --version && bitops plugins && terraform version && helm version --short \
+ && kubectl version --client && ansible-playbook --version && aws --version && cfn-lint --version
 WORKDIR /opt/bitops_deployment
-# tini reaps orphaned processes, which a PID 1 must do
+# Last, so that a new revision changes only the image's metadata, not its layers.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="bitops" \
+      org.opencontainers.image.description="Deploys BitOps operations repos: bitops with Terraform, Ansible, Helm, kubectl, the AWS CLI and cfn-lint" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
+# tini is PID 1: it forwards `docker stop`'s SIGTERM to bitops (which stops the running
+# step's process group, writes its report and exits 143) and reaps orphans.
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/bitops"]
 CMD ["deploy"]
