@@ -135,9 +135,9 @@ pub fn install(
         let backup = staging.path().join(format!(".previous-{}", src.name));
         let had_previous = target.exists();
         if had_previous {
-            fs::rename(&target, &backup).map_err(|e| Error::io("move aside", &target, e))?;
+            move_dir(&target, &backup).map_err(|e| Error::io("move aside", &target, e))?;
         }
-        fs::rename(&staged, &target).map_err(|e| Error::io("install", &target, e))?;
+        move_dir(&staged, &target).map_err(|e| Error::io("install", &target, e))?;
         let script = target.join(&manifest.install.install_script);
         let outcome = if script.is_file() {
             let vars = crate::plan::env::plugin_vars(&src.name, &target, Some(plugins_dir), env);
@@ -180,7 +180,7 @@ pub fn install(
             other => {
                 let _ = fs::remove_dir_all(&target);
                 if had_previous {
-                    let _ = fs::rename(&backup, &target);
+                    let _ = move_dir(&backup, &target);
                 }
                 let (code, what) = match other {
                     Outcome::Exited { code } => (code, format!("exit code {code}")),
@@ -227,5 +227,19 @@ pub fn install(
             failed: failed.len(),
             total,
         })
+    }
+}
+
+/// Renames a folder; across file systems, or out of a lower overlayfs layer (a plugin
+/// installed by an image this one is built `FROM`: EXDEV), copies it and removes the
+/// original.
+fn move_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    match fs::rename(from, to) {
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            crate::files::copy_tree(from, to, &crate::files::same_link)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            fs::remove_dir_all(from)
+        }
+        other => other,
     }
 }
