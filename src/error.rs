@@ -238,6 +238,9 @@ pub enum Error {
     /// The problems were already printed (e.g. by `validate`); exit 1 quietly.
     #[error("")]
     Reported,
+    /// The error was already printed (as a JSON line); exit with its code quietly.
+    #[error("")]
+    Printed { code: i32 },
     #[error("interrupted by {}; the run was stopped, its workspace removed", .signal.name())]
     Interrupted { signal: Signal },
 }
@@ -268,6 +271,7 @@ impl Error {
                 .find(|p| p.is_error())
                 .map_or(exit::FAILURE, |p| p.kind.exit_code()),
             Error::Locked(_) => exit::LOCKED,
+            Error::Printed { code } => *code,
             Error::Io { .. } | Error::SomeFailed { .. } | Error::Reported => exit::FAILURE,
             Error::StepFailed { code, .. } => *code,
             Error::TimedOut { .. } => exit::TIMED_OUT,

@@ -16,7 +16,7 @@ fn main() {
             let mut stderr = std::io::stderr().lock();
             let _ = match &e {
                 error::Error::Invalid(_) | error::Error::Locked(_) => writeln!(stderr, "{e}"),
-                error::Error::Reported => Ok(()),
+                error::Error::Reported | error::Error::Printed { .. } => Ok(()),
                 _ => writeln!(stderr, "error: {e}"),
             };
             e.exit_code()

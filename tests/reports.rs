@@ -435,3 +435,48 @@ fn json_log_lines_for_log_shippers() {
             .all(|l| l["time"].as_str().unwrap().ends_with('Z'))
     );
 }
+
+/// Every line of a stream as JSON.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn with_json_logs_every_line_is_json_with_structured_fields() {
+    let run = failing()
+        .cmd("deploy", "dev")
+        .args(&["--log-format", "json"])
+        .run();
+    run.code(7);
+    let err = json_lines(run.stderr_text());
+    let out = json_lines(run.stdout_text());
+    let finished: Vec<&serde_json::Value> = err
+        .iter()
+        .chain(&out)
+        .filter(|l| l["event"] == "step_finished")
+        .collect();
+    assert_eq!(finished[0]["step"], "a");
+    assert_eq!(finished[0]["status"], "ok");
+    assert_eq!(finished[1]["status"], "failed");
+    assert_eq!(finished[1]["exit_code"], 7);
+    assert!(finished[1]["duration_ms"].is_u64());
+    let last = err.last().unwrap();
+    assert_eq!(last["event"], "error");
+    assert_eq!(last["exit_code"], 7);
+    // a configuration error, before anything runs, with its file and line
+    let run = failing()
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            "probe:\n  cli: {name: [x]}\n",
+        )
+        .cmd("deploy", "dev")
+        .args(&["--log-format", "json"])
+        .run();
+    run.code(1).stdout_is("");
+    let err = json_lines(run.stderr_text());
+    let problem = err.iter().find(|l| l["event"] == "error").unwrap();
+    assert_eq!(problem["file"], "repo/dev/a/bitops.config.yaml");
+    assert_eq!(problem["line"], 2);
+}

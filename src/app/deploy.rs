@@ -27,6 +27,40 @@ use crate::run::execute::{self, Request};
 const DRAIN_AFTER_SIGNAL: Duration = Duration::from_secs(2);
 
 pub fn deploy(args: &DeployArgs) -> Result<()> {
+    let result = deploy_inner(args);
+    match (args.log_format, result) {
+        // Every line JSON, the final error too: one line per configuration problem (with
+        // its file and line), or the error with its exit code.
+        (LogFormat::Json, Err(e)) if !matches!(e, Error::Printed { .. } | Error::Reported) => {
+            let code = e.exit_code();
+            let mut text = String::new();
+            match &e {
+                Error::Invalid(problems) => {
+                    for p in problems {
+                        let file = p.file.as_ref().map(|f| f.display().to_string());
+                        text.push_str(&crate::report::render::json_error_line(
+                            &p.to_string(),
+                            code,
+                            file.as_deref(),
+                            p.line,
+                        ));
+                    }
+                }
+                other => text.push_str(&crate::report::render::json_error_line(
+                    &format!("error: {other}"),
+                    code,
+                    None,
+                    None,
+                )),
+            }
+            crate::app::emit_err(&text);
+            Err(Error::Printed { code })
+        }
+        (_, result) => result,
+    }
+}
+
+fn deploy_inner(args: &DeployArgs) -> Result<()> {
     // From the first instruction: no signal ends a deploy without winding it down.
     crate::run::signals::install()?;
     let env = EnvVars::from_process();

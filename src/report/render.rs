@@ -136,6 +136,10 @@ impl Json {
     }
 
     fn line(&self, level: &str, stream: &str, message: &str) -> String {
+        self.line_with(level, stream, message, &Fields::default())
+    }
+
+    fn line_with(&self, level: &str, stream: &str, message: &str, fields: &Fields) -> String {
         #[derive(Serialize)]
         struct JsonLine<'a> {
             time: String,
@@ -144,16 +148,124 @@ impl Json {
             step: Option<&'a str>,
             stream: &'a str,
             message: &'a str,
+            #[serde(flatten)]
+            fields: &'a Fields,
         }
         let line = JsonLine {
             time: now_rfc3339(),
             level,
-            step: self.step.as_deref(),
+            step: fields.step.as_deref().or(self.step.as_deref()),
             stream,
             message,
+            fields,
         };
         serde_json::to_string(&line).unwrap_or_default() + "\n"
     }
+}
+
+/// The structured fields of a JSON line, for log shippers to filter on.
+#[derive(Debug, Default, Serialize)]
+pub struct Fields {
+    #[serde(skip)]
+    pub step: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl Fields {
+    /// What an event says in fields.
+    fn of(event: &Event) -> Fields {
+        let status_name = |s: &Status| {
+            serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.get("status").and_then(|x| x.as_str()).map(String::from))
+        };
+        let code = |s: &Status| match s {
+            Status::Failed { exit_code, .. }
+            | Status::TimedOut { exit_code, .. }
+            | Status::Interrupted { exit_code, .. } => Some(*exit_code),
+            Status::Ok => Some(0),
+            _ => None,
+        };
+        match event {
+            Event::Notice { .. } => Fields {
+                event: Some("notice"),
+                ..Fields::default()
+            },
+            Event::Problem(p) => Fields {
+                event: Some("problem"),
+                file: p.file.as_ref().map(|f| f.display().to_string()),
+                line: p.line,
+                ..Fields::default()
+            },
+            Event::StepStarted { .. } => Fields {
+                event: Some("step_started"),
+                ..Fields::default()
+            },
+            Event::PartStarted { .. } => Fields {
+                event: Some("part_started"),
+                ..Fields::default()
+            },
+            Event::PartSkipped { .. } => Fields {
+                event: Some("part_skipped"),
+                ..Fields::default()
+            },
+            Event::StepFinished { step, .. } => Fields {
+                step: Some(step.alias.clone()),
+                event: Some("step_finished"),
+                status: status_name(&step.status),
+                duration_ms: Some((step.seconds * 1000.0).round() as u64),
+                exit_code: code(&step.status),
+                ..Fields::default()
+            },
+            Event::Interrupted { .. } => Fields {
+                event: Some("interrupted"),
+                ..Fields::default()
+            },
+            Event::RunFinished(r) => Fields {
+                event: Some("run_finished"),
+                status: serde_json::to_value(r.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from)),
+                duration_ms: Some((r.seconds * 1000.0).round() as u64),
+                exit_code: Some(r.exit_code),
+                ..Fields::default()
+            },
+            _ => Fields::default(),
+        }
+    }
+}
+
+/// A JSON line for an error bitops ends with (`--log-format json`): every line is JSON.
+pub fn json_error_line(
+    message: &str,
+    exit_code: i32,
+    file: Option<&str>,
+    line: Option<usize>,
+) -> String {
+    let json = Json::new(Stream::Err, LogLevel::Error);
+    json.line_with(
+        "error",
+        "bitops",
+        message,
+        &Fields {
+            event: Some("error"),
+            exit_code: Some(exit_code),
+            file: file.map(String::from),
+            line,
+            ..Fields::default()
+        },
+    )
 }
 
 impl Render for Json {
@@ -176,6 +288,7 @@ impl Render for Json {
                 emit(self.narration, line.as_bytes());
             }
             _ => {
+                let fields = Fields::of(event);
                 if let Event::StepFinished { .. } = event {
                     self.step = None;
                 }
@@ -183,7 +296,7 @@ impl Render for Json {
                     if !shown(tone, self.level) {
                         continue;
                     }
-                    let line = self.line(tone.level(), "bitops", &text);
+                    let line = self.line_with(tone.level(), "bitops", &text, &fields);
                     emit(self.narration, line.as_bytes());
                 }
                 if let Event::StepStarted { alias, .. } = event {
