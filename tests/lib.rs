@@ -23,6 +23,7 @@ mod plugin_helm;
 mod plugin_kubectl;
 mod plugin_terraform;
 mod preflight;
+mod recipes;
 mod reliability;
 mod reports;
 mod schema;
