@@ -509,3 +509,83 @@ fn validate_one_environment_clean_and_with_warnings() {
         .code(0)
         .stdout_is("no problems found in 1 environment (dev)\n");
 }
+
+#[test]
+fn markdown_works_wherever_it_is_accepted() {
+    let t = || {
+        Test::new()
+            .probe_plugin("probe", PROBE_SCHEMA, &[])
+            .deployments(&["a"])
+    };
+    let run = t()
+        .args(&["list", "--ops-repo", "repo", "--format", "markdown"])
+        .run();
+    run.code(0)
+        .stderr_is("")
+        .stdout_has("| ENVIRONMENT | TOOL FOLDERS |\n|---|---|\n| dev | a |\n");
+    let run = t()
+        .args(&[
+            "list",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--format",
+            "markdown",
+        ])
+        .run();
+    run.code(0)
+        .stderr_is("")
+        .stdout_has("| # | DEPLOYMENT | PLUGIN | FOLDER | PLUGIN SOURCE |\n");
+    let run = t()
+        .args(&[
+            "plugins",
+            "--plugins-dir",
+            "plugins",
+            "--format",
+            "markdown",
+        ])
+        .run();
+    run.code(0)
+        .stderr_is("")
+        .stdout_has("| PLUGIN | SOURCE |\n|---|---|\n");
+    // formats that have no markdown form do not accept it
+    let run = t()
+        .args(&["plan", "-e", "dev", "--format", "markdown"])
+        .run();
+    run.code(2)
+        .stdout_is("")
+        .stderr_has("invalid value 'markdown' for '--format <FORMAT>'");
+}
+
+#[test]
+fn a_settings_table_wraps_its_description_to_the_terminal_width() {
+    let run = Test::new()
+        .args(&[
+            "plugins",
+            "show",
+            "terraform",
+            "--plugins-dir",
+            "/nonexistent",
+        ])
+        .env("COLUMNS", "200")
+        .run();
+    run.code(0).stderr_is("");
+    let lines: Vec<String> = run.stdout().lines().map(String::from).collect();
+    for line in &lines {
+        assert!(line.chars().count() <= 200, "too wide: {line}");
+    }
+    // continuation lines start under the description column; keys are never cut
+    assert!(
+        lines.iter().any(|l| l.starts_with(&" ".repeat(40))),
+        "nothing wrapped:\n{}",
+        run.stdout()
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("cli.var-file "))
+    );
+}

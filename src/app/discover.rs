@@ -12,26 +12,73 @@ use crate::error::{Error, Problem, Result};
 use crate::plugin::schema::{self, Property};
 use crate::plugin::{self, Located};
 
-/// Aligned text columns; the last column is not padded.
+/// The width of the terminal stdout writes to: `COLUMNS`, else the terminal's own;
+/// `None` when stdout is not a terminal (a pipe or a file gets lines as they are).
+fn terminal_width() -> Option<usize> {
+    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(cols);
+    }
+    // SAFETY: TIOCGWINSZ fills a winsize for a terminal, and fails otherwise.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+}
+
+/// `text` cut at spaces into lines of at most `width` characters (a longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line at least");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
+/// Aligned text columns; the last column is not padded, and on a terminal it wraps to the
+/// terminal's width (the other columns, the key among them, never wrap).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    table_for(header, rows, terminal_width())
+}
+
+fn table_for(header: &[&str], rows: &[Vec<String>], width: Option<usize>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
+    let last = header.len().saturating_sub(1);
+    // Where the last column starts: a space, each padded column after a space, a space.
+    let indent = 1 + widths[..last].iter().map(|w| w + 1).sum::<usize>() + 1;
+    let room = width.map(|w| w.saturating_sub(indent)).filter(|r| *r >= 20);
     let line = |cells: Vec<&str>| {
         let mut s = String::from(" ");
-        let last = cells.len().saturating_sub(1);
-        for (i, cell) in cells.into_iter().enumerate() {
-            if i == last {
-                s.push(' ');
-                s.push_str(cell);
-            } else {
-                let _ = write!(s, " {cell:<w$}", w = widths[i]);
-            }
+        for (i, cell) in cells.iter().enumerate().take(last) {
+            let _ = write!(s, " {cell:<w$}", w = widths[i]);
         }
-        s.trim_end().to_string() + "\n"
+        let text = cells.get(last).copied().unwrap_or("");
+        let pieces = match room {
+            Some(r) if text.chars().count() > r => wrap(text, r),
+            _ => vec![text.to_string()],
+        };
+        let lead = s.chars().count() + 1;
+        let mut out = String::new();
+        for (n, piece) in pieces.iter().enumerate() {
+            if n == 0 {
+                out.push_str(format!("{s} {piece}").trim_end());
+            } else {
+                out.push_str(&format!("{}{piece}", " ".repeat(lead)));
+            }
+            out.push('\n');
+        }
+        out
     };
     let mut out = line(header.to_vec());
     for row in rows {
@@ -79,7 +126,7 @@ pub fn environments(repo: &Path) -> Vec<EnvSummary> {
         .collect()
 }
 
-pub fn environments_text(repo: &Path, envs: &[EnvSummary]) -> String {
+pub fn environments_text(repo: &Path, envs: &[EnvSummary], format: TableFormat) -> String {
     if envs.is_empty() {
         return format!(
             "No environments in {} (an environment is a top-level folder not starting with `_` or `.`).\n",
@@ -93,7 +140,7 @@ pub fn environments_text(repo: &Path, envs: &[EnvSummary]) -> String {
     format!(
         "Environments in {}:\n{}",
         repo.display(),
-        table(&["ENVIRONMENT", "TOOL FOLDERS"], &rows)
+        render(format, &["ENVIRONMENT", "TOOL FOLDERS"], &rows)
     )
 }
 
@@ -123,7 +170,12 @@ pub fn deployments(
         .collect()
 }
 
-pub fn deployments_text(env: &str, from: Option<&Path>, deps: &[DeploymentSummary]) -> String {
+pub fn deployments_text(
+    env: &str,
+    from: Option<&Path>,
+    deps: &[DeploymentSummary],
+    format: TableFormat,
+) -> String {
     let rows: Vec<Vec<String>> = deps
         .iter()
         .enumerate()
@@ -144,7 +196,8 @@ pub fn deployments_text(env: &str, from: Option<&Path>, deps: &[DeploymentSummar
     let from = from.map_or(String::new(), |f| format!(" (from {})", f.display()));
     format!(
         "Deployments of `{env}`{from}, in order:\n{}",
-        table(
+        render(
+            format,
             &["#", "DEPLOYMENT", "PLUGIN", "FOLDER", "PLUGIN SOURCE"],
             &rows
         )
@@ -203,7 +256,7 @@ pub fn plugins(plugins_dir: Option<&Path>) -> Vec<PluginSummary> {
         .collect()
 }
 
-pub fn plugins_text(list: &[PluginSummary]) -> String {
+pub fn plugins_text(list: &[PluginSummary], format: TableFormat) -> String {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|p| {
@@ -215,7 +268,15 @@ pub fn plugins_text(list: &[PluginSummary]) -> String {
             vec![p.name.clone(), format!("{}{note}", p.source)]
         })
         .collect();
-    table(&["PLUGIN", "SOURCE"], &rows)
+    render(format, &["PLUGIN", "SOURCE"], &rows)
+}
+
+/// A table as text columns, or as Markdown with `--format markdown`.
+fn render(format: TableFormat, header: &[&str], rows: &[Vec<String>]) -> String {
+    match format {
+        TableFormat::Markdown => markdown(header, rows),
+        _ => table(header, rows),
+    }
 }
 
 #[derive(Serialize)]

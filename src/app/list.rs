@@ -18,7 +18,7 @@ pub fn list(args: &ListArgs) -> Result<()> {
         let envs = discover::environments(&repo);
         match args.format {
             TableFormat::Json => print_json(&envs),
-            _ => emit(&discover::environments_text(&repo, &envs)),
+            format => emit(&discover::environments_text(&repo, &envs, format)),
         }
         return Ok(());
     };
@@ -32,10 +32,11 @@ pub fn list(args: &ListArgs) -> Result<()> {
     let deps = discover::deployments(&settings, &view, plugins_dir.as_deref());
     match args.format {
         TableFormat::Json => print_json(&deps),
-        _ => emit(&discover::deployments_text(
+        format => emit(&discover::deployments_text(
             &environment,
             settings.deployments_file.as_deref(),
             &deps,
+            format,
         )),
     }
     Ok(())

@@ -13,7 +13,7 @@ pub fn plugins(args: &PluginsArgs) -> Result<()> {
             let list = discover::plugins(plugins_dir.as_deref());
             match args.format {
                 TableFormat::Json => print_json(&list),
-                _ => emit(&discover::plugins_text(&list)),
+                format => emit(&discover::plugins_text(&list, format)),
             }
         }
         Some(PluginsCommand::Show { name }) => {
