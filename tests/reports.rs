@@ -126,7 +126,8 @@ fn the_json_report_of_a_failed_run() {
                       ],
                       "outcome": "failed",
                       "exit_code": 7,
-                      "seconds": 0
+                      "seconds": 0,
+                      "file": "repo/dev/b/bitops.before-deploy.d/01.sh"
                     }
                   ],
                   "output_tail": [
@@ -323,7 +324,7 @@ fn github_actions_get_groups_annotations_and_a_summary() {
         connecting with *****
         cannot reach the cluster
         [2/3] b failed (before hook 01.sh, exit 7) after <t>
-        ::error title=bitops%3A b failed::b failed (before hook 01.sh, exit 7)
+        ::error file=repo/dev/b/bitops.before-deploy.d/01.sh,title=bitops%3A b failed::b failed (before hook 01.sh, exit 7)
         ::endgroup::
         Summary for environment `dev`:
           #   deployment  plugin  time      result

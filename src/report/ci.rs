@@ -76,8 +76,16 @@ impl Reporter for CiLog {
                 let configuration =
                     matches!(&step.status, Status::Failed { part, .. } if part == "configuration");
                 if github && step.status.failed() && !configuration {
+                    // A failed hook points at its file in the ops repo.
+                    let file = step
+                        .parts
+                        .iter()
+                        .rev()
+                        .find(|p| p.outcome != "ok" && p.outcome != "skipped")
+                        .and_then(|p| p.file.as_deref())
+                        .map(|f| in_workspace(f, self.workspace.as_deref()));
                     self.control(github_error(
-                        None,
+                        file.as_deref(),
                         None,
                         &format!("bitops: {} failed", step.alias),
                         &format!("{} {}", step.alias, step.status.describe()),

@@ -55,7 +55,8 @@ fn part() -> Json {
             "outcome": {"enum": ["ok", "failed", "timed_out", "interrupted", "skipped"]},
             "exit_code": {"type": ["integer", "null"]},
             "seconds": {"type": "number", "minimum": 0},
-            "skip_reason": {"description": "Why a hook was skipped; only then present.", "type": "string"}
+            "skip_reason": {"description": "Why a hook was skipped; only then present.", "type": "string"},
+            "file": {"description": "A hook's file in the ops repo; only for hooks.", "type": "string"}
         },
         "allOf": [
             when("outcome", "ok", json!({"properties": {"exit_code": {"const": 0}}})),
@@ -257,6 +258,7 @@ mod tests {
             exit_code,
             seconds: 0.25,
             skip_reason: skipped.then(|| "not executable".into()),
+            file: None,
         }
     }
 

@@ -74,6 +74,9 @@ pub struct PartReport {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+    /// A hook's file in the ops repo (not its copy in the workspace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +154,7 @@ impl Mask for PartReport {
         self.name.mask_with(m);
         self.command.mask_with(m);
         self.skip_reason.mask_with(m);
+        self.file.mask_with(m);
     }
 }
 

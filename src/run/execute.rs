@@ -364,6 +364,7 @@ impl StepRun<'_, '_> {
                 exit_code: None,
                 seconds: 0.0,
                 skip_reason: Some(reason),
+                file: self.repo_file(part.script),
             });
             return Status::Ok;
         };
@@ -433,8 +434,15 @@ impl StepRun<'_, '_> {
             exit_code: code,
             seconds: started.elapsed().as_secs_f64(),
             skip_reason: None,
+            file: self.repo_file(part.script),
         });
         status
+    }
+
+    /// A hook's file in the ops repo, from its copy in the workspace.
+    fn repo_file(&self, script: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+        let rel = script?.strip_prefix(self.ws.root()).ok()?;
+        Some(self.ctx.ops_repo.join(rel))
     }
 
     fn finished(&mut self, part: PartReport) {
