@@ -88,7 +88,7 @@ fn every_plugin_in_one_deploy_then_a_dry_run_that_changes_nothing() {
         .lines()
         .skip_while(|l| !l.starts_with("Summary"))
         .collect();
-    assert_eq!(summary.len(), 8, "{}", run.stderr_text());
+    assert_eq!(summary.len(), 9, "{}", run.stderr_text());
     for (i, name) in [
         "aws",
         "cloudformation",
@@ -108,6 +108,7 @@ fn every_plugin_in_one_deploy_then_a_dry_run_that_changes_nothing() {
             run.stderr_text()
         );
     }
+    assert!(summary[8].starts_with("  6 ok in "), "{}", summary[8]);
     // aws: the identity check ran against moto
     run.stdout_has("123456789012");
     // cloudformation: the stack exists with its parameter

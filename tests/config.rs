@@ -137,6 +137,7 @@ fn deployments_come_from_the_environment_file_else_the_image_file() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   one         probe   <t> ok
+          1 ok in <t>
         ",
     );
     assert!(!run.log().contains("two deploy"), "{}", run.log());
@@ -179,6 +180,7 @@ fn deployments_come_from_the_environment_file_else_the_image_file() {
           #   deployment  plugin  time      result
           1   two         probe   <t> ok
           2   one         probe   <t> ok
+          2 ok in <t>
         ",
     );
 }
@@ -231,6 +233,7 @@ fn env_values_beat_the_config_and_are_typed() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   one         probe   <t> ok
+          1 ok in <t>
         ",
     );
     base()
@@ -416,6 +419,7 @@ fn the_summary_lists_every_step() {
               #   deployment  plugin  time      result
               1   one         probe   <t> ok
               2   missing     probe   <t> skipped (tool folder dev/missing not found)
+              1 ok, 1 skipped in <t>
             ",
         );
 }
@@ -518,6 +522,7 @@ fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
             Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
               #   deployment  plugin  time      result
               1   one         probe   <t> ok
+              1 ok in <t>
             ",
         );
     // without it, nothing says dry run
@@ -543,6 +548,7 @@ fn dry_run_exports_the_flag_and_skips_hooks_unless_asked() {
             Summary for environment `dev`:
               #   deployment  plugin  time      result
               1   one         probe   <t> ok
+              1 ok in <t>
             ",
         );
     let plan = t().cmd("plan", "dev").args(&["--dry-run"]).run();
@@ -583,6 +589,7 @@ fn subfolder_configs_are_checked_by_plan_and_resolved_by_the_plugin() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   charts      charts  <t> ok
+          1 ok in <t>
         ",
     );
     // a mistake in one chart's config is found before anything runs, with its line

@@ -93,6 +93,7 @@ fn a_failing_hook_stops_the_run_with_its_exit_code() {
           1   a           probe   <t> failed (before hook 2.sh, exit 7)
           2   b           probe   -         not run
           3   c           probe   -         not run
+          1 failed, 2 not run in <t>
         error: before hook 2.sh of `a` failed with exit code 7; the run stopped there (fail_fast)
         ",
     );
@@ -284,6 +285,7 @@ fn each_step_sees_the_callers_environment_but_not_earlier_steps_exports() {
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
           2   b           probe   <t> ok
+          2 ok in <t>
         ",
     );
     run.log_is(
@@ -374,6 +376,7 @@ fn every_step_gets_the_standard_bitops_variables() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   tool        probe   <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is(
@@ -418,6 +421,7 @@ fn bitops_fail_fast_is_false_when_fail_fast_is_off() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is(
@@ -532,6 +536,7 @@ fn a_hook_edits_a_later_steps_files_and_that_step_runs_with_the_edits() {
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
           2   b           probe   <t> ok
+          2 ok in <t>
         ",
     );
     run.log_is(
@@ -574,6 +579,7 @@ fn a_hook_that_breaks_a_later_steps_config_fails_that_step() {
           1   a           probe   <t> ok
           2   b           probe   <t> failed (configuration, exit 1)
           3   c           probe   -         not run
+          1 ok, 1 failed, 1 not run in <t>
         error: configuration of `b` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -847,6 +853,7 @@ fn a_background_process_left_by_a_hook_does_not_outlive_the_run() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is("a deploy args=plan pwd=<ws>/dev/a\n");
@@ -939,6 +946,7 @@ fn before_hook_scripts_false_skips_the_before_hooks() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is(
@@ -992,6 +1000,7 @@ fn without_core_schema_parsing_a_tool_needs_no_config_and_gets_no_stack_action()
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is(

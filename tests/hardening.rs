@@ -159,6 +159,7 @@ fn a_sticky_shared_state_folder_like_tmp_is_accepted() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
 }
@@ -224,6 +225,7 @@ fn existing_report_junit_and_log_files_are_made_private() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     for file in ["report.json", "junit.xml", "logs/run.log"] {
@@ -281,6 +283,7 @@ fn an_absolute_link_into_the_repo_reaches_only_the_workspace_copy() {
             Summary for environment `dev`:
               #   deployment  plugin  time      result
               1   a           probe   <t> ok
+              1 ok in <t>
             ",
         );
 }
@@ -305,6 +308,7 @@ fn a_relative_link_to_a_shared_folder_works_in_the_workspace() {
             Summary for environment `dev`:
               #   deployment  plugin  time      result
               1   a           probe   <t> ok
+              1 ok in <t>
             ",
         );
 }
@@ -657,6 +661,7 @@ fn a_timeout_of_zero_means_no_limit() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
 }
@@ -681,6 +686,7 @@ fn a_byte_order_mark_is_ignored_as_pyyaml_does() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     assert!(
@@ -711,6 +717,7 @@ fn merge_keys_are_honoured_as_pyyaml_does() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     assert!(
@@ -779,6 +786,7 @@ fn a_hook_whose_name_is_not_utf8_runs_under_its_real_name() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
 }
@@ -826,6 +834,7 @@ fn a_process_that_leaves_its_group_does_not_outlive_the_run() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     for name in ["own-session", "job-control"] {
@@ -854,6 +863,7 @@ fn a_double_forked_daemon_does_not_outlive_the_run() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     let pid = pid_in(&run.root, "daemon");
@@ -883,6 +893,7 @@ fn a_timeout_stops_processes_that_left_the_group() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> timed out (deploy script)
+          1 failed in <t>
         error: deploy script of `a` ran past its timeout and was stopped
         ",
     );

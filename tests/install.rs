@@ -273,6 +273,7 @@ fn deploy_prefers_an_installed_plugin_over_the_built_in_one() {
         Summary for environment `dev`:
           #   deployment  plugin     time      result
           1   terraform   terraform  <t> ok
+          1 ok in <t>
         ",
     );
 }

@@ -49,6 +49,7 @@ fn only_and_skip_select_deployments_in_the_configured_order() {
           #   deployment  plugin  time      result
           1   net         probe   <t> ok
           2   db          probe   <t> ok
+          2 ok in <t>
         ",
     );
     assert_eq!(deployed(&run), ["net", "db"]);
@@ -72,6 +73,7 @@ fn only_and_skip_select_deployments_in_the_configured_order() {
           #   deployment  plugin  time      result
           1   net         probe   <t> ok
           2   db          probe   <t> ok
+          2 ok in <t>
         ",
     );
     assert_eq!(deployed(&run), ["net", "db"]);
@@ -89,6 +91,7 @@ fn only_and_skip_select_deployments_in_the_configured_order() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   app         probe   <t> ok
+          1 ok in <t>
         ",
     );
     assert_eq!(deployed(&run), ["app"]);

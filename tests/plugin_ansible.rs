@@ -68,6 +68,7 @@ const OK: &str = "
     Summary for environment `dev`:
       #   deployment  plugin   time      result
       1   ansible     ansible  <t> ok
+      1 ok in <t>
 ";
 
 /// `OK` for a dry run, whose summary says so.
@@ -78,6 +79,7 @@ const DRY_RUN_OK: &str = "
     Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
       #   deployment  plugin   time      result
       1   ansible     ansible  <t> ok
+      1 ok in <t>
 ";
 
 /// What bitops prints on stderr when the deploy script fails with `code`.
@@ -90,6 +92,7 @@ fn failed(code: i32) -> String {
         Summary for environment `dev`:
           #   deployment  plugin   time      result
           1   ansible     ansible  <t> failed (deploy script, exit {code})
+          1 failed in <t>
         error: deploy script of `ansible` failed with exit code {code}; the run stopped there (fail_fast)
         "
     )

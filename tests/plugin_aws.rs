@@ -165,6 +165,7 @@ fn missing_credentials_are_named_with_how_to_set_them() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   aws         aws     <t> failed (deploy script, exit 1)
+          1 failed in <t>
         error: deploy script of `aws` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -207,6 +208,7 @@ fn an_unreachable_endpoint_fails_the_identity_check_with_the_cli_message() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   aws         aws     <t> failed (deploy script, exit 255)
+          1 failed in <t>
         error: deploy script of `aws` failed with exit code 255; the run stopped there (fail_fast)
         ",
     );
@@ -234,6 +236,7 @@ fn skip_deploy_skips_even_the_checks() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   aws         aws     <t> ok
+          1 ok in <t>
         ",
     );
 }
@@ -270,6 +273,7 @@ fn the_eks_helper_writes_the_kubeconfig_for_later_steps() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   aws         aws     <t> ok
+          1 ok in <t>
         ",
     );
     run.stdout_has("aws: identity: account 123456789012");
@@ -320,6 +324,7 @@ fn the_eks_helper_writes_the_kubeconfig_for_later_steps() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   aws         aws     <t> failed (deploy script, exit 255)
+          1 failed in <t>
         error: deploy script of `aws` failed with exit code 255; the run stopped there (fail_fast)
         ",
     );

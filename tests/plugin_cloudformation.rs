@@ -187,6 +187,13 @@ fn failed(action: &str, code: i32) -> String {
 }
 
 fn summary(action: &str, step: &str, note: &str, result: &str, end: &str) -> String {
+    let totals = if result.starts_with("ok") {
+        "1 ok"
+    } else if result.starts_with("skipped") {
+        "1 skipped"
+    } else {
+        "1 failed"
+    };
     format!(
         "[1/1] cloudformation (plugin cloudformation)
   deploy script: bash <builtins>/cloudformation/deploy.sh {action}
@@ -194,6 +201,7 @@ fn summary(action: &str, step: &str, note: &str, result: &str, end: &str) -> Str
 Summary for environment `dev`{note}:
   #   deployment      plugin          time      result
   1   cloudformation  cloudformation  <t> {result}
+  {totals} in <t>
 {end}"
     )
 }

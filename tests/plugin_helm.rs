@@ -99,6 +99,7 @@ fn dry_run_lints_and_renders_with_values_in_order() {
         Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     // replicas and image.repository from the default chart's values, image.tag from the
@@ -335,6 +336,7 @@ fn a_failed_first_install_has_nothing_to_roll_back() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> failed (deploy script, exit 1)
+          1 failed in <t>
         error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -364,6 +366,7 @@ fn uninstall_removes_the_release_and_nothing_else() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is(
@@ -431,6 +434,7 @@ fn charts_deploy_in_alphabetical_order_skipping_the_default_folder() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
@@ -475,6 +479,7 @@ fn the_helm_subdirectory_variable_deploys_one_chart() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
@@ -505,6 +510,7 @@ fn the_helm_subdirectory_variable_deploys_one_chart() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> failed (deploy script, exit 1)
+          1 failed in <t>
         error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -551,6 +557,7 @@ fn caller_variables_uninstall_or_skip_charts() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
@@ -584,6 +591,7 @@ fn caller_variables_uninstall_or_skip_charts() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is("helm hook 00.sh\n");
@@ -629,6 +637,7 @@ fn the_kubeconfig_can_be_fetched_from_eks() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     let log = run.log();
@@ -694,6 +703,7 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     run.stdout_has("namespace from-env");
@@ -710,6 +720,7 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> failed (deploy script, exit 1)
+          1 failed in <t>
         error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -729,6 +740,7 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> failed (deploy script, exit 1)
+          1 failed in <t>
         error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -750,6 +762,7 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> failed (deploy script, exit 1)
+          1 failed in <t>
         error: deploy script of `helm` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -789,6 +802,7 @@ fn yaml_1_2_strings_and_the_cores_booleans() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     assert!(
@@ -912,6 +926,7 @@ fn one_charts_values_never_reach_the_next() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     let kc = "--kubeconfig=<ws>/.kube/config";
@@ -964,6 +979,7 @@ fn dry_run_hooks_run_the_charts_hooks() {
         Summary for environment `dev` (dry run: plugins changed nothing, hooks were skipped unless --dry-run-hooks):
           #   deployment  plugin  time      result
           1   helm        helm    <t> ok
+          1 ok in <t>
         ",
     );
     run.log_is(
@@ -1016,6 +1032,7 @@ fn the_deployment_alias_is_accepted_as_root_key() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   apps        helm    <t> ok
+          1 ok in <t>
         ",
     );
     assert!(

@@ -85,6 +85,7 @@ fn a_dry_run_writes_the_file_into_the_workspace_only() {
           #   deployment  plugin   time      result
           1   kubectl     kubectl  <t> ok
           2   reader      reader   <t> ok
+          2 ok in <t>
         ",
     );
     run.stdout_has(
@@ -114,6 +115,7 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
           #   deployment  plugin   time      result
           1   kubectl     kubectl  <t> failed (deploy script, exit 1)
           2   reader      reader   -         not run
+          1 failed, 1 not run in <t>
         error: deploy script of `kubectl` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -133,6 +135,7 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
           #   deployment  plugin   time      result
           1   kubectl     kubectl  <t> failed (deploy script, exit 1)
           2   reader      reader   -         not run
+          1 failed, 1 not run in <t>
         error: deploy script of `kubectl` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );
@@ -172,6 +175,7 @@ fn a_missing_or_bad_variable_is_a_clear_error() {
           #   deployment  plugin   time      result
           1   kubectl     kubectl  <t> ok
           2   reader      reader   <t> ok
+          2 ok in <t>
         ",
     );
 }
@@ -201,6 +205,7 @@ fn skip_deploy_writes_nothing() {
           #   deployment  plugin   time      result
           1   kubectl     kubectl  <t> ok
           2   reader      reader   <t> failed (deploy script, exit 1)
+          1 ok, 1 failed in <t>
         error: deploy script of `reader` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );

@@ -146,6 +146,7 @@ fn ok_summary(action: &str, note: &str) -> String {
 Summary for environment `dev`{note}:
   #   deployment  plugin     time      result
   1   terraform   terraform  <t> ok
+  1 ok in <t>
 "
     )
 }
@@ -394,6 +395,7 @@ fn a_workspace_is_created_then_selected() {
         Summary for environment `dev`:
           #   deployment  plugin     time      result
           1   terraform   terraform  <t> ok
+          1 ok in <t>
         ",
     );
     run.stdout_has("terraform: running: terraform workspace new -no-color staging\n")
@@ -560,6 +562,7 @@ fn errors_are_clear_and_terraform_exit_codes_are_passed_on() {
         Summary for environment `dev`:
           #   deployment  plugin     time      result
           1   terraform   terraform  <t> failed (deploy script, exit 1)
+          1 failed in <t>
         error: deploy script of `terraform` failed with exit code 1; the run stopped there (fail_fast)
         ",
     );

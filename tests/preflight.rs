@@ -154,3 +154,27 @@ fn every_built_in_plugin_declares_its_programs() {
         .collect();
     assert_eq!(tools, ["ansible-playbook", "aws", "helm", "terraform"]);
 }
+
+#[test]
+fn doctor_says_when_a_program_is_too_old() {
+    let t = needy()
+        .write(
+            "plugins/probe/plugin.config.yaml",
+            "plugin:\n  tools:\n    - {name: tool-one, min_version: \"1.4\"}\n",
+        )
+        .executable("bin/tool-one", "#!/bin/sh\necho 'tool-one version 1.2.9'\n");
+    let run = with_bin(t)
+        .args(&[
+            "doctor",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ])
+        .run();
+    run.code(127)
+        .stdout_has("too old (needs 1.4 or newer)")
+        .stderr_has("error: `tool-one` is tool-one version 1.2.9, older than 1.4 (needed by a)");
+}

@@ -167,6 +167,7 @@ fn the_lock_of_a_killed_run_is_held_by_its_orphaned_step_then_taken_over() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
 }
@@ -397,6 +398,7 @@ fn the_ops_repo_is_unchanged_by_hooks_that_edit_delete_and_create_on_success_and
             Summary for environment `dev`:
               #   deployment  plugin  time      result
               1   a           probe   <t> ok
+              1 ok in <t>
             "
         } else {
             "
@@ -404,6 +406,7 @@ fn the_ops_repo_is_unchanged_by_hooks_that_edit_delete_and_create_on_success_and
             Summary for environment `dev`:
               #   deployment  plugin  time      result
               1   a           probe   <t> failed (after hook 99-last.sh, exit 9)
+              1 failed in <t>
             error: after hook 99-last.sh of `a` failed with exit code 9; the run stopped there (fail_fast)
             "
         };
@@ -438,6 +441,7 @@ fn workspace_state_and_log_files_are_private() {
         Summary for environment `dev`:
           #   deployment  plugin  time      result
           1   a           probe   <t> ok
+          1 ok in <t>
         ",
     );
     let ws = run.workspaces();

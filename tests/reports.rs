@@ -58,6 +58,7 @@ fn the_json_report_of_a_failed_run() {
           1   a           probe   <t> ok
           2   b           probe   <t> failed (before hook 01.sh, exit 7)
           3   c           probe   -         not run
+          1 ok, 1 failed, 1 not run in <t>
         error: before hook 01.sh of `b` failed with exit code 7; the run stopped there (fail_fast)
         ",
     );
@@ -188,6 +189,7 @@ fn the_junit_file_has_one_case_per_step() {
           1   a           probe   <t> ok
           2   b           probe   <t> failed (before hook 01.sh, exit 7)
           3   c           probe   -         not run
+          1 ok, 1 failed, 1 not run in <t>
         error: before hook 01.sh of `b` failed with exit code 7; the run stopped there (fail_fast)
         ",
     );
@@ -331,6 +333,7 @@ fn github_actions_get_groups_annotations_and_a_summary() {
           1   a           probe   <t> ok
           2   b           probe   <t> failed (before hook 01.sh, exit 7)
           3   c           probe   -         not run
+          1 ok, 1 failed, 1 not run in <t>
         ",
     );
     let summary = std::fs::read_to_string(run.root.join("summary.md")).unwrap();
@@ -395,6 +398,7 @@ fn gitlab_gets_collapsible_sections() {
             Summary for environment `dev`:
               #   deployment  plugin  time      result
               1   a           probe   <t> ok
+              1 ok in <t>
             "
         )
     );

@@ -21,6 +21,8 @@ struct Row {
     needed_by: Vec<String>,
     found_at: Option<PathBuf>,
     version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_version: Option<String>,
     ok: bool,
     #[serde(skip)]
     get: Option<String>,
@@ -109,8 +111,14 @@ pub fn doctor(args: &DoctorArgs) -> Result<()> {
         let version = found_at
             .as_ref()
             .and_then(|p| version(p, &need.version_args));
+        let old_enough = match (&need.min_version, &version) {
+            (Some(min), Some(have)) => at_least(have, min),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
         rows.push(Row {
-            ok: found_at.is_some(),
+            ok: found_at.is_some() && old_enough,
+            min_version: need.min_version.clone(),
             tool: need.name,
             needed_by: vec![who],
             found_at,
@@ -131,7 +139,13 @@ pub fn doctor(args: &DoctorArgs) -> Result<()> {
                             .as_ref()
                             .map_or("-".into(), |p| p.display().to_string()),
                         r.version.clone().unwrap_or_else(|| "-".into()),
-                        if r.ok { "OK" } else { "missing" }.into(),
+                        match (&r.found_at, r.ok, &r.min_version) {
+                            (_, true, _) => "OK".to_string(),
+                            (Some(_), false, Some(min)) => {
+                                format!("too old (needs {min} or newer)")
+                            }
+                            _ => "missing".to_string(),
+                        },
                     ]
                 })
                 .collect();
@@ -141,18 +155,67 @@ pub fn doctor(args: &DoctorArgs) -> Result<()> {
             ));
         }
     }
+    let mut problems = Vec::new();
+    for r in rows.iter().filter(|r| r.found_at.is_some() && !r.ok) {
+        problems.push(
+            crate::error::Problem::error(format!(
+                "`{}` is {}, older than {} (needed by {})",
+                r.tool,
+                r.version.as_deref().unwrap_or("of an unknown version"),
+                r.min_version.as_deref().unwrap_or("required"),
+                r.needed_by.join(", ")
+            ))
+            .kind(crate::error::Kind::ToolMissing)
+            .hint(r.get.clone().map_or("install a newer one".into(), |g| {
+                format!("install a newer one: {g}")
+            })),
+        );
+    }
     let missing: Vec<Missing> = rows
         .into_iter()
-        .filter(|r| !r.ok)
+        .filter(|r| r.found_at.is_none())
         .map(|r| Missing {
             tool: r.tool,
             needed_by: r.needed_by,
             get: r.get,
         })
         .collect();
-    if missing.is_empty() {
+    if !missing.is_empty() {
+        problems.insert(0, preflight::error(&missing, false));
+    }
+    if problems.is_empty() {
         Ok(())
     } else {
-        Err(Error::Invalid(vec![preflight::error(&missing, false)]))
+        Err(Error::Invalid(problems))
+    }
+}
+
+/// Whether the first version number in `text` (`Terraform v1.15.5`) is at least `min`.
+fn at_least(text: &str, min: &str) -> bool {
+    let numbers = |t: &str| -> Vec<u64> {
+        let start = t.find(|c: char| c.is_ascii_digit()).unwrap_or(t.len());
+        t[start..]
+            .split(|c: char| !c.is_ascii_digit() && c != '.')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    let (have, want) = (numbers(text), numbers(min));
+    !have.is_empty() && have >= want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_least;
+
+    #[test]
+    fn versions_compare_by_number() {
+        assert!(at_least("Terraform v1.15.5", "1.0"));
+        assert!(at_least("v3.19.0+g123", "3.0"));
+        assert!(!at_least("Terraform v0.13.2", "1.0"));
+        assert!(at_least("1.10", "1.9"));
+        assert!(!at_least("no version here", "1.0"));
     }
 }

@@ -43,6 +43,8 @@ pub struct ToolNeed {
     pub version_args: Vec<String>,
     /// Where to get it, for the message when it is missing.
     pub get: Option<String>,
+    /// The oldest version that works (`doctor` checks it against what the program says).
+    pub min_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -287,6 +289,7 @@ impl Reader<'_> {
                     name: name.clone(),
                     version_args: vec!["--version".into()],
                     get: None,
+                    min_version: None,
                 }),
                 Value::Map(_) => {
                     item.get("name")
@@ -300,6 +303,7 @@ impl Reader<'_> {
                                 _ => vec!["--version".into()],
                             },
                             get: item.get("get").and_then(Node::scalar_text),
+                            min_version: item.get("min_version").and_then(Node::scalar_text),
                         })
                 }
                 _ => None,

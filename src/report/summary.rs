@@ -62,7 +62,32 @@ pub fn summary(report: &RunReport) -> Vec<(Tone, String)> {
             ),
         ));
     }
+    lines.push(totals(report));
     lines
+}
+
+/// `3 ok, 1 failed, 1 skipped in 4m12s`: the counts that are not zero, and the run's time.
+fn totals(report: &RunReport) -> (Tone, String) {
+    let count = |f: &dyn Fn(&Status) -> bool| report.steps.iter().filter(|s| f(&s.status)).count();
+    let ok = count(&|s| *s == Status::Ok);
+    let failed = count(&|s| s.failed());
+    let skipped = count(&|s| matches!(s, Status::Skipped { .. }));
+    let not_run = count(&|s| *s == Status::NotRun);
+    let parts: Vec<String> = [
+        (ok, "ok"),
+        (failed, "failed"),
+        (skipped, "skipped"),
+        (not_run, "not run"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    let tone = if failed > 0 { Tone::Bad } else { Tone::Good };
+    (
+        tone,
+        format!("  {} in {}", parts.join(", "), secs(report.seconds)),
+    )
 }
 
 /// The Markdown table for `$GITHUB_STEP_SUMMARY`.
