@@ -221,7 +221,8 @@ pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outco
     };
     let outcome = tokio::select! {
         status = child.wait() => exited(status),
-        () = heartbeat => unreachable!("the heartbeat never ends"),
+        // The heartbeat never ends; were it to, the process is simply waited for.
+        () = heartbeat => exited(child.wait().await),
         _ = timeout => {
             stop_or_kill(pgid, spec.grace, &mut child, signals).await;
             Outcome::TimedOut
