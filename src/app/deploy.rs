@@ -99,12 +99,7 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
     };
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     if ci != Ci::None {
-        reporters.push(Box::new(CiLog {
-            ci,
-            terminal: terminal.clone(),
-            summary: ctx.env.get("GITHUB_STEP_SUMMARY").map(Into::into),
-            workspace: ctx.env.get("GITHUB_WORKSPACE").map(Into::into),
-        }));
+        reporters.push(ci_log(ci, &terminal, &ctx.env));
     }
     // The console under CI shows step headers as group titles; the log file has no groups.
     let render = |color: bool, in_groups: bool| -> Box<dyn Render> {
@@ -136,10 +131,7 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
             }
         }
     }
-    reporters.push(Box::new(ReportFiles {
-        json: args.report.clone(),
-        junit: args.junit.clone(),
-    }));
+    reporters.push(report_files(args));
     let sink = Sink::new(masker, Some(terminal), reporters);
     init_tracing(&sink, level, color);
     for p in warnings.iter().chain(&log_problem) {
@@ -191,20 +183,30 @@ fn invalid(
     let terminal = Terminal::start();
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     if ci != Ci::None {
-        reporters.push(Box::new(CiLog {
-            ci,
-            terminal: terminal.clone(),
-            summary: env.get("GITHUB_STEP_SUMMARY").map(Into::into),
-            workspace: env.get("GITHUB_WORKSPACE").map(Into::into),
-        }));
+        reporters.push(ci_log(ci, &terminal, env));
     }
-    reporters.push(Box::new(ReportFiles {
-        json: args.report.clone(),
-        junit: args.junit.clone(),
-    }));
+    reporters.push(report_files(args));
     let sink = Sink::new(masker, Some(terminal), reporters);
     sink.emit(Event::RunFinished(&run));
     sink.finish(None);
+}
+
+/// The CI reporter, from the CI's own variables.
+fn ci_log(ci: Ci, terminal: &Arc<Terminal>, env: &EnvVars) -> Box<dyn Reporter> {
+    Box::new(CiLog {
+        ci,
+        terminal: terminal.clone(),
+        summary: env.get("GITHUB_STEP_SUMMARY").map(Into::into),
+        workspace: env.get("GITHUB_WORKSPACE").map(Into::into),
+    })
+}
+
+/// `--report` and `--junit`.
+fn report_files(args: &DeployArgs) -> Box<dyn Reporter> {
+    Box::new(ReportFiles {
+        json: args.report.clone(),
+        junit: args.junit.clone(),
+    })
 }
 
 fn init_tracing(sink: &Arc<Sink>, level: LogLevel, color: bool) {

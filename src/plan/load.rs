@@ -76,15 +76,21 @@ pub fn plan_env(
     (ctx, plan)
 }
 
+/// Whether the deployments come from the environment's own config (or its default
+/// folder's), not from the image-level sequence: then a missing tool folder is a mistake.
+pub fn listed_by_environment(repo: &Path, ctx: &Context) -> bool {
+    let settings = &ctx.settings;
+    settings.deployments_file.as_ref().is_some_and(|f| {
+        f.starts_with(repo.join(&ctx.environment))
+            || f.starts_with(repo.join(&settings.default_folder))
+    })
+}
+
 /// A deployment that the environment's own config lists (not the image's default
 /// sequence) but whose tool folder is missing: a mistake, stopped before step 1.
 fn listed_but_missing(repo: &Path, ctx: &Context, plan: &Plan, problems: &mut Vec<Problem>) {
     let settings = &ctx.settings;
-    let listed_here = settings.deployments_file.as_ref().is_some_and(|f| {
-        f.starts_with(repo.join(&ctx.environment))
-            || f.starts_with(repo.join(&settings.default_folder))
-    });
-    if !listed_here {
+    if !listed_by_environment(repo, ctx) {
         return;
     }
     for step in plan.steps.iter().filter(|s| s.skip.is_some()) {

@@ -18,8 +18,10 @@ pub struct Missing {
     pub get: Option<String>,
 }
 
-/// Where `program` is on `path` (an executable file), like a shell finds it.
-pub fn find(program: &str, path: Option<&OsStr>) -> Option<PathBuf> {
+/// Where `program` is on `path` (an executable file), like a shell finds it. The one
+/// `PATH` lookup: preflight, `doctor` and spawning (run::process) all use it.
+pub fn find(program: impl AsRef<OsStr>, path: Option<&OsStr>) -> Option<PathBuf> {
+    let program = program.as_ref();
     use std::os::unix::fs::PermissionsExt;
     let path = path?;
     std::env::split_paths(path)

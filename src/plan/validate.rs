@@ -74,9 +74,7 @@ fn check_env(
                 .map(|(_, v)| v.clone()),
         );
     }
-    let from_env_file = settings.deployments_file.as_ref().is_some_and(|f| {
-        f.starts_with(req.repo.join(name)) || f.starts_with(req.repo.join(&settings.default_folder))
-    });
+    let from_env_file = crate::plan::load::listed_by_environment(req.repo, &ctx);
     let view = crate::repo::inputs::env_view(req.repo, name, &settings.default_folder);
     for step in &built.steps {
         // Listed by the environment itself, a missing folder is an error of the plan

@@ -474,6 +474,15 @@ impl ToolConfig<'_> {
     }
 }
 
+/// The line of a top-level `key:` in the file (a node's line is where its value starts).
+fn top_level_key_line(doc: &Doc, key: &str) -> Option<usize> {
+    let bytes = crate::files::read_limited(&doc.path, crate::config::yaml::MAX_FILE_BYTES).ok()?;
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .position(|l| l.starts_with(&format!("{key}:")))
+        .map(|i| i + 1)
+}
+
 /// A tool config keyed by the deployment alias instead of the plugin name: bitops reads
 /// it, BitOps v2 did not. Said where it matters (plan, validate), not an error.
 fn note_alias_root(config: &ToolConfig, doc: &Doc, problems: &mut Vec<Problem>) {
@@ -485,15 +494,7 @@ fn note_alias_root(config: &ToolConfig, doc: &Doc, problems: &mut Vec<Problem>) 
     }
     if let Some(node) = doc.root.get(alias) {
         // The key's own line (a value's line is where its content starts).
-        let line = crate::files::read_limited(&doc.path, crate::config::yaml::MAX_FILE_BYTES)
-            .ok()
-            .and_then(|bytes| {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                text.lines()
-                    .position(|l| l.starts_with(&format!("{alias}:")))
-                    .map(|i| i + 1)
-            })
-            .unwrap_or(node.line);
+        let line = top_level_key_line(doc, alias).unwrap_or(node.line);
         problems.push(
             Problem::warning(format!(
                 "the root key is the deployment alias `{alias}`, not the plugin name `{plugin}`: bitops reads these values; BitOps v2 ignored them"
@@ -657,15 +658,9 @@ fn check_config_shape(
             let guess = keys.iter().find_map(|k| {
                 names::suggest(k, config.roots.iter().map(String::as_str)).map(|g| (k, g))
             });
-            let line = crate::files::read_limited(&doc.path, crate::config::yaml::MAX_FILE_BYTES)
-                .ok()
-                .and_then(|bytes| {
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
-                    let first = keys.first()?;
-                    text.lines()
-                        .position(|l| l.starts_with(&format!("{first}:")))
-                        .map(|i| i + 1)
-                })
+            let line = keys
+                .first()
+                .and_then(|first| top_level_key_line(doc, first))
                 .unwrap_or(doc.root.line);
             let found = if keys.is_empty() {
                 doc.root.kind().to_string()

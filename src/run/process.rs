@@ -119,13 +119,7 @@ fn resolve_program(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> P
     if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return found;
     }
-    use std::os::unix::fs::PermissionsExt;
-    let found = std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        });
-    match found {
+    match crate::plan::preflight::find(program, Some(&path)) {
         Some(found) => {
             if let Ok(mut c) = cache.lock() {
                 c.insert(key, found.clone());
