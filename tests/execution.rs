@@ -367,18 +367,14 @@ fn every_step_gets_the_standard_bitops_variables() {
         .run();
     run.code(0);
     run.stdout_is("deployed tool\n");
-    run.stderr_is(
-        "
-        [1/1] tool (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-          after hook words.sh: bash <ws>/dev/tool/bitops.after-deploy.d/words.sh
-        [1/1] tool ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   tool        probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "tool",
+        "probe",
+        &[
+            "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+            "  after hook words.sh: bash <ws>/dev/tool/bitops.after-deploy.d/words.sh",
+        ],
+    ));
     run.log_is(
         "
         tool deploy args=plan pwd=<ws>/dev/tool
@@ -413,17 +409,11 @@ fn bitops_fail_fast_is_false_when_fail_fast_is_off() {
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &["  deploy script: bash <root>/plugins/probe/deploy.sh plan"],
+    ));
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
@@ -844,18 +834,14 @@ fn a_background_process_left_by_a_hook_does_not_outlive_the_run() {
     let run = t.cmd("deploy", "dev").run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          before hook bg.sh: bash <ws>/dev/a/bitops.before-deploy.d/bg.sh
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &[
+            "  before hook bg.sh: bash <ws>/dev/a/bitops.before-deploy.d/bg.sh",
+            "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+        ],
+    ));
     run.log_is("a deploy args=plan pwd=<ws>/dev/a\n");
     let pid = read_pid(&pid_file);
     assert!(
@@ -937,18 +923,14 @@ fn before_hook_scripts_false_skips_the_before_hooks() {
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-          after hook after.sh: bash <ws>/dev/a/bitops.after-deploy.d/after.sh
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &[
+            "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+            "  after hook after.sh: bash <ws>/dev/a/bitops.after-deploy.d/after.sh",
+        ],
+    ));
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
@@ -992,17 +974,11 @@ fn without_core_schema_parsing_a_tool_needs_no_config_and_gets_no_stack_action()
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh ''
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &["  deploy script: bash <root>/plugins/probe/deploy.sh ''"],
+    ));
     run.log_is(
         "
         a deploy args= pwd=<ws>/dev/a

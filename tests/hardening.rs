@@ -151,17 +151,14 @@ fn a_sticky_shared_state_folder_like_tmp_is_accepted() {
         std::fs::Permissions::from_mode(0o1777),
     )
     .unwrap();
-    deploy(t).code(0).stdout_is("deployed a\n").stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    deploy(t)
+        .code(0)
+        .stdout_is("deployed a\n")
+        .stderr_is(&crate::test::one_ok_step(
+            "a",
+            "probe",
+            &["  deploy script: bash <root>/plugins/probe/deploy.sh plan"],
+        ));
 }
 
 #[test]
@@ -217,17 +214,11 @@ fn existing_report_junit_and_log_files_are_made_private() {
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &["  deploy script: bash <root>/plugins/probe/deploy.sh plan"],
+    ));
     for file in ["report.json", "junit.xml", "logs/run.log"] {
         assert_eq!(mode(&run.root.join(file)), 0o600, "{file}");
     }
@@ -274,18 +265,14 @@ fn an_absolute_link_into_the_repo_reaches_only_the_workspace_copy() {
         .run()
         .code(0)
         .stdout_is("link -> data.txt\nchanged\ndeployed a\n")
-        .stderr_is(
-            "
-            [1/1] a (plugin probe)
-              before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
-              deploy script: bash <root>/plugins/probe/deploy.sh plan
-            [1/1] a ok in <t>
-            Summary for environment `dev`:
-              #   deployment  plugin  time      result
-              1   a           probe   <t> ok
-              1 ok in <t>
-            ",
-        );
+        .stderr_is(&crate::test::one_ok_step(
+            "a",
+            "probe",
+            &[
+                "  before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh",
+                "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+            ],
+        ));
 }
 
 #[test]
@@ -299,18 +286,14 @@ fn a_relative_link_to_a_shared_folder_works_in_the_workspace() {
         .run()
         .code(0)
         .stdout_is("shared\ndeployed a\n")
-        .stderr_is(
-            "
-            [1/1] a (plugin probe)
-              before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
-              deploy script: bash <root>/plugins/probe/deploy.sh plan
-            [1/1] a ok in <t>
-            Summary for environment `dev`:
-              #   deployment  plugin  time      result
-              1   a           probe   <t> ok
-              1 ok in <t>
-            ",
-        );
+        .stderr_is(&crate::test::one_ok_step(
+            "a",
+            "probe",
+            &[
+                "  before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh",
+                "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+            ],
+        ));
 }
 
 #[test]
@@ -653,17 +636,11 @@ fn a_timeout_of_zero_means_no_limit() {
         .env("BITOPS_TIMEOUT", "0")
         .run();
     run.code(0).stdout_is("slept\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &["  deploy script: bash <root>/plugins/probe/deploy.sh plan"],
+    ));
 }
 
 #[test]
@@ -678,17 +655,11 @@ fn a_byte_order_mark_is_ignored_as_pyyaml_does() {
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &["  deploy script: bash <root>/plugins/probe/deploy.sh plan"],
+    ));
     assert!(
         run.log().contains("a BITOPS_PROBE_CLI=--name=bom"),
         "{}",
@@ -709,17 +680,11 @@ fn merge_keys_are_honoured_as_pyyaml_does() {
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          deploy script: bash <root>/plugins/probe/deploy.sh destroy
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &["  deploy script: bash <root>/plugins/probe/deploy.sh destroy"],
+    ));
     assert!(
         run.log().contains("a BITOPS_PROBE_CLI=--name=from-anchor"),
         "{}",
@@ -777,18 +742,14 @@ fn a_hook_whose_name_is_not_utf8_runs_under_its_real_name() {
     .unwrap();
     let run = t.cmd("deploy", "dev").run();
     run.code(0).stdout_has("hook ran as 01-caf351.sh");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          before hook 01-caf�.sh: bash '<ws>/dev/a/bitops.before-deploy.d/01-caf�.sh'
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &[
+            "  before hook 01-caf�.sh: bash '<ws>/dev/a/bitops.before-deploy.d/01-caf�.sh'",
+            "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+        ],
+    ));
 }
 
 /// The pid a hook wrote to `name` in the test folder.
@@ -825,18 +786,14 @@ fn a_process_that_leaves_its_group_does_not_outlive_the_run() {
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &[
+            "  before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh",
+            "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+        ],
+    ));
     for name in ["own-session", "job-control"] {
         let pid = pid_in(&run.root, name);
         assert!(gone(&pid), "{name} ({pid}) outlived bitops");
@@ -854,18 +811,14 @@ fn a_double_forked_daemon_does_not_outlive_the_run() {
         .run();
     run.code(0);
     run.stdout_is("deployed a\n");
-    run.stderr_is(
-        "
-        [1/1] a (plugin probe)
-          before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh
-          deploy script: bash <root>/plugins/probe/deploy.sh plan
-        [1/1] a ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   a           probe   <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "a",
+        "probe",
+        &[
+            "  before hook 01.sh: bash <ws>/dev/a/bitops.before-deploy.d/01.sh",
+            "  deploy script: bash <root>/plugins/probe/deploy.sh plan",
+        ],
+    ));
     let pid = pid_in(&run.root, "daemon");
     assert!(gone(&pid), "the daemon {pid} outlived bitops");
 }

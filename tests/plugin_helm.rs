@@ -358,17 +358,11 @@ fn uninstall_removes_the_release_and_nothing_else() {
         .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
         .run();
     run.code(0);
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &["  deploy script: bash <builtins>/helm/deploy.sh ''"],
+    ));
     run.log_is(
         "
         helm version --template {{.Version}}
@@ -425,18 +419,14 @@ fn charts_deploy_in_alphabetical_order_skipping_the_default_folder() {
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
     run.code(0);
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &[
+            "  before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh",
+            "  deploy script: bash <builtins>/helm/deploy.sh ''",
+        ],
+    ));
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
     run.log_is(&format!(
         "
@@ -470,18 +460,14 @@ fn the_helm_subdirectory_variable_deploys_one_chart() {
         .env("BITOPS_ENVIRONMENT_HELM_SUBDIRECTORY", "b-api")
         .run();
     run.code(0);
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &[
+            "  before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh",
+            "  deploy script: bash <builtins>/helm/deploy.sh ''",
+        ],
+    ));
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
     run.log_is(&format!(
         "
@@ -548,18 +534,14 @@ fn caller_variables_uninstall_or_skip_charts() {
         helm: done: a-web b-api c-off
         ",
     );
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &[
+            "  before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh",
+            "  deploy script: bash <builtins>/helm/deploy.sh ''",
+        ],
+    ));
     let kc = "--kubeconfig=<ws>/dev/helm/kube/config.yaml";
     run.log_is(&format!(
         "
@@ -582,18 +564,14 @@ fn caller_variables_uninstall_or_skip_charts() {
         .env("HELM_SKIP_DEPLOY", "true")
         .run();
     run.code(0);
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &[
+            "  before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh",
+            "  deploy script: bash <builtins>/helm/deploy.sh ''",
+        ],
+    ));
     run.log_is("helm hook 00.sh\n");
     run.stdout_has("helm: HELM_SKIP_DEPLOY (or SKIP_DEPLOY_HELM) is set: skipping every chart\n");
 }
@@ -629,17 +607,11 @@ fn the_kubeconfig_can_be_fetched_from_eks() {
         helm: done: web
         ",
     );
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &["  deploy script: bash <builtins>/helm/deploy.sh ''"],
+    ));
     let log = run.log();
     assert!(
         log.lines()
@@ -694,18 +666,14 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
     run.code(0);
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &[
+            "  before hook 00.sh: bash <ws>/dev/helm/bitops.before-deploy.d/00.sh",
+            "  deploy script: bash <builtins>/helm/deploy.sh ''",
+        ],
+    ));
     run.stdout_has("namespace from-env");
 
     // an empty namespace passes the schema (it is set), not the plugin
@@ -794,17 +762,11 @@ fn yaml_1_2_strings_and_the_cores_booleans() {
         helm: done: web
         ",
     );
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &["  deploy script: bash <builtins>/helm/deploy.sh ''"],
+    ));
     assert!(
         run.log().contains(
             "helm upgrade on <ws>/dev/helm/web --install --namespace=no --timeout=500s --debug "
@@ -918,17 +880,11 @@ fn one_charts_values_never_reach_the_next() {
         helm: done: a-first b-second c-third
         ",
     );
-    run.stderr_is(
-        "
-        [1/1] helm (plugin helm)
-          deploy script: bash <builtins>/helm/deploy.sh ''
-        [1/1] helm ok in <t>
-        Summary for environment `dev`:
-          #   deployment  plugin  time      result
-          1   helm        helm    <t> ok
-          1 ok in <t>
-        ",
-    );
+    run.stderr_is(&crate::test::one_ok_step(
+        "helm",
+        "helm",
+        &["  deploy script: bash <builtins>/helm/deploy.sh ''"],
+    ));
     let kc = "--kubeconfig=<ws>/.kube/config";
     run.log_is(&format!(
         "

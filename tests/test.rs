@@ -678,3 +678,20 @@ fn a_run_fails_the_test_unless_its_code_is_checked_and_its_output_examined() {
         None
     );
 }
+
+/// The stderr of a successful one-step deploy of `dev`: the step's header, `lines` (what
+/// it ran, as bitops prints them), its result, and the summary with its totals line.
+pub fn one_ok_step(alias: &str, plugin: &str, lines: &[&str]) -> String {
+    let width = alias.len().max("deployment".len());
+    let pwidth = plugin.len().max("plugin".len());
+    let mut out = format!("[1/1] {alias} (plugin {plugin})\n");
+    for line in lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "[1/1] {alias} ok in <t>\nSummary for environment `dev`:\n  {:<3} {:<width$}  {:<pwidth$}  {:<8}  result\n  {:<3} {:<width$}  {:<pwidth$}  <t> ok\n  1 ok in <t>\n",
+        "#", "deployment", "plugin", "time", 1, alias, plugin
+    ));
+    out
+}
