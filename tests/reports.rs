@@ -22,10 +22,10 @@ fn failing() -> Test {
 /// Durations and timestamps vary: replace them.
 fn stable(text: &str) -> String {
     let secs = regex::Regex::new(r#""seconds": [0-9.e-]+"#).unwrap();
-    let at = regex::Regex::new(r#""started_at": "[^"]+""#).unwrap();
+    let at = regex::Regex::new(r#""(started|finished)_at": "[^"]+""#).unwrap();
     let version = regex::Regex::new(r#""bitops_version": "[^"]+""#).unwrap();
     let t = secs.replace_all(text, r#""seconds": 0"#);
-    let t = at.replace_all(&t, r#""started_at": "<time>""#);
+    let t = at.replace_all(&t, r#""${1}_at": "<time>""#);
     version
         .replace_all(&t, r#""bitops_version": "<version>""#)
         .into_owned()
@@ -90,6 +90,8 @@ fn the_json_report_of_a_failed_run() {
                   "plugin_source": "<root>/plugins/probe",
                   "status": "ok",
                   "seconds": 0,
+                  "started_at": "<time>",
+                  "finished_at": "<time>",
                   "parts": [
                     {
                       "kind": "deploy",
@@ -117,6 +119,8 @@ fn the_json_report_of_a_failed_run() {
                   "part": "before hook 01.sh",
                   "exit_code": 7,
                   "seconds": 0,
+                  "started_at": "<time>",
+                  "finished_at": "<time>",
                   "parts": [
                     {
                       "kind": "before_hook",
@@ -196,6 +200,8 @@ fn the_junit_file_has_one_case_per_step() {
     let xml = std::fs::read_to_string(run.root.join("junit.xml")).unwrap();
     let time = regex::Regex::new(r#" time="[0-9.]+""#).unwrap();
     let xml = time.replace_all(&xml, r#" time="T""#).into_owned();
+    let stamp = regex::Regex::new(r#" timestamp="[0-9]{4}-[0-9-]{5}T[0-9:.]{12}\+00:00""#).unwrap();
+    let xml = stamp.replace_all(&xml, r#" timestamp="TS""#).into_owned();
     assert_eq!(
         xml,
         unindent(
@@ -203,10 +209,10 @@ fn the_junit_file_has_one_case_per_step() {
             <?xml version="1.0" encoding="UTF-8"?>
             <testsuites name="bitops" tests="3" skipped="1" failures="1" errors="0" time="T">
                 <testsuite name="bitops deploy dev" tests="3" skipped="1" errors="0" failures="1" time="T">
-                    <testcase name="a (probe)" classname="bitops.dev" time="T">
+                    <testcase name="a (probe)" classname="bitops.dev" timestamp="TS" time="T">
                         <system-out>deployed a</system-out>
                     </testcase>
-                    <testcase name="b (probe)" classname="bitops.dev" time="T">
+                    <testcase name="b (probe)" classname="bitops.dev" timestamp="TS" time="T">
                         <failure message="failed (before hook 01.sh, exit 7)" type="failed"/>
                         <system-out>connecting with *****
             cannot reach the cluster</system-out>

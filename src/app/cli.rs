@@ -314,6 +314,23 @@ pub struct DeployArgs {
     /// Keep the temporary workspace after the run and print its path
     #[arg(long, env = "BITOPS_KEEP_WORKSPACE", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub keep_workspace: bool,
+    /// Run up to N steps at once, as their dependencies allow (`depends_on`)
+    #[arg(long, value_name = "N", env = "BITOPS_PARALLEL", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+    /// How the output of steps running at once is shown [default: stream with --parallel 1; else prefixed, grouped under CI]
+    #[arg(long, value_enum, value_name = "MODE", env = "BITOPS_OUTPUT")]
+    pub output: Option<OutputMode>,
+}
+
+/// How step output is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    /// As it comes, unmarked (the BitOps way; one step at a time reads well)
+    Stream,
+    /// Each line after its step's alias (`net │ …`), coloured per step on a terminal
+    Prefixed,
+    /// Each step's output held and shown whole when the step ends
+    Grouped,
 }
 
 #[derive(Debug, Args)]
@@ -322,9 +339,16 @@ pub struct PlanArgs {
     pub common: Common,
     #[command(flatten)]
     pub dry_run: DryRun,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: text (steps in levels), json (with the graph's edges), or a Mermaid graph
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Mermaid,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +429,12 @@ pub struct Common {
         value_delimiter = ','
     )]
     pub skip: Vec<String>,
+    /// Follow `depends_on`: with --only, also run what the chosen steps depend on; with --changed-since, also what depends on the changed steps
+    #[arg(long, env = "BITOPS_WITH_DEPS", value_parser = parse_bool_flag, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub with_deps: bool,
+    /// Run only the deployments whose files changed since the git commit REF (uncommitted and untracked files count)
+    #[arg(long, value_name = "REF", env = "BITOPS_CHANGED_SINCE")]
+    pub changed_since: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::cli::DeployArgs;
+use crate::app::cli::{DeployArgs, OutputMode};
 use crate::app::prepare::{Prepared, prepare};
 use crate::app::use_color;
 use crate::config::settings::{EnvVars, LogLevel, RunMode};
@@ -97,29 +97,47 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
     } else {
         Stream::Out
     };
+    // Steps at the same time: marked by prefixes, or each shown whole (under CI, where
+    // groups cannot interleave, by default).
+    let together = args.parallel > 1 && plan.graph.levels().iter().any(|l| l.len() > 1);
+    let mode = args.output.unwrap_or(match (together, ci) {
+        (false, _) => OutputMode::Stream,
+        (true, Ci::None) => OutputMode::Prefixed,
+        (true, _) => OutputMode::Grouped,
+    });
+    if mode == OutputMode::Grouped {
+        terminal.hold_steps();
+    }
+    let groups = mode == OutputMode::Grouped || !together;
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     if ci != Ci::None {
-        reporters.push(ci_log(ci, &terminal, &ctx.env));
+        reporters.push(ci_log(ci, &terminal, &ctx.env, groups));
     }
-    // The console under CI shows step headers as group titles; the log file has no groups.
-    let render = |color: bool, in_groups: bool| -> Box<dyn Render> {
+    // The console under CI shows step headers as group titles; the log file has no
+    // groups, and marks lines by step whenever steps may run at the same time.
+    let render = |color: bool, in_groups: bool, prefix: bool| -> Box<dyn Render> {
         match args.log_format {
             LogFormat::Text => Box::new(Text {
                 color,
                 narration,
                 level,
                 in_groups,
+                prefix,
             }),
             LogFormat::Json => Box::new(Json::new(narration, level)),
         }
     };
     reporters.push(Box::new(Console {
-        render: render(color, ci != Ci::None),
+        render: render(
+            color,
+            ci != Ci::None && groups,
+            mode == OutputMode::Prefixed,
+        ),
         terminal: terminal.clone(),
     }));
     let mut log_problem = None;
     if let Some(path) = ctx.settings.log_file() {
-        match LogFile::open(&path, render(false, false)) {
+        match LogFile::open(&path, render(false, false, mode != OutputMode::Stream)) {
             Ok(log) => reporters.push(Box::new(log)),
             Err(e) => {
                 log_problem = Some(
@@ -154,6 +172,7 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
         wait_lock: args.wait_lock,
         keep_workspace: args.keep_workspace,
         heartbeat: Some(args.heartbeat).filter(|d| !d.is_zero()),
+        parallel: usize::from(args.parallel),
     };
     let (_, result) = execute::execute(&request);
     let wait = matches!(result, Err(Error::Interrupted { .. })).then_some(DRAIN_AFTER_SIGNAL);
@@ -183,7 +202,7 @@ fn invalid(
     let terminal = Terminal::start();
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     if ci != Ci::None {
-        reporters.push(ci_log(ci, &terminal, env));
+        reporters.push(ci_log(ci, &terminal, env, true));
     }
     reporters.push(report_files(args));
     let sink = Sink::new(masker, Some(terminal), reporters);
@@ -192,12 +211,13 @@ fn invalid(
 }
 
 /// The CI reporter, from the CI's own variables.
-fn ci_log(ci: Ci, terminal: &Arc<Terminal>, env: &EnvVars) -> Box<dyn Reporter> {
+fn ci_log(ci: Ci, terminal: &Arc<Terminal>, env: &EnvVars, groups: bool) -> Box<dyn Reporter> {
     Box::new(CiLog {
         ci,
         terminal: terminal.clone(),
         summary: env.get("GITHUB_STEP_SUMMARY").map(Into::into),
         workspace: env.get("GITHUB_WORKSPACE").map(Into::into),
+        groups,
     })
 }
 

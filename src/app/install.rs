@@ -33,6 +33,7 @@ pub fn install(args: &InstallArgs) -> Result<()> {
             narration: Stream::Err,
             level: settings.log_level,
             in_groups: false,
+            prefix: false,
         },
         terminal: terminal.clone(),
     };

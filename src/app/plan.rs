@@ -1,6 +1,6 @@
 //! `bitops plan`: what `deploy` would run, as text or JSON. Runs and writes nothing.
 
-use crate::app::cli::{Format, PlanArgs};
+use crate::app::cli::{PlanArgs, PlanFormat};
 use crate::app::prepare::prepare;
 use crate::app::{emit, emit_err};
 use crate::report::mask::{json_pretty, masked};
@@ -22,11 +22,12 @@ pub fn plan(args: &PlanArgs) -> crate::error::Result<()> {
     let m = &prepared.masker;
     match args.format {
         // Masked on values, before quoting or escaping.
-        Format::Text => emit(&crate::report::plan_text::plan_text(&masked(
+        PlanFormat::Text => emit(&crate::report::plan_text::plan_text(&masked(
             &prepared.plan,
             m,
         ))),
-        Format::Json => emit(&json_pretty(&prepared.plan, m)),
+        PlanFormat::Json => emit(&json_pretty(&prepared.plan, m)),
+        PlanFormat::Mermaid => emit(&prepared.plan.graph.mermaid()),
     }
     Ok(())
 }

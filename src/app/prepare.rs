@@ -42,6 +42,8 @@ pub fn prepare(
     let options = crate::plan::load::PlanOptions {
         only: &args.only,
         skip: &args.skip,
+        with_deps: args.with_deps,
+        changed: None,
         dry_run: dry.dry_run,
         dry_run_hooks: dry.dry_run_hooks,
         grace,

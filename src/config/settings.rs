@@ -93,6 +93,9 @@ pub struct Deployment {
     pub line: usize,
     #[serde(skip)]
     pub timeout: Option<Duration>,
+    /// `depends_on` as written: the aliases with their lines; `None` when not written.
+    #[serde(skip)]
+    pub depends_on: Option<Vec<(String, usize)>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -569,8 +572,11 @@ impl<'a> Resolver<'a, '_> {
                 }
                 None => None,
             });
+            let depends_on = entry
+                .get("depends_on")
+                .and_then(|d| self.depends_on(d, file, &format!("{key}.depends_on")));
             for (field, value) in entry.entries() {
-                if field != "plugin" && field != "timeout" {
+                if !["plugin", "timeout", "depends_on"].contains(&field.as_str()) {
                     self.problems.push(
                         Problem::warning(format!(
                             "unknown deployment setting `{field}`; it is ignored"
@@ -578,7 +584,7 @@ impl<'a> Resolver<'a, '_> {
                         .strict()
                         .at(file, value.line)
                         .key(format!("{key}.{field}"))
-                        .hint("a deployment takes `plugin` and `timeout`"),
+                        .hint("a deployment takes `plugin`, `timeout` and `depends_on`"),
                     );
                 }
             }
@@ -588,10 +594,48 @@ impl<'a> Resolver<'a, '_> {
                     plugin,
                     line: entry.get("plugin").map_or(entry.line, |p| p.line),
                     timeout,
+                    depends_on,
                 });
             }
         }
         (out, Some(file.to_path_buf()))
+    }
+
+    /// `depends_on: [alias, …]` (a single alias is taken as a list of one).
+    fn depends_on(&mut self, node: &Node, file: &Path, key: &str) -> Option<Vec<(String, usize)>> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Null => Vec::new(),
+            Value::Seq(items) => items.iter().collect(),
+            Value::Str(_) => vec![node],
+            _ => {
+                self.problems.push(
+                    Problem::error(format!(
+                        "expected a list of deployment aliases, found {}",
+                        node.kind()
+                    ))
+                    .at(file, node.line)
+                    .key(key.to_string())
+                    .hint("write `depends_on: [network, database]`"),
+                );
+                return None;
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.value {
+                Value::Str(alias) => out.push((alias.clone(), item.line)),
+                _ => self.problems.push(
+                    Problem::error(format!(
+                        "expected a deployment alias, found {}",
+                        item.describe()
+                    ))
+                    .at(file, item.line)
+                    .key(key.to_string())
+                    .hint("list the aliases of other deployments of this environment"),
+                ),
+            }
+        }
+        Some(out)
     }
 }
 
@@ -648,47 +692,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(too_long());
     }
     Ok(d)
-}
-
-/// Keeps the deployments selected by `--only` and `--skip`; an unknown alias is an error
-/// listing the valid ones.
-pub fn select(
-    settings: &mut Settings,
-    only: &[String],
-    skip: &[String],
-    problems: &mut Vec<Problem>,
-) {
-    let valid: Vec<&str> = settings
-        .deployments
-        .iter()
-        .map(|d| d.alias.as_str())
-        .collect();
-    let mut unknown = Vec::new();
-    for (flag, names) in [("--only", only), ("--skip", skip)] {
-        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-            if !valid.contains(&name) {
-                unknown.push(
-                    Problem::error(format!("{flag}: there is no deployment `{name}`")).hint(
-                        match names::suggest(name, valid.iter().copied()) {
-                            Some(best) => {
-                                format!("did you mean `{best}`? deployments: {}", valid.join(", "))
-                            }
-                            None => format!("deployments: {}", valid.join(", ")),
-                        },
-                    ),
-                );
-            }
-        }
-    }
-    if !unknown.is_empty() {
-        problems.extend(unknown);
-        return;
-    }
-    let wanted = |alias: &String| {
-        (only.iter().all(|o| o.trim().is_empty()) || only.iter().any(|o| o.trim() == alias))
-            && !skip.iter().any(|s| s.trim() == alias)
-    };
-    settings.deployments.retain(|d| wanted(&d.alias));
 }
 
 /// Problems in `deployments` that stop everything (no deployments at all).

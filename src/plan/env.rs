@@ -63,6 +63,19 @@ pub fn step_env(
     if let Ok(exe) = std::env::current_exe() {
         vars.push(("BITOPS_BIN".into(), s(&exe)));
     }
+    // Outputs: where this step publishes, what the steps it depends on published.
+    if let Some(io) = target.io {
+        vars.push(("BITOPS_OUTPUTS".into(), s(&io.outputs_file)));
+        vars.push(("BITOPS_INPUTS".into(), s(&io.inputs_file)));
+        for (alias, published) in &io.inputs {
+            for (key, output) in published {
+                vars.push((
+                    crate::plan::outputs::env_name(alias, key),
+                    output.value.clone(),
+                ));
+            }
+        }
+    }
     if ctx.dry_run {
         vars.push(("BITOPS_DRY_RUN".into(), "true".into()));
         if ctx.dry_run_hooks {

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::settings::{self, EnvVars};
+use crate::plan::graph::Graph;
+use crate::plan::select::{self, Choice};
 use crate::config::yaml::Doc;
 use crate::error::Problem;
 use crate::plan::{self, Context, Plan};
@@ -14,6 +16,9 @@ use crate::repo::{TOOL_CONFIG, inputs};
 pub struct PlanOptions<'a> {
     pub only: &'a [String],
     pub skip: &'a [String],
+    pub with_deps: bool,
+    /// `--changed-since`: the changed deployments and why (see `plan::changed`).
+    pub changed: Option<&'a [(String, String)]>,
     pub dry_run: bool,
     pub dry_run_hooks: bool,
     pub grace: std::time::Duration,
@@ -40,7 +45,22 @@ pub fn plan_env(
         .iter()
         .map(|d| d.alias.clone())
         .collect();
-    settings::select(&mut settings, options.only, options.skip, &mut problems);
+    let file = settings.deployments_file.clone();
+    let all = Graph::of(&settings.deployments, file.as_deref(), &mut problems);
+    let choice = Choice {
+        only: options.only,
+        skip: options.skip,
+        with_deps: options.with_deps,
+        changed: options.changed,
+    };
+    let selected = select::select(&all, &settings.deployments, file.as_deref(), &choice, &mut problems);
+    let everything = std::mem::take(&mut settings.deployments);
+    settings.deployments = selected.keep.iter().map(|&i| everything[i].clone()).collect();
+    let reasons: Vec<String> = selected
+        .keep
+        .iter()
+        .map(|i| selected.reasons.get(i).cloned().unwrap_or_default())
+        .collect();
     let ctx = Context {
         environment: environment.to_string(),
         ops_repo: repo.to_path_buf(),
@@ -53,8 +73,9 @@ pub fn plan_env(
         settings,
     };
     let view = inputs::env_view(repo, environment, &ctx.settings.default_folder);
-    let mut plan = plan::build(&ctx, &view);
+    let mut plan = plan::build(&ctx, &view, all.restricted(&selected.keep), &reasons);
     problems.append(&mut plan.problems);
+    check_references(&all, &selected.keep, &plan, &mut problems);
     problems.extend(crate::repo::links::check_links(repo, &view));
     listed_but_missing(repo, &ctx, &plan, &mut problems);
     problems.extend(crate::plan::lint::unlisted_tool_folders(
@@ -112,5 +133,40 @@ fn listed_but_missing(repo: &Path, ctx: &Context, plan: &Plan, problems: &mut Ve
             .map(|d| d.line)
             .filter(|l| *l > 0);
         problems.push(p);
+    }
+}
+
+/// Every `${{ outputs.<alias>.<key> }}` names a step this one depends on (its outputs
+/// exist only then) that is part of this run.
+fn check_references(all: &Graph, keep: &[usize], plan: &Plan, problems: &mut Vec<Problem>) {
+    for (step, &me) in plan.steps.iter().zip(keep) {
+        for r in &step.references {
+            let Some(them) = all.index_of(&r.alias) else {
+                let guess = crate::config::names::suggest(&r.alias, all.aliases.iter().map(String::as_str))
+                    .map_or(String::new(), |g| format!("did you mean `{g}`? "));
+                problems.push(
+                    r.problem(format!("{} names `{}`, which is not a deployment of this environment", r.text(), r.alias))
+                        .hint(format!("{guess}deployments: {}", all.aliases.join(", "))),
+                );
+                continue;
+            };
+            if !all.ancestors(me).contains(&them) {
+                problems.push(
+                    r.problem(format!(
+                        "{} reads an output of `{}`, but `{}` does not depend on it: its outputs may not exist yet when `{}` runs",
+                        r.text(), r.alias, step.alias, step.alias
+                    ))
+                    .hint(format!("add `{}` to `bitops.deployments.{}.depends_on`", r.alias, step.alias)),
+                );
+            } else if !keep.contains(&them) {
+                problems.push(
+                    r.problem(format!(
+                        "{} reads an output of `{}`, which does not run in this selection: the output will not exist",
+                        r.text(), r.alias
+                    ))
+                    .hint(format!("run `{}` too: add it to --only, or use --with-deps (with --only)", r.alias)),
+                );
+            }
+        }
     }
 }

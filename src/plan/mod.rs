@@ -3,10 +3,13 @@
 //! collected so that a mistake in the last tool stops the run before the first one.
 
 pub mod env;
+pub mod graph;
 pub mod json_schema;
 pub mod lint;
 pub mod load;
+pub mod outputs;
 pub mod preflight;
+pub mod select;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +49,9 @@ pub struct Plan {
     pub fail_fast: bool,
     pub dry_run: bool,
     pub steps: Vec<Step>,
+    /// Which step waits for which (indexes into `steps`); in JSON its edges and levels.
+    #[serde(serialize_with = "graph::Graph::serialize_summary")]
+    pub graph: graph::Graph,
     pub problems: Vec<Problem>,
 }
 
@@ -72,6 +78,13 @@ pub struct Step {
     pub timeout_secs: Option<u64>,
     /// Programs the plugin needs on `PATH` (its `plugin.tools`).
     pub tools: Vec<plugin::ToolNeed>,
+    /// The steps this one waits for (`depends_on`; empty in listed order).
+    pub needs: Vec<String>,
+    /// Why the step is part of the run (`listed`, `--only`, what changed).
+    pub selected: String,
+    /// The `${{ outputs.… }}` its tool config reads.
+    #[serde(skip)]
+    pub references: Vec<outputs::Reference>,
 }
 
 fn ordered_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
@@ -88,21 +101,38 @@ pub struct Target<'a> {
     pub root: &'a Path,
     /// Where the run wrote the built-in plugins; `None` before staging.
     pub builtins: Option<&'a Path>,
+    /// During a run: the step's outputs file and what it receives; `None` before.
+    pub io: Option<&'a outputs::StepIo>,
 }
 
-pub fn build(ctx: &Context, view: &EnvView) -> Plan {
+/// The plan of the chosen deployments (`ctx.settings.deployments`), ordered by `graph`
+/// (over the same deployments), each step with the reason it was chosen.
+pub fn build(
+    ctx: &Context,
+    view: &EnvView,
+    graph: graph::Graph,
+    reasons: &[String],
+) -> Plan {
     let mut problems = Vec::new();
     let target = Target {
         view,
         root: Path::new(WORKSPACE_PLACEHOLDER),
         builtins: None,
+        io: None,
     };
     let steps = ctx
         .settings
         .deployments
         .iter()
         .enumerate()
-        .map(|(i, dep)| build_step(ctx, i + 1, dep, &target, &mut problems))
+        .map(|(i, dep)| {
+            let mut step = build_step(ctx, i + 1, dep, &target, &mut problems);
+            if graph.declared {
+                step.needs = graph.deps[i].iter().map(|&d| graph.aliases[d].clone()).collect();
+            }
+            step.selected = reasons.get(i).cloned().unwrap_or_else(|| "listed".into());
+            step
+        })
         .collect();
     Plan {
         environment: ctx.environment.clone(),
@@ -110,6 +140,7 @@ pub fn build(ctx: &Context, view: &EnvView) -> Plan {
         fail_fast: ctx.settings.fail_fast,
         dry_run: ctx.dry_run,
         steps,
+        graph,
         problems,
     }
 }
@@ -140,6 +171,9 @@ pub fn build_step(
         values: Vec::new(),
         // 0 means no limit (a deployment's own 0 lifts the global one).
         tools: Vec::new(),
+        needs: Vec::new(),
+        selected: String::new(),
+        references: Vec::new(),
         timeout_secs: dep
             .timeout
             .or(ctx.settings.timeout)
@@ -187,7 +221,12 @@ pub fn build_step(
         );
     }
     let resolution = if manifest.deployment.core_schema_parsing {
-        resolve_config(ctx, dep, view, &tool_rel, &plugin, &manifest, problems)
+        let known = target.io.map(|io| &io.inputs);
+        let mut reads = Reads {
+            known,
+            refs: &mut step.references,
+        };
+        resolve_config(ctx, dep, view, &tool_rel, &plugin, &manifest, &mut reads, problems)
     } else {
         schema::Resolution::default()
     };
@@ -224,6 +263,20 @@ pub fn build_step(
     step
 }
 
+/// The `${{ outputs.… }}` references of a tool config: found, and replaced during a run.
+struct Reads<'a> {
+    known: Option<&'a outputs::Outputs>,
+    refs: &'a mut Vec<outputs::Reference>,
+}
+
+impl Reads<'_> {
+    fn apply(&mut self, mut doc: Doc, problems: &mut Vec<Problem>) -> Doc {
+        outputs::substitute(&mut doc.root, self.known, &doc.path, self.refs, problems);
+        doc
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn resolve_config(
     ctx: &Context,
     dep: &Deployment,
@@ -231,6 +284,7 @@ fn resolve_config(
     tool_rel: &Path,
     plugin: &plugin::Located,
     manifest: &Manifest,
+    reads: &mut Reads,
     problems: &mut Vec<Problem>,
 ) -> schema::Resolution {
     let subfolders = manifest.deployment.subfolder_configs;
@@ -279,6 +333,7 @@ fn resolve_config(
         .iter()
         .filter_map(|p| keep(p, crate::config::yaml::load_file(p), problems))
         .collect();
+    let layers: Vec<Doc> = layers.into_iter().map(|d| reads.apply(d, problems)).collect();
     let Some(schema) = schema_doc.and_then(|d| schema::parse_schema(&d, &dep.plugin, problems))
     else {
         return schema::Resolution::default();
@@ -315,9 +370,13 @@ fn resolve_config(
             continue;
         }
         any_sub = true;
-        let mut sub_layers: Vec<Doc> = sub_files
+        let sub_layers: Vec<Doc> = sub_files
             .iter()
             .filter_map(|p| keep(p, crate::config::yaml::load_file(p), problems))
+            .collect();
+        let mut sub_layers: Vec<Doc> = sub_layers
+            .into_iter()
+            .map(|d| reads.apply(d, problems))
             .collect();
         if sub_layers.len() != sub_files.len() {
             continue;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Problem;
-use crate::report::event::{Event, Reporter};
+use crate::report::event::{Event, Reporter, Tag};
 use crate::report::model::{RunStatus, Status};
 use crate::report::terminal::{Stream, Terminal};
 
@@ -40,17 +40,24 @@ pub struct CiLog {
     pub summary: Option<PathBuf>,
     /// `$GITHUB_WORKSPACE`: annotation paths are relative to it.
     pub workspace: Option<PathBuf>,
+    /// Whether each step is a collapsible group.
+    pub groups: bool,
 }
 
 impl CiLog {
-    fn control(&self, line: String) {
-        self.terminal.write(Stream::Out, (line + "\n").into_bytes());
+    fn control(&self, step: Option<&Tag>, line: String) {
+        self.terminal
+            .write_in(step.map(|t| t.index), Stream::Out, (line + "\n").into_bytes());
     }
 }
 
 impl Reporter for CiLog {
-    fn on(&mut self, event: &Event) {
+    fn on(&mut self, event: &Event, tag: Option<&Tag>) {
         let github = self.ci == Ci::Github;
+        // Steps that run at the same time and are not held (`--output prefixed`) would
+        // interleave their groups: then there are none.
+        let groups = self.groups;
+        let control = |line: String| self.control(tag, line);
         match *event {
             Event::StepStarted {
                 index,
@@ -60,8 +67,9 @@ impl Reporter for CiLog {
             } => {
                 let title = format!("[{index}/{total}] {alias} (plugin {plugin})");
                 match self.ci {
-                    Ci::Github => self.control(format!("::group::{title}")),
-                    Ci::Gitlab => self.control(gitlab_section(
+                    _ if !groups => {}
+                    Ci::Github => control(format!("::group::{title}")),
+                    Ci::Gitlab => control(gitlab_section(
                         true,
                         &format!("bitops_step_{index}"),
                         &title,
@@ -70,7 +78,7 @@ impl Reporter for CiLog {
                 }
             }
             Event::Problem(p) if github => {
-                self.control(github_problem(p, self.workspace.as_deref()))
+                control(github_problem(p, self.workspace.as_deref()))
             }
             Event::StepFinished { step, .. } => {
                 let configuration =
@@ -84,7 +92,7 @@ impl Reporter for CiLog {
                         .find(|p| p.outcome != "ok" && p.outcome != "skipped")
                         .and_then(|p| p.file.as_deref())
                         .map(|f| in_workspace(f, self.workspace.as_deref()));
-                    self.control(github_error(
+                    control(github_error(
                         file.as_deref(),
                         None,
                         &format!("bitops: {} failed", step.alias),
@@ -92,10 +100,11 @@ impl Reporter for CiLog {
                     ));
                 }
                 match self.ci {
+                    _ if !groups => {}
                     Ci::Github if step.status != Status::NotRun => {
-                        self.control("::endgroup::".into())
+                        control("::endgroup::".into())
                     }
-                    Ci::Gitlab if step.status != Status::NotRun => self.control(gitlab_section(
+                    Ci::Gitlab if step.status != Status::NotRun => control(gitlab_section(
                         false,
                         &format!("bitops_step_{}", step.index),
                         "",
@@ -106,7 +115,7 @@ impl Reporter for CiLog {
             Event::RunFinished(report) if github => {
                 if report.status == RunStatus::Invalid {
                     for p in report.problems.iter().filter(|p| p.is_error()) {
-                        self.control(github_problem(p, self.workspace.as_deref()));
+                        control(github_problem(p, self.workspace.as_deref()));
                     }
                 }
                 if let Some(path) = &self.summary {

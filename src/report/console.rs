@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::report::event::{Event, Reporter};
+use crate::report::event::{Event, Reporter, Tag};
 use crate::report::render::Render;
 use crate::report::terminal::Terminal;
 
@@ -12,10 +12,11 @@ pub struct Console<R: Render> {
 }
 
 impl<R: Render> Reporter for Console<R> {
-    fn on(&mut self, event: &Event) {
+    fn on(&mut self, event: &Event, step: Option<&Tag>) {
         let terminal = &self.terminal;
-        self.render.render(event, &mut |stream, bytes| {
-            terminal.write(stream, bytes.to_vec())
+        let index = step.map(|t| t.index);
+        self.render.render(event, step, &mut |stream, bytes| {
+            terminal.write_in(index, stream, bytes.to_vec())
         });
     }
 }

@@ -95,8 +95,34 @@ impl Event<'_> {
     }
 }
 
+/// The step an event belongs to, when steps run at the same time: its output is
+/// prefixed with the alias, or held and shown whole when the step ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// The step's number in the plan (1-based).
+    pub index: usize,
+    pub alias: String,
+    /// The longest alias of the run, so that prefixes line up.
+    pub width: usize,
+}
+
+impl Tag {
+    /// `alias │ `, padded to the run's longest alias; coloured when `color`.
+    pub fn prefix(&self, color: bool) -> String {
+        const COLORS: [&str; 6] = ["36", "33", "35", "32", "34", "96"];
+        let text = format!("{:<width$} │ ", self.alias, width = self.width);
+        if color {
+            let code = COLORS[(self.index.saturating_sub(1)) % COLORS.len()];
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text
+        }
+    }
+}
+
 /// Anything that writes a run's events somewhere: the console, a log file, CI
-/// markers, the report files. Events arrive masked.
+/// markers, the report files. Events arrive masked, with the step they belong to
+/// (`None` for the run's own).
 pub trait Reporter: Send {
-    fn on(&mut self, event: &Event);
+    fn on(&mut self, event: &Event, step: Option<&Tag>);
 }

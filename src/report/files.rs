@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::report::event::{Event, Reporter};
+use crate::report::event::{Event, Reporter, Tag};
 
 pub struct ReportFiles {
     pub json: Option<PathBuf>,
@@ -11,7 +11,7 @@ pub struct ReportFiles {
 }
 
 impl Reporter for ReportFiles {
-    fn on(&mut self, event: &Event) {
+    fn on(&mut self, event: &Event, _step: Option<&Tag>) {
         let Event::RunFinished(report) = event else {
             return;
         };

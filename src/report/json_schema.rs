@@ -52,7 +52,7 @@ fn part() -> Json {
                 "type": ["array", "null"],
                 "items": {"type": "string"}
             },
-            "outcome": {"enum": ["ok", "failed", "timed_out", "interrupted", "skipped"]},
+            "outcome": {"enum": ["ok", "failed", "timed_out", "interrupted", "cancelled", "skipped"]},
             "exit_code": {"type": ["integer", "null"]},
             "seconds": {"type": "number", "minimum": 0},
             "skip_reason": {"description": "Why a hook was skipped; only then present.", "type": "string"},
@@ -63,6 +63,7 @@ fn part() -> Json {
             when("outcome", "failed", json!({"properties": {"exit_code": {"type": "integer"}}})),
             when("outcome", "timed_out", json!({"properties": {"exit_code": {"type": "null"}}})),
             when("outcome", "interrupted", json!({"properties": {"exit_code": {"type": "null"}}})),
+            when("outcome", "cancelled", json!({"properties": {"exit_code": {"type": "null"}}})),
             when("outcome", "skipped", json!({
                 "required": ["skip_reason"],
                 "properties": {"command": {"type": "null"}, "exit_code": {"type": "null"}}
@@ -88,12 +89,31 @@ fn step() -> Json {
             "alias": {"type": "string"},
             "plugin": {"type": "string"},
             "plugin_source": {"description": "`built in`, or the installed plugin's folder; empty for a step that did not run.", "type": "string"},
-            "status": {"enum": ["ok", "failed", "timed_out", "interrupted", "skipped", "not_run"]},
-            "part": {"description": "The part that failed, timed out or was interrupted (`configuration` for a config error found when the step was resolved again).", "type": "string"},
+            "status": {
+                "description": "`cancelled`: stopped because another step failed while it ran (fail_fast, --parallel).",
+                "enum": ["ok", "failed", "timed_out", "interrupted", "cancelled", "skipped", "not_run"]
+            },
+            "part": {"description": "The part that failed, timed out, was interrupted or cancelled (`configuration` for a config error found when the step was resolved again; `outputs` when what it published cannot be read).", "type": "string"},
             "exit_code": {"type": "integer"},
             "signal": {"enum": ["SIGHUP", "SIGINT", "SIGTERM"]},
-            "reason": {"description": "Why the step was skipped.", "type": "string"},
+            "reason": {"description": "Why the step was skipped (`dependency `net` did not succeed` for a step whose dependency failed).", "type": "string"},
             "seconds": {"type": "number", "minimum": 0},
+            "started_at": {
+                "description": "When the step started, UTC to the millisecond; absent for a step that did not run.",
+                "type": "string",
+                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"
+            },
+            "finished_at": {
+                "description": "When the step ended, UTC to the millisecond; absent for a step that did not run.",
+                "type": "string",
+                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"
+            },
+            "needs": {"description": "The steps it waited for (`depends_on`); absent when none.", "type": "array", "items": {"type": "string"}},
+            "outputs": {
+                "description": "What the step published through $BITOPS_OUTPUTS, masked; absent when nothing.",
+                "type": "object",
+                "additionalProperties": {"type": "string"}
+            },
             "parts": {"type": "array", "items": part()},
             "output_tail": {"description": "The last lines of the step's output, masked.", "type": "array", "items": {"type": "string"}}
         },
@@ -104,6 +124,7 @@ fn step() -> Json {
                 "required": ["part", "exit_code", "signal"],
                 "properties": {"exit_code": {"enum": crate::error::Signal::ALL.map(crate::error::Signal::exit_code)}}
             }))),
+            when("status", "cancelled", json!({"required": ["part"]})),
             when("status", "skipped", json!({"required": ["reason"]}))
         ]
     })
@@ -199,7 +220,10 @@ mod tests {
         if let Json::Object(fields) = value {
             let declared = schema.get("properties").and_then(Json::as_object);
             for (k, v) in fields {
-                match declared.and_then(|d| d.get(k)) {
+                match declared
+                    .and_then(|d| d.get(k))
+                    .or(schema.get("additionalProperties"))
+                {
                     Some(s) => check(s, v, &format!("{at}.{k}"), errors),
                     None => errors.push(format!("{at}: `{k}` is not declared")),
                 }
@@ -270,8 +294,12 @@ mod tests {
             plugin_source: "built in".into(),
             status,
             seconds: 1.5,
+            started_at: Some("2026-12-01T10:00:00.250Z".into()),
+            finished_at: Some("2026-12-01T10:00:01.750Z".into()),
+            needs: vec!["db".into()],
             parts,
             output_tail: vec!["done".into()],
+            outputs: [("ip".to_string(), "10.0.0.1".to_string())].into(),
         }
     }
 
@@ -334,6 +362,13 @@ mod tests {
                 vec![part(PartKind::AfterHook, "interrupted", None)],
             ),
             step(7, Status::NotRun, vec![]),
+            step(
+                8,
+                Status::Cancelled {
+                    part: "deploy script".into(),
+                },
+                vec![part(PartKind::Deploy, "cancelled", None)],
+            ),
         ];
         assert_eq!(errors_of(&report), Vec::<String>::new());
     }

@@ -57,6 +57,7 @@ pub fn junit(report: &RunReport) -> String {
                         match other {
                             Status::TimedOut { .. } => "timed out",
                             Status::Interrupted { .. } => "interrupted",
+                            Status::Cancelled { .. } => "cancelled",
                             _ => "failed",
                         }
                         .into(),
@@ -68,6 +69,14 @@ pub fn junit(report: &RunReport) -> String {
         let mut case = TestCase::new(format!("{} ({})", s.alias, s.plugin), status);
         case.set_classname(format!("bitops.{}", report.environment));
         case.set_time(Duration::from_secs_f64(s.seconds));
+        // When it started: steps that ran at the same time overlap.
+        if let Some(t) = s
+            .started_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            case.set_timestamp(t);
+        }
         if !s.output_tail.is_empty() {
             case.set_system_out(s.output_tail.join("\n"));
         }

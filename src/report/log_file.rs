@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use crate::report::event::{Event, Reporter};
+use crate::report::event::{Event, Reporter, Tag};
 use crate::report::render::Render;
 
 pub struct LogFile<R: Render> {
@@ -22,9 +22,9 @@ impl<R: Render> LogFile<R> {
 }
 
 impl<R: Render> Reporter for LogFile<R> {
-    fn on(&mut self, event: &Event) {
+    fn on(&mut self, event: &Event, step: Option<&Tag>) {
         let file = &mut self.file;
-        self.render.render(event, &mut |_, bytes| {
+        self.render.render(event, step, &mut |_, bytes| {
             let _ = file.write_all(bytes);
         });
     }

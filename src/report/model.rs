@@ -28,6 +28,10 @@ pub enum Status {
         signal: crate::error::Signal,
         exit_code: i32,
     },
+    /// Stopped because another step failed (fail_fast, steps running at the same time).
+    Cancelled {
+        part: String,
+    },
     Skipped {
         reason: String,
     },
@@ -38,7 +42,10 @@ impl Status {
     pub fn failed(&self) -> bool {
         matches!(
             self,
-            Status::Failed { .. } | Status::TimedOut { .. } | Status::Interrupted { .. }
+            Status::Failed { .. }
+                | Status::TimedOut { .. }
+                | Status::Interrupted { .. }
+                | Status::Cancelled { .. }
         )
     }
 
@@ -48,6 +55,7 @@ impl Status {
             Status::Failed { part, exit_code } => format!("failed ({part}, exit {exit_code})"),
             Status::TimedOut { part, .. } => format!("timed out ({part})"),
             Status::Interrupted { part, signal, .. } => format!("interrupted ({part}, {signal})"),
+            Status::Cancelled { part } => format!("cancelled ({part}; another step failed)"),
             Status::Skipped { reason } => format!("skipped ({reason})"),
             Status::NotRun => "not run".into(),
         }
@@ -89,9 +97,21 @@ pub struct StepReport {
     #[serde(flatten)]
     pub status: Status,
     pub seconds: f64,
+    /// When the step started and ended (RFC 3339, milliseconds): steps that ran at the
+    /// same time overlap. Absent for a step that did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The steps it waited for (`depends_on`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
     pub parts: Vec<PartReport>,
     /// The last lines of the step's output, masked.
     pub output_tail: Vec<String>,
+    /// What the step published (`$BITOPS_OUTPUTS`), masked.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub outputs: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,7 +162,8 @@ impl Mask for Status {
         match self {
             Status::Failed { part, .. }
             | Status::TimedOut { part, .. }
-            | Status::Interrupted { part, .. } => part.mask_with(m),
+            | Status::Interrupted { part, .. }
+            | Status::Cancelled { part } => part.mask_with(m),
             Status::Skipped { reason } => reason.mask_with(m),
             Status::Ok | Status::NotRun => {}
         }
@@ -165,6 +186,9 @@ impl Mask for StepReport {
         self.status.mask_with(m);
         self.parts.mask_with(m);
         self.output_tail.mask_with(m);
+        for value in self.outputs.values_mut() {
+            value.mask_with(m);
+        }
     }
 }
 

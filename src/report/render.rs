@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::config::settings::LogLevel;
 use crate::plugin::schema::shell_join;
-use crate::report::event::{Event, Tone};
+use crate::report::event::{Event, Tag, Tone};
 use crate::report::model::Status;
 use crate::report::summary::summary;
 use crate::report::terminal::Stream;
@@ -15,12 +15,13 @@ use crate::report::time::{now_rfc3339, secs};
 pub type Emit<'a> = dyn FnMut(Stream, &[u8]) + 'a;
 
 pub trait Render: Send {
-    fn render(&mut self, event: &Event, emit: &mut Emit);
+    /// Renders `event` of the step `step` (`None`: the run's own).
+    fn render(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit);
 }
 
 impl Render for Box<dyn Render> {
-    fn render(&mut self, event: &Event, emit: &mut Emit) {
-        (**self).render(event, emit);
+    fn render(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit) {
+        (**self).render(event, step, emit);
     }
 }
 
@@ -93,24 +94,31 @@ pub struct Text {
     pub level: LogLevel,
     /// Under CI each step is a group whose title is the step header: not printed twice.
     pub in_groups: bool,
+    /// Steps run at the same time: each line of a step starts with its alias.
+    pub prefix: bool,
 }
 
 impl Render for Text {
-    fn render(&mut self, event: &Event, emit: &mut Emit) {
-        match event {
-            Event::Output(bytes) => emit(Stream::Out, bytes),
-            Event::Diagnostic(bytes) if self.color => emit(self.narration, bytes),
-            Event::Diagnostic(bytes) => emit(self.narration, &strip_ansi(bytes)),
-            Event::StepStarted { .. } if self.in_groups => {}
+    fn render(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit) {
+        let prefix = step
+            .filter(|_| self.prefix)
+            .map(|t| t.prefix(self.color));
+        match (event, &prefix) {
+            (Event::Output(bytes), None) => emit(Stream::Out, bytes),
+            (Event::Output(bytes), Some(p)) => emit(Stream::Out, &prefixed(p, bytes)),
+            (Event::Diagnostic(bytes), _) if self.color => emit(self.narration, bytes),
+            (Event::Diagnostic(bytes), _) => emit(self.narration, &strip_ansi(bytes)),
+            (Event::StepStarted { .. }, _) if self.in_groups => {}
             _ => {
                 for (tone, text) in narration(event) {
                     if !shown(tone, self.level) {
                         continue;
                     }
-                    let line = match tone.ansi().filter(|_| self.color) {
-                        Some(code) => format!("{}\n", paint(code, &text)),
-                        None => format!("{text}\n"),
+                    let text = match tone.ansi().filter(|_| self.color) {
+                        Some(code) => paint(code, &text),
+                        None => text,
                     };
+                    let line = format!("{}{text}\n", prefix.as_deref().unwrap_or(""));
                     emit(self.narration, line.as_bytes());
                 }
             }
@@ -118,11 +126,22 @@ impl Render for Text {
     }
 }
 
+/// Each line of `bytes` (complete lines) after `prefix`.
+fn prefixed(prefix: &str, bytes: &[u8]) -> Vec<u8> {
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut out = Vec::with_capacity(bytes.len() + lines * prefix.len());
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(line);
+    }
+    out
+}
+
 /// One JSON object per line, for log shippers.
 pub struct Json {
     pub narration: Stream,
     pub level: LogLevel,
-    /// The deployment whose output is flowing.
+    /// The deployment of the event being rendered.
     step: Option<String>,
 }
 
@@ -269,7 +288,8 @@ pub fn json_error_line(
 }
 
 impl Render for Json {
-    fn render(&mut self, event: &Event, emit: &mut Emit) {
+    fn render(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit) {
+        self.step = step.map(|t| t.alias.clone());
         match event {
             Event::Output(bytes) => {
                 let mut buf = Vec::with_capacity(bytes.len() * 2);
@@ -289,18 +309,12 @@ impl Render for Json {
             }
             _ => {
                 let fields = Fields::of(event);
-                if let Event::StepFinished { .. } = event {
-                    self.step = None;
-                }
                 for (tone, text) in narration(event) {
                     if !shown(tone, self.level) {
                         continue;
                     }
                     let line = self.line_with(tone.level(), "bitops", &text, &fields);
                     emit(self.narration, line.as_bytes());
-                }
-                if let Event::StepStarted { alias, .. } = event {
-                    self.step = Some(alias.to_string());
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The sink: where a run's events go. It masks every event on its values, before any
 //! reporter escapes them into text, JSON or XML, and hands it to each reporter in
-//! order. It keeps the last lines of each step's output for the reports.
+//! order. Each running step sees it as a `StepOut`, which keeps the last lines of the
+//! step's output for the reports.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use crate::report::event::{Event, Reporter, Tone};
+use crate::report::event::{Event, Reporter, Tag, Tone};
 use crate::report::mask::{Masker, masked};
 use crate::report::terminal::Terminal;
 
@@ -19,11 +20,8 @@ pub struct Sink {
     masker: RwLock<Arc<Masker>>,
     reporters: Mutex<Vec<Box<dyn Reporter>>>,
     terminal: Option<Arc<Terminal>>,
-    tail: Mutex<VecDeque<String>>,
-    /// Whether the last chunk of output needed masking.
-    masking: AtomicBool,
-    /// When output or a heartbeat was last shown.
-    last_shown: Mutex<std::time::Instant>,
+    /// Whether a stop signal was announced: once is enough, however many steps see it.
+    interrupted: AtomicBool,
 }
 
 impl Sink {
@@ -36,9 +34,7 @@ impl Sink {
             masker: RwLock::new(Arc::new(masker)),
             reporters: Mutex::new(reporters),
             terminal,
-            tail: Mutex::new(VecDeque::new()),
-            masking: AtomicBool::new(false),
-            last_shown: Mutex::new(std::time::Instant::now()),
+            interrupted: AtomicBool::new(false),
         })
     }
 
@@ -58,49 +54,74 @@ impl Sink {
         }
     }
 
-    fn dispatch(&self, event: &Event) {
+    fn dispatch(&self, event: &Event, step: Option<&Tag>) {
         let Ok(mut reporters) = self.reporters.lock() else {
             return;
         };
         if event.closes() {
-            reporters.iter_mut().rev().for_each(|r| r.on(event));
+            reporters.iter_mut().rev().for_each(|r| r.on(event, step));
         } else {
-            reporters.iter_mut().for_each(|r| r.on(event));
+            reporters.iter_mut().for_each(|r| r.on(event, step));
+        }
+        // A step's output held back (`--output grouped`) is shown once it ended.
+        if let (Event::StepFinished { step, .. }, Some(t)) = (event, &self.terminal) {
+            t.release(step.index);
         }
     }
 
     /// Masks the event's values and hands it to every reporter.
     pub fn emit(&self, event: Event) {
+        self.emit_in(None, event);
+    }
+
+    /// `emit`, for an event of the step `step`.
+    pub fn emit_in(&self, step: Option<&Tag>, event: Event) {
         let m = self.masker();
         match event {
-            Event::Notice { tone, text } => self.dispatch(&Event::Notice {
-                tone,
-                text: &m.mask_str(text),
-            }),
-            Event::Problem(p) => self.dispatch(&Event::Problem(&masked(p, &m))),
-            Event::StepStarted { .. } => {
-                if let Ok(mut t) = self.tail.lock() {
-                    t.clear();
-                }
-                self.dispatch(&event);
+            Event::Notice { tone, text } => self.dispatch(
+                &Event::Notice {
+                    tone,
+                    text: &m.mask_str(text),
+                },
+                step,
+            ),
+            Event::Problem(p) => self.dispatch(&Event::Problem(&masked(p, &m)), step),
+            Event::PartStarted { label, command } => self.dispatch(
+                &Event::PartStarted {
+                    label,
+                    command: &masked(&command.to_vec(), &m),
+                },
+                step,
+            ),
+            Event::PartSkipped { label, reason } => self.dispatch(
+                &Event::PartSkipped {
+                    label,
+                    reason: &m.mask_str(reason),
+                },
+                step,
+            ),
+            // Output is masked by `StepOut::output`, line by line.
+            Event::Output(chunk) => self.dispatch(&Event::Output(&m.mask(chunk)), step),
+            Event::Diagnostic(bytes) => self.dispatch(&Event::Diagnostic(&m.mask(bytes)), step),
+            Event::PartFinished(part) => {
+                self.dispatch(&Event::PartFinished(&masked(part, &m)), step)
             }
-            Event::PartStarted { label, command } => self.dispatch(&Event::PartStarted {
-                label,
-                command: &masked(&command.to_vec(), &m),
-            }),
-            Event::PartSkipped { label, reason } => self.dispatch(&Event::PartSkipped {
-                label,
-                reason: &m.mask_str(reason),
-            }),
-            Event::Output(chunk) => self.output(chunk),
-            Event::Diagnostic(bytes) => self.dispatch(&Event::Diagnostic(&m.mask(bytes))),
-            Event::PartFinished(part) => self.dispatch(&Event::PartFinished(&masked(part, &m))),
-            Event::StepFinished { step, total } => self.dispatch(&Event::StepFinished {
-                step: &masked(step, &m),
-                total,
-            }),
-            Event::RunFinished(report) => self.dispatch(&Event::RunFinished(&masked(report, &m))),
-            Event::RunStarted { .. } | Event::Interrupted { .. } => self.dispatch(&event),
+            Event::StepFinished { step: s, total } => self.dispatch(
+                &Event::StepFinished {
+                    step: &masked(s, &m),
+                    total,
+                },
+                step,
+            ),
+            Event::RunFinished(report) => {
+                self.dispatch(&Event::RunFinished(&masked(report, &m)), step)
+            }
+            Event::Interrupted { .. } => {
+                if !self.interrupted.swap(true, Ordering::SeqCst) {
+                    self.dispatch(&event, None);
+                }
+            }
+            Event::RunStarted { .. } | Event::StepStarted { .. } => self.dispatch(&event, step),
         }
     }
 
@@ -108,7 +129,64 @@ impl Sink {
         self.emit(Event::Notice { tone, text });
     }
 
-    /// How long nothing was shown (no output, no heartbeat).
+    /// Whether the terminal is behind: producers of output should wait.
+    pub fn backlogged(&self) -> bool {
+        self.terminal.as_ref().is_some_and(|t| t.backlogged())
+    }
+
+    /// Ends the output: waits for the terminal to write what it holds (at most `wait`).
+    pub fn finish(&self, wait: Option<Duration>) {
+        if let Ok(mut reporters) = self.reporters.lock() {
+            reporters.clear(); // closes the log file
+        }
+        if let Some(t) = &self.terminal {
+            t.finish(wait);
+        }
+    }
+}
+
+/// The sink as one running step (or install script) sees it: its events carry its
+/// tag; it keeps the last lines of its output for the reports, and when it last showed
+/// something (for its heartbeat).
+pub struct StepOut {
+    sink: Arc<Sink>,
+    /// `None` for the run's own processes (an install script).
+    pub tag: Option<Tag>,
+    tail: Mutex<VecDeque<String>>,
+    /// Whether the last chunk of output needed masking.
+    masking: AtomicBool,
+    /// When output or a heartbeat of this step was last shown.
+    last_shown: Mutex<std::time::Instant>,
+}
+
+impl StepOut {
+    pub fn new(sink: &Arc<Sink>, tag: Option<Tag>) -> Arc<StepOut> {
+        Arc::new(StepOut {
+            sink: sink.clone(),
+            tag,
+            tail: Mutex::new(VecDeque::new()),
+            masking: AtomicBool::new(false),
+            last_shown: Mutex::new(std::time::Instant::now()),
+        })
+    }
+
+    pub fn sink(&self) -> &Arc<Sink> {
+        &self.sink
+    }
+
+    pub fn masker(&self) -> Arc<Masker> {
+        self.sink.masker()
+    }
+
+    pub fn emit(&self, event: Event) {
+        self.sink.emit_in(self.tag.as_ref(), event);
+    }
+
+    pub fn notice(&self, tone: Tone, text: &str) {
+        self.emit(Event::Notice { tone, text });
+    }
+
+    /// How long this step showed nothing (no output, no heartbeat).
     pub fn quiet_for(&self) -> Duration {
         self.last_shown
             .lock()
@@ -133,10 +211,10 @@ impl Sink {
         self.masking
             .store(matches!(masked, Cow::Owned(_)), Ordering::Relaxed);
         self.keep_tail(tail_of(&masked));
-        self.dispatch(&Event::Output(&masked));
+        self.sink.dispatch(&Event::Output(&masked), self.tag.as_ref());
     }
 
-    /// The last lines of output of the current step, masked.
+    /// The last lines of this step's output, masked.
     pub fn take_tail(&self) -> Vec<String> {
         self.tail
             .lock()
@@ -166,23 +244,13 @@ impl Sink {
 
     /// Whether the terminal is behind: producers of output should wait.
     pub fn backlogged(&self) -> bool {
-        self.terminal.as_ref().is_some_and(|t| t.backlogged())
+        self.sink.backlogged()
     }
 
     /// Waits while the terminal is behind.
     pub async fn room(&self) {
         while self.backlogged() {
             tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    /// Ends the output: waits for the terminal to write what it holds (at most `wait`).
-    pub fn finish(&self, wait: Option<Duration>) {
-        if let Ok(mut reporters) = self.reporters.lock() {
-            reporters.clear(); // closes the log file
-        }
-        if let Some(t) = &self.terminal {
-            t.finish(wait);
         }
     }
 }

@@ -70,12 +70,14 @@ pub fn summary(report: &RunReport) -> Vec<(Tone, String)> {
 fn totals(report: &RunReport) -> (Tone, String) {
     let count = |f: &dyn Fn(&Status) -> bool| report.steps.iter().filter(|s| f(&s.status)).count();
     let ok = count(&|s| *s == Status::Ok);
-    let failed = count(&|s| s.failed());
+    let cancelled = count(&|s| matches!(s, Status::Cancelled { .. }));
+    let failed = count(&|s| s.failed()) - cancelled;
     let skipped = count(&|s| matches!(s, Status::Skipped { .. }));
     let not_run = count(&|s| *s == Status::NotRun);
     let parts: Vec<String> = [
         (ok, "ok"),
         (failed, "failed"),
+        (cancelled, "cancelled"),
         (skipped, "skipped"),
         (not_run, "not run"),
     ]
@@ -108,6 +110,7 @@ pub fn markdown(report: &RunReport) -> String {
             p.message.replace('|', "\\|")
         ));
     }
+    let graph = report.steps.iter().any(|s| !s.needs.is_empty());
     for s in &report.steps {
         out.push_str(&format!(
             "| {} | {} | {} | {} {} | {} |\n",
@@ -122,6 +125,21 @@ pub fn markdown(report: &RunReport) -> String {
                 secs(s.seconds)
             }
         ));
+    }
+    // The order of a run with `depends_on`, which GitHub draws.
+    if graph {
+        out.push_str("\n```mermaid\nflowchart LR\n");
+        for s in &report.steps {
+            out.push_str(&format!("  s{}[\"{} {}\"]\n", s.index, icon(&s.status), s.alias));
+        }
+        for s in &report.steps {
+            for need in &s.needs {
+                if let Some(d) = report.steps.iter().find(|d| d.alias == *need) {
+                    out.push_str(&format!("  s{} --> s{}\n", d.index, s.index));
+                }
+            }
+        }
+        out.push_str("```\n");
     }
     out
 }

@@ -26,6 +26,8 @@ pub struct Terminal {
     queued: Arc<AtomicUsize>,
     /// Held while bytes are written, by the thread or by the fast path.
     writing: Arc<Mutex<Streams>>,
+    /// `--output grouped`: each step's pieces, held until the step ends.
+    held: Mutex<Option<std::collections::BTreeMap<usize, Vec<Piece>>>>,
 }
 
 /// Which streams are still open.
@@ -90,7 +92,40 @@ impl Terminal {
                 out: true,
                 err: true,
             })),
+            held: Mutex::new(None),
         })
+    }
+
+    /// From now on, what a step writes is held until `release` (each step's output
+    /// shown whole, when it ends).
+    pub fn hold_steps(&self) {
+        if let Ok(mut held) = self.held.lock() {
+            held.get_or_insert_with(Default::default);
+        }
+    }
+
+    /// Writes `bytes` for the step `step` (`None`: the run's own): held when steps
+    /// are held, else written now.
+    pub fn write_in(&self, step: Option<usize>, stream: Stream, bytes: Vec<u8>) {
+        if let Some(index) = step
+            && let Ok(mut held) = self.held.lock()
+            && let Some(map) = held.as_mut()
+        {
+            map.entry(index).or_default().push((stream, bytes));
+            return;
+        }
+        self.write(stream, bytes);
+    }
+
+    /// Writes what the step `index` wrote while held.
+    pub fn release(&self, index: usize) {
+        let pieces = match self.held.lock() {
+            Ok(mut held) => held.as_mut().and_then(|m| m.remove(&index)),
+            Err(_) => None,
+        };
+        for (stream, bytes) in pieces.into_iter().flatten() {
+            self.write(stream, bytes);
+        }
     }
 
     fn spawn(&self) -> Thread {
@@ -154,7 +189,15 @@ impl Terminal {
     }
 
     /// Ends the output and waits for it to be written, at most `wait` when given.
+    /// Anything still held (a step that never ended) is written first.
     pub fn finish(&self, wait: Option<Duration>) {
+        let left: Vec<usize> = match self.held.lock() {
+            Ok(held) => held.as_ref().map(|m| m.keys().copied().collect()).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        for index in left {
+            self.release(index);
+        }
         let thread = match self.thread.lock() {
             Ok(mut t) => std::mem::replace(&mut *t, Thread::Gone),
             Err(_) => return,

@@ -7,6 +7,17 @@ pub fn now_rfc3339() -> String {
     rfc3339(SystemTime::now())
 }
 
+/// `2026-11-21T05:01:10.123Z`: precise enough to see steps overlap.
+pub fn now_rfc3339_millis() -> String {
+    let now = SystemTime::now();
+    let millis = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .subsec_millis();
+    let whole = rfc3339(now);
+    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
+}
+
 fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)

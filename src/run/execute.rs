@@ -4,18 +4,22 @@
 //! workspace right before it runs (hooks of earlier steps may have edited its files),
 //! and any secret that resolution finds is masked before anything of the step is shown.
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result, exit};
+use crate::plan::outputs::{MAX_OUTPUTS_BYTES, Outputs, Published, StepIo, inputs_json};
 use crate::plan::{self, Context, Plan, Step};
 use crate::repo::hooks::Hook;
-use crate::report::event::{Event, Tone};
+use crate::report::event::{Event, Tag, Tone};
 use crate::report::mask::secret_values;
 use crate::report::model::{PartKind, PartReport, RunReport, RunStatus, Status, StepReport};
-use crate::report::sink::Sink;
-use crate::run::process::{self, Outcome, Spec};
+use crate::report::sink::{Sink, StepOut};
+use crate::run::process::{self, Cancel, Outcome, Spec};
 use crate::run::signals::Signals;
 use crate::run::workspace::{self, Workspace};
 
@@ -30,6 +34,8 @@ pub struct Request<'a> {
     pub keep_workspace: bool,
     /// A line after this long without output from a step (`--heartbeat`).
     pub heartbeat: Option<Duration>,
+    /// How many steps may run at once (`--parallel`).
+    pub parallel: usize,
 }
 
 /// Runs the plan: lock, stage, steps. Always returns the report of what happened
@@ -101,79 +107,289 @@ fn lock_stage_and_run(req: &Request, report: &mut RunReport) -> Result<()> {
     result
 }
 
+/// Where a step is in the run.
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Waiting,
+    Running,
+    Done(Status),
+}
+
+/// What a step's run hands back to the scheduler.
+struct Finished {
+    index: usize,
+    report: StepReport,
+    /// What it published, when it ended well.
+    published: Option<Published>,
+    /// Process groups that outlived their process (background jobs).
+    groups: Vec<i32>,
+}
+
+/// A step being run, polled with the others by `next_done`.
+type Running<'a> = Pin<Box<dyn Future<Output = Finished> + 'a>>;
+
+/// Runs the steps: each as soon as the steps it waits for ended (at most `parallel`
+/// at once, never two in one tool folder), with fail-fast, dependency-failure skips and
+/// stop signals. The report lists the steps in plan order.
 async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) -> Result<()> {
-    let (ctx, sink) = (req.ctx, req.sink);
+    let (ctx, sink, plan) = (req.ctx, req.sink, req.plan);
+    let graph = &plan.graph;
     let mut signals = Signals::install()?;
     crate::run::reaper::become_subreaper();
-    let total = req.plan.steps.len();
+    let io_dir = tempfile::Builder::new()
+        .prefix("bitops-outputs-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
+    let total = plan.steps.len();
+    let width = plan.steps.iter().map(|s| s.alias.len()).max().unwrap_or(0);
+    let tag = |i: usize| Tag {
+        index: plan.steps[i].index,
+        alias: plan.steps[i].alias.clone(),
+        width,
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let mut state = vec![State::Waiting; total];
+    let mut reports: Vec<Option<StepReport>> = vec![None; total];
+    let mut outputs = Outputs::new();
     let mut first_error: Option<Error> = None;
     let mut groups = Vec::new();
-    for (planned, dep) in req.plan.steps.iter().zip(&ctx.settings.deployments) {
+    let mut busy: Vec<(usize, PathBuf)> = Vec::new();
+    let mut running: Vec<Running> = Vec::new();
+    loop {
         if first_error.is_none()
             && let Some(signal) = crate::stop::requested()
         {
             first_error = Some(Error::Interrupted { signal });
         }
-        let stopped = matches!(first_error, Some(Error::Interrupted { .. }))
-            || (first_error.is_some() && ctx.settings.fail_fast);
-        let mut step_report = StepReport {
-            index: planned.index,
-            alias: planned.alias.clone(),
-            plugin: planned.plugin.clone(),
-            plugin_source: String::new(),
-            status: Status::NotRun,
-            seconds: 0.0,
-            parts: Vec::new(),
-            output_tail: Vec::new(),
-        };
-        if stopped {
-            sink.emit(Event::StepFinished {
-                step: &step_report,
-                total,
-            });
-            report.steps.push(step_report);
-            continue;
+        let interrupted = matches!(first_error, Some(Error::Interrupted { .. }));
+        let stopping = interrupted || (first_error.is_some() && ctx.settings.fail_fast);
+        if stopping && !interrupted && !*cancel_tx.borrow() {
+            // The others stop as on a signal; their reports say `cancelled`.
+            let _ = cancel_tx.send(true);
         }
-        sink.emit(Event::StepStarted {
+        // Start what can start, again after each skip (it may free a later step).
+        let mut changed = !stopping;
+        while changed {
+            changed = false;
+            for i in 0..total {
+                if running.len() >= req.parallel.max(1) {
+                    break;
+                }
+                let ready = state[i] == State::Waiting
+                    && graph.deps[i]
+                        .iter()
+                        .all(|&d| matches!(state[d], State::Done(_)));
+                if !ready {
+                    continue;
+                }
+                let failed_dep = graph.deps[i].iter().copied().find(|&d| {
+                    graph.declared
+                        && matches!(&state[d], State::Done(s) if s.failed() || skipped_for_failure(s))
+                });
+                if let Some(d) = failed_dep {
+                    let out = StepOut::new(sink, Some(tag(i)));
+                    let step = &plan.steps[i];
+                    let reason = format!("dependency `{}` did not succeed", plan.steps[d].alias);
+                    out.notice(
+                        Tone::Warn,
+                        &format!("warning: {reason}; skipping `{}`", step.alias),
+                    );
+                    let mut r = step_report(step);
+                    r.status = Status::Skipped { reason };
+                    out.emit(Event::StepFinished { step: &r, total });
+                    state[i] = State::Done(r.status.clone());
+                    reports[i] = Some(r);
+                    changed = true;
+                    continue;
+                }
+                let dir = ws.root().join(&plan.steps[i].tool_dir);
+                let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+                if busy
+                    .iter()
+                    .any(|(_, b)| b.starts_with(&dir) || dir.starts_with(b))
+                {
+                    continue; // the same tool folder as a running step: after it
+                }
+                busy.push((i, dir));
+                state[i] = State::Running;
+                let inputs: Outputs = graph
+                    .ancestors(i)
+                    .into_iter()
+                    .filter_map(|a| {
+                        let alias = &plan.steps[a].alias;
+                        outputs.get(alias).map(|p| (alias.clone(), p.clone()))
+                    })
+                    .collect();
+                let one = OneStep {
+                    req,
+                    ws,
+                    i,
+                    out: StepOut::new(sink, Some(tag(i))),
+                    io_dir: io_dir.path(),
+                    inputs,
+                    cancel: cancel_rx.clone(),
+                };
+                running.push(Box::pin(one.run()));
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let done = tokio::select! {
+            done = next_done(&mut running) => done,
+            signal = signals.next() => {
+                sink.emit(Event::Interrupted { signal, grace_secs: ctx.grace.as_secs() });
+                continue;
+            }
+        };
+        let i = done.index;
+        busy.retain(|(j, _)| *j != i);
+        groups.extend(done.groups);
+        if let Some(published) = done.published {
+            outputs.insert(plan.steps[i].alias.clone(), published);
+        }
+        if first_error.is_none() {
+            first_error = failure(&done.report.status, &plan.steps[i].alias);
+        }
+        state[i] = State::Done(done.report.status.clone());
+        reports[i] = Some(done.report);
+    }
+    // The steps that never started.
+    for (i, r) in reports.iter_mut().enumerate() {
+        if r.is_none() {
+            let not_run = step_report(&plan.steps[i]);
+            sink.emit_in(
+                Some(&tag(i)),
+                Event::StepFinished {
+                    step: &not_run,
+                    total,
+                },
+            );
+            *r = Some(not_run);
+        }
+    }
+    report.steps = reports.into_iter().flatten().collect();
+    // Background processes a hook or plugin left behind do not outlive the run, nor
+    // do those that left their group (adopted by bitops, the subreaper).
+    for pgid in groups {
+        process::stop_group(pgid, Duration::from_secs(2), None).await;
+    }
+    let strays = crate::run::reaper::descendants();
+    crate::run::reaper::stop(&strays, Duration::from_secs(2), None).await;
+    let failed = report.steps.iter().filter(|s| s.status.failed()).count();
+    match first_error {
+        None => Ok(()),
+        Some(e @ Error::Interrupted { .. }) => Err(e),
+        Some(e) if ctx.settings.fail_fast => Err(e),
+        Some(_) => Err(Error::SomeFailed { failed, total }),
+    }
+}
+
+/// A step skipped because a dependency failed: its own dependents are skipped too.
+fn skipped_for_failure(status: &Status) -> bool {
+    matches!(status, Status::Skipped { reason } if reason.starts_with("dependency "))
+}
+
+/// The report of a step before it runs (`not_run`).
+fn step_report(step: &Step) -> StepReport {
+    StepReport {
+        index: step.index,
+        alias: step.alias.clone(),
+        plugin: step.plugin.clone(),
+        plugin_source: String::new(),
+        status: Status::NotRun,
+        seconds: 0.0,
+        started_at: None,
+        finished_at: None,
+        needs: step.needs.clone(),
+        parts: Vec::new(),
+        output_tail: Vec::new(),
+        outputs: Default::default(),
+    }
+}
+
+/// The first of the running steps to end.
+async fn next_done(running: &mut Vec<Running<'_>>) -> Finished {
+    std::future::poll_fn(|cx| {
+        for i in 0..running.len() {
+            if let Poll::Ready(done) = running[i].as_mut().poll(cx) {
+                drop(running.swap_remove(i));
+                return Poll::Ready(done);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// One step of the run, from its header to its result.
+struct OneStep<'a, 'r> {
+    req: &'a Request<'r>,
+    ws: &'a Workspace,
+    /// Its position in the plan.
+    i: usize,
+    out: Arc<StepOut>,
+    io_dir: &'a Path,
+    /// The outputs of the steps it depends on.
+    inputs: Outputs,
+    cancel: Cancel,
+}
+
+impl OneStep<'_, '_> {
+    async fn run(self) -> Finished {
+        let (ctx, ws, out) = (self.req.ctx, self.ws, &self.out);
+        let planned = &self.req.plan.steps[self.i];
+        let dep = &ctx.settings.deployments[self.i];
+        let total = self.req.plan.steps.len();
+        let mut step_report = step_report(planned);
+        let mut finished = Finished {
+            index: self.i,
+            report: step_report.clone(),
+            published: None,
+            groups: Vec::new(),
+        };
+        out.emit(Event::StepStarted {
             index: planned.index,
             total,
             alias: &planned.alias,
             plugin: &planned.plugin,
         });
+        step_report.started_at = Some(crate::report::time::now_rfc3339_millis());
         let step_started = Instant::now();
+        let io = match step_io(self.io_dir, planned, self.inputs) {
+            Ok(io) => io,
+            Err(e) => {
+                out.notice(Tone::Bad, &format!("error: {e}"));
+                step_report.status = Status::Failed {
+                    part: "outputs".into(),
+                    exit_code: exit::FAILURE,
+                };
+                step_report.finished_at = Some(crate::report::time::now_rfc3339_millis());
+                out.emit(Event::StepFinished {
+                    step: &step_report,
+                    total,
+                });
+                finished.report = step_report;
+                return finished;
+            }
+        };
         let mut problems = Vec::new();
         let view = ws.view(&ctx.environment);
         let target = plan::Target {
             view: &view,
             root: ws.root(),
             builtins: ws.builtin_plugins(),
+            io: Some(&io),
         };
         let step = plan::build_step(ctx, planned.index, dep, &target, &mut problems);
         // Name the files of the ops repo, not their copies in the workspace.
         for p in &mut problems {
-            let Some(copy) = p.file.clone() else { continue };
-            let Ok(rel) = copy.strip_prefix(ws.root()) else {
-                continue;
-            };
-            let original = ctx.ops_repo.join(rel);
-            // A file merged with the default folder's differs anyway.
-            let merged = rel.strip_prefix(&ctx.environment).is_ok_and(|r| {
-                ctx.ops_repo
-                    .join(&ctx.settings.default_folder)
-                    .join(r)
-                    .exists()
-            });
-            if !merged && std::fs::read(&original).ok() != std::fs::read(&copy).ok() {
-                let note = "the run's copy of this file differs from the ops repo's: a hook of an earlier step changed it";
-                p.hint = Some(match p.hint.take() {
-                    Some(h) => format!("{h}; {note}"),
-                    None => note.to_string(),
-                });
-            }
-            p.file = Some(original);
+            repo_problem(ctx, ws, p);
         }
         // Before anything of this step is shown: its secrets join the masks.
-        sink.add_secrets(&secret_values(&step.env, &ctx.settings.secret_env));
+        out.sink()
+            .add_secrets(&secret_values(&step.env, &ctx.settings.secret_env));
         for value in &step.values {
             let origin = value.origin.to_string();
             let ws_root = ws.root().to_string_lossy();
@@ -194,14 +410,14 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
         let errors: Vec<_> = problems.into_iter().filter(|p| p.is_error()).collect();
         step_report.status = if let Some(first) = errors.first() {
             for p in &errors {
-                sink.emit(Event::Problem(p));
+                out.emit(Event::Problem(p));
             }
             Status::Failed {
                 part: "configuration".into(),
                 exit_code: first.kind.exit_code(),
             }
         } else if let Some(reason) = &step.skip {
-            sink.notice(
+            out.notice(
                 Tone::Warn,
                 &format!("warning: {reason}; skipping `{}`", dep.alias),
             );
@@ -209,43 +425,118 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
                 reason: reason.clone(),
             }
         } else {
+            let mut signals = match Signals::install() {
+                Ok(s) => s,
+                Err(e) => {
+                    out.notice(Tone::Bad, &format!("error: {e}"));
+                    return finished;
+                }
+            };
             let mut run = StepRun {
                 ctx,
                 step: &step,
                 ws,
-                sink,
+                out,
                 signals: &mut signals,
-                groups: &mut groups,
+                cancel: self.cancel.clone(),
+                groups: &mut finished.groups,
                 parts: &mut step_report.parts,
-                heartbeat: req.heartbeat,
+                heartbeat: self.req.heartbeat,
             };
             run.run().await
         };
+        if step_report.status == Status::Ok {
+            match read_outputs(&io.outputs_file, &ctx.settings.secret_env) {
+                Ok(published) => {
+                    // Before the report shows them: secret outputs join the masks.
+                    let secrets: Vec<String> = published
+                        .values()
+                        .filter(|o| o.secret)
+                        .map(|o| o.value.clone())
+                        .collect();
+                    out.sink().add_secrets(&secrets);
+                    step_report.outputs = published
+                        .iter()
+                        .map(|(k, o)| (k.clone(), o.value.clone()))
+                        .collect();
+                    finished.published = Some(published);
+                }
+                Err(why) => {
+                    out.notice(
+                        Tone::Bad,
+                        &format!(
+                            "error: the outputs `{}` wrote to $BITOPS_OUTPUTS cannot be read: {why}",
+                            step.alias
+                        ),
+                    );
+                    step_report.status = Status::Failed {
+                        part: "outputs".into(),
+                        exit_code: exit::FAILURE,
+                    };
+                }
+            }
+        }
         step_report.seconds = step_started.elapsed().as_secs_f64();
-        step_report.output_tail = sink.take_tail();
-        sink.emit(Event::StepFinished {
+        step_report.finished_at = Some(crate::report::time::now_rfc3339_millis());
+        step_report.output_tail = out.take_tail();
+        out.emit(Event::StepFinished {
             step: &step_report,
             total,
         });
-        if first_error.is_none() {
-            first_error = failure(&step_report.status, &dep.alias);
-        }
-        report.steps.push(step_report);
+        finished.report = step_report;
+        finished
     }
-    // Background processes a hook or plugin left behind do not outlive the run, nor
-    // do those that left their group (adopted by bitops, the subreaper).
-    for pgid in groups {
-        process::stop_group(pgid, Duration::from_secs(2), None).await;
+}
+
+/// The step's outputs file (empty) and inputs file (what it depends on published),
+/// private to the run.
+fn step_io(dir: &Path, step: &Step, inputs: Outputs) -> std::io::Result<StepIo> {
+    let name = format!("{}-{}", step.index, step.alias);
+    let io = StepIo {
+        outputs_file: dir.join(format!("{name}.outputs")),
+        inputs_file: dir.join(format!("{name}.inputs.json")),
+        inputs,
+    };
+    crate::files::write_private(&io.outputs_file, b"")?;
+    crate::files::write_private(&io.inputs_file, inputs_json(&io.inputs).as_bytes())?;
+    Ok(io)
+}
+
+fn read_outputs(file: &Path, secret_env: &[String]) -> std::result::Result<Published, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
+    f.take(MAX_OUTPUTS_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_OUTPUTS_BYTES {
+        return Err(format!("it is larger than {MAX_OUTPUTS_BYTES} bytes"));
     }
-    let strays = crate::run::reaper::descendants();
-    crate::run::reaper::stop(&strays, Duration::from_secs(2), None).await;
-    let failed = report.steps.iter().filter(|s| s.status.failed()).count();
-    match first_error {
-        None => Ok(()),
-        Some(e @ Error::Interrupted { .. }) => Err(e),
-        Some(e) if ctx.settings.fail_fast => Err(e),
-        Some(_) => Err(Error::SomeFailed { failed, total }),
+    crate::plan::outputs::parse(&text, secret_env)
+}
+
+/// A problem found in the workspace's copy of a file, pointed at the ops repo's file.
+fn repo_problem(ctx: &Context, ws: &Workspace, p: &mut crate::error::Problem) {
+    let Some(copy) = p.file.clone() else { return };
+    let Ok(rel) = copy.strip_prefix(ws.root()) else {
+        return;
+    };
+    let original = ctx.ops_repo.join(rel);
+    // A file merged with the default folder's differs anyway.
+    let merged = rel.strip_prefix(&ctx.environment).is_ok_and(|r| {
+        ctx.ops_repo
+            .join(&ctx.settings.default_folder)
+            .join(r)
+            .exists()
+    });
+    if !merged && std::fs::read(&original).ok() != std::fs::read(&copy).ok() {
+        let note = "the run's copy of this file differs from the ops repo's: a hook of an earlier step changed it";
+        p.hint = Some(match p.hint.take() {
+            Some(h) => format!("{h}; {note}"),
+            None => note.to_string(),
+        });
     }
+    p.file = Some(original);
 }
 
 fn failure(status: &Status, alias: &str) -> Option<Error> {
@@ -292,8 +583,9 @@ struct StepRun<'a, 'r> {
     ctx: &'a Context,
     step: &'a Step,
     ws: &'a Workspace,
-    sink: &'a Arc<Sink>,
+    out: &'a Arc<StepOut>,
     signals: &'r mut Signals,
+    cancel: Cancel,
     groups: &'r mut Vec<i32>,
     parts: &'r mut Vec<PartReport>,
     heartbeat: Option<Duration>,
@@ -337,7 +629,10 @@ impl StepRun<'_, '_> {
             let this = self.part(part, &env, deadline).await;
             let stop = this != Status::Ok
                 && (self.ctx.settings.fail_fast
-                    || matches!(this, Status::Interrupted { .. } | Status::TimedOut { .. }));
+                    || matches!(
+                        this,
+                        Status::Interrupted { .. } | Status::TimedOut { .. } | Status::Cancelled { .. }
+                    ));
             if status == Status::Ok {
                 status = this;
             }
@@ -352,7 +647,7 @@ impl StepRun<'_, '_> {
         let name = part.label;
         let Some(argv) = part.argv else {
             let reason = part.skip.unwrap_or("not runnable").to_string();
-            self.sink.emit(Event::PartSkipped {
+            self.out.emit(Event::PartSkipped {
                 label: &name,
                 reason: &reason,
             });
@@ -368,7 +663,7 @@ impl StepRun<'_, '_> {
             });
             return Status::Ok;
         };
-        self.sink.emit(Event::PartStarted {
+        self.out.emit(Event::PartStarted {
             label: &name,
             command: argv,
         });
@@ -385,7 +680,8 @@ impl StepRun<'_, '_> {
             heartbeat: self.heartbeat,
         };
         let started = Instant::now();
-        let (outcome, pgid) = process::run(&spec, self.sink, self.signals).await;
+        let (outcome, pgid) =
+            process::run(&spec, self.out, self.signals, Some(self.cancel.clone())).await;
         self.groups.extend(pgid);
         let (status, outcome_name, code) = match outcome {
             Outcome::Exited { code: 0 } => (Status::Ok, "ok", Some(0)),
@@ -414,8 +710,13 @@ impl StepRun<'_, '_> {
                 "interrupted",
                 None,
             ),
+            Outcome::Cancelled => (
+                Status::Cancelled { part: name.clone() },
+                "cancelled",
+                None,
+            ),
             Outcome::SpawnFailed { error } => {
-                self.sink.notice(Tone::Bad, &format!("error: {error}"));
+                self.out.notice(Tone::Bad, &format!("error: {error}"));
                 (
                     Status::Failed {
                         part: name.clone(),
@@ -446,7 +747,7 @@ impl StepRun<'_, '_> {
     }
 
     fn finished(&mut self, part: PartReport) {
-        self.sink.emit(Event::PartFinished(&part));
+        self.out.emit(Event::PartFinished(&part));
         self.parts.push(part);
     }
 }

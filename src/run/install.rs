@@ -159,7 +159,9 @@ pub fn install(
                     manifest.install.language, manifest.install.install_script
                 ),
             );
-            runtime.block_on(process::run(&spec, sink, &mut signals)).0
+            // Install output is the run's own: no step tag, shown as it comes.
+            let out = crate::report::sink::StepOut::new(sink, None);
+            runtime.block_on(process::run(&spec, &out, &mut signals, None)).0
         } else {
             sink.notice(
                 Tone::Plain,
@@ -188,6 +190,7 @@ pub fn install(
                         return Err(Error::Interrupted { signal });
                     }
                     Outcome::TimedOut => (exit::TIMED_OUT, "timed out".into()),
+                    Outcome::Cancelled => (exit::FAILURE, "cancelled".into()),
                     Outcome::SpawnFailed { error } => (127, error),
                 };
                 let restored = if had_previous {

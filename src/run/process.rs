@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 
 use crate::error::Signal;
 use crate::report::lines::Lines;
-use crate::report::sink::Sink;
+use crate::report::sink::StepOut;
 use crate::run::signals::Signals;
 
 /// How long to wait for a child's pipes to close after it exits; a background
@@ -41,7 +41,23 @@ pub enum Outcome {
     Exited { code: i32 },
     TimedOut,
     Interrupted { signal: Signal },
+    /// Stopped because another step failed (`Cancel`).
+    Cancelled,
     SpawnFailed { error: String },
+}
+
+/// Set when the run stops its running steps because one failed (fail_fast with steps
+/// running at the same time): each stops as on a signal, TERM and the grace period.
+pub type Cancel = tokio::sync::watch::Receiver<bool>;
+
+/// Waits until `cancel` is set; never, without one (or once nobody can set it).
+async fn cancelled(cancel: Option<Cancel>) {
+    if let Some(mut c) = cancel
+        && c.wait_for(|set| *set).await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 fn kill_group(pgid: i32, sig: i32) {
@@ -133,7 +149,12 @@ fn resolve_program(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> P
 
 /// Runs the process to the end. Returns the outcome and, when processes of its group
 /// outlived it (background jobs), the group id so the run can stop them at its end.
-pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outcome, Option<i32>) {
+pub async fn run(
+    spec: &Spec,
+    sink: &Arc<StepOut>,
+    signals: &mut Signals,
+    cancel: Option<Cancel>,
+) -> (Outcome, Option<i32>) {
     let Some((program, args)) = spec.argv.split_first() else {
         return (
             Outcome::SpawnFailed {
@@ -221,8 +242,12 @@ pub async fn run(spec: &Spec, sink: &Arc<Sink>, signals: &mut Signals) -> (Outco
             stop_or_kill(pgid, spec.grace, &mut child, signals).await;
             Outcome::TimedOut
         }
+        () = cancelled(cancel) => {
+            stop_or_kill(pgid, spec.grace, &mut child, signals).await;
+            Outcome::Cancelled
+        }
         signal = signals.next() => {
-            sink.emit(crate::report::event::Event::Interrupted {
+            sink.sink().emit(crate::report::event::Event::Interrupted {
                 signal,
                 grace_secs: spec.grace.as_secs(),
             });
@@ -270,7 +295,7 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 }
 
 /// Reads a pipe and writes the complete lines of each read as soon as it arrives.
-async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<Sink>) {
+async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<StepOut>) {
     // A pipe holds 64 KiB. `read_buf` fills spare capacity, so nothing is zeroed first.
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut lines = Lines::default();
