@@ -39,11 +39,20 @@ pub fn prepare(
         inputs::environment(args.environment.as_deref(), &env, &ops_repo, &mut problems)
             .map_err(early)?;
     let image_doc = inputs::image_config(args.inputs.config.as_deref()).map_err(early)?;
+    let changes = match &args.changed_since {
+        Some(reference) => match crate::repo::changes::since(&ops_repo, reference) {
+            Ok(c) => Some(c),
+            Err(p) => {
+                return Err(early(Error::Invalid(vec![p])));
+            }
+        },
+        None => None,
+    };
     let options = crate::plan::load::PlanOptions {
         only: &args.only,
         skip: &args.skip,
         with_deps: args.with_deps,
-        changed: None,
+        changed: changes.as_ref(),
         dry_run: dry.dry_run,
         dry_run_hooks: dry.dry_run_hooks,
         grace,

@@ -233,7 +233,12 @@ pub fn core() -> Json {
                         "pattern": NAME_TEXT,
                         "not": {"enum": [".", ".."]}
                     },
-                    "timeout": duration("Limit of this step, over the global timeout; 0 lifts it. Seconds or 90s, 45m, 1h30m, 1d; at most 366d.")
+                    "timeout": duration("Limit of this step, over the global timeout; 0 lifts it. Seconds or 90s, 45m, 1h30m, 1d; at most 366d."),
+                    "depends_on": {
+                        "description": "The deployments this one waits for (aliases of this environment). With any depends_on in the environment, only these edges order the steps (and --parallel runs ready steps at once); without, steps run in the listed order.",
+                        "type": ["array", "string", "null"],
+                        "items": {"type": "string"}
+                    }
                 }
             }
         }

@@ -17,8 +17,8 @@ pub struct PlanOptions<'a> {
     pub only: &'a [String],
     pub skip: &'a [String],
     pub with_deps: bool,
-    /// `--changed-since`: the changed deployments and why (see `plan::changed`).
-    pub changed: Option<&'a [(String, String)]>,
+    /// `--changed-since`: the files changed since the commit.
+    pub changed: Option<&'a crate::repo::changes::Changes>,
     pub dry_run: bool,
     pub dry_run_hooks: bool,
     pub grace: std::time::Duration,
@@ -47,21 +47,37 @@ pub fn plan_env(
         .collect();
     let file = settings.deployments_file.clone();
     let all = Graph::of(&settings.deployments, file.as_deref(), &mut problems);
+    let changed = options.changed.map(|c| {
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let candidates: Vec<crate::plan::changed::Candidate> = settings
+            .deployments
+            .iter()
+            .map(|d| crate::plan::changed::Candidate {
+                alias: &d.alias,
+                plugin: &d.plugin,
+                plugin_dir: crate::plugin::locate(plugins_dir.as_deref(), None, &d.plugin)
+                    .filter(|p| !p.builtin)
+                    .map(|p| real(&p.dir)),
+            })
+            .collect();
+        crate::plan::changed::changed(
+            &c.files,
+            &real(repo),
+            environment,
+            &settings.default_folder,
+            &candidates,
+        )
+    });
     let choice = Choice {
         only: options.only,
         skip: options.skip,
         with_deps: options.with_deps,
-        changed: options.changed,
+        changed: changed.as_deref(),
     };
-    let selected = select::select(&all, &settings.deployments, file.as_deref(), &choice, &mut problems);
+    let mut selected =
+        select::select(&all, &settings.deployments, file.as_deref(), &choice, &mut problems);
     let everything = std::mem::take(&mut settings.deployments);
-    settings.deployments = selected.keep.iter().map(|&i| everything[i].clone()).collect();
-    let reasons: Vec<String> = selected
-        .keep
-        .iter()
-        .map(|i| selected.reasons.get(i).cloned().unwrap_or_default())
-        .collect();
-    let ctx = Context {
+    let mut ctx = Context {
         environment: environment.to_string(),
         ops_repo: repo.to_path_buf(),
         plugins_dir,
@@ -73,7 +89,27 @@ pub fn plan_env(
         settings,
     };
     let view = inputs::env_view(repo, environment, &ctx.settings.default_folder);
-    let mut plan = plan::build(&ctx, &view, all.restricted(&selected.keep), &reasons);
+    let mut plan = loop {
+        ctx.settings.deployments = selected.keep.iter().map(|&i| everything[i].clone()).collect();
+        let reasons: Vec<String> = selected
+            .keep
+            .iter()
+            .map(|i| selected.reasons.get(i).cloned().unwrap_or_default())
+            .collect();
+        let plan = plan::build(&ctx, &view, all.restricted(&selected.keep), &reasons);
+        // A changed step that reads the outputs of an unchanged one runs it too.
+        let extra = match options.changed {
+            Some(_) => providers(&all, &selected.keep, &plan, options.skip),
+            None => Vec::new(),
+        };
+        if extra.is_empty() {
+            break plan;
+        }
+        for (i, why) in extra {
+            selected.reasons.entry(i).or_insert(why);
+        }
+        selected.keep = selected.reasons.keys().copied().collect();
+    };
     problems.append(&mut plan.problems);
     check_references(&all, &selected.keep, &plan, &mut problems);
     problems.extend(crate::repo::links::check_links(repo, &view));
@@ -134,6 +170,25 @@ fn listed_but_missing(repo: &Path, ctx: &Context, plan: &Plan, problems: &mut Ve
             .filter(|l| *l > 0);
         problems.push(p);
     }
+}
+
+/// The steps left out whose outputs a chosen step reads (and may read: it depends on
+/// them), with why they are needed; not those left out by --skip.
+fn providers(all: &Graph, keep: &[usize], plan: &Plan, skip: &[String]) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for (step, &me) in plan.steps.iter().zip(keep) {
+        for r in &step.references {
+            if let Some(them) = all.index_of(&r.alias)
+                && !keep.contains(&them)
+                && all.ancestors(me).contains(&them)
+                && !skip.iter().any(|s| s.trim() == r.alias)
+                && !out.iter().any(|(i, _)| *i == them)
+            {
+                out.push((them, format!("`{}` reads its outputs", step.alias)));
+            }
+        }
+    }
+    out
 }
 
 /// Every `${{ outputs.<alias>.<key> }}` names a step this one depends on (its outputs

@@ -2,6 +2,7 @@
 //! files but starts no process and writes nothing; every problem of every step is
 //! collected so that a mistake in the last tool stops the run before the first one.
 
+pub mod changed;
 pub mod env;
 pub mod graph;
 pub mod json_schema;

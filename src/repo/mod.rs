@@ -1,6 +1,7 @@
 //! The ops repo as a run sees it: its inputs, the environment view with the default
 //! folder merged in, hooks and links. Reads only.
 
+pub mod changes;
 pub mod hooks;
 pub mod inputs;
 pub mod links;

@@ -25,12 +25,35 @@ pub fn plan_text(plan: &Plan) -> String {
             "Dry run: every step gets BITOPS_DRY_RUN=true and takes its plugin's no-change path."
         );
     }
+    // The order, when `depends_on` declares one: steps of a level can run at once.
+    if plan.graph.declared {
+        let levels = plan.graph.levels();
+        let _ = writeln!(
+            s,
+            "Order ({} level{}; the steps of a level can run at once with --parallel):",
+            levels.len(),
+            if levels.len() == 1 { "" } else { "s" }
+        );
+        for (i, level) in levels.iter().enumerate() {
+            let names: Vec<&str> = level
+                .iter()
+                .map(|&j| plan.graph.aliases[j].as_str())
+                .collect();
+            let _ = writeln!(s, "  {}. {}", i + 1, names.join(", "));
+        }
+    }
     for step in &plan.steps {
         let _ = writeln!(
             s,
             "\n[{}/{}] {} (plugin {})",
             step.index, n, step.alias, step.plugin
         );
+        if step.selected != "listed" {
+            let _ = writeln!(s, "  selected      {}", step.selected);
+        }
+        if !step.needs.is_empty() {
+            let _ = writeln!(s, "  needs         {}", step.needs.join(", "));
+        }
         if let Some(reason) = &step.skip {
             let _ = writeln!(s, "  skipped: {reason}");
             continue;
