@@ -1,5 +1,6 @@
 //! All integration tests, compiled into one binary.
 
+mod outputs;
 mod test;
 mod tools;
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use crate::outputs::{outputs, plain, published, with_outputs};
 use crate::plugin_aws::Moto;
 use crate::test::{Run, Test};
 use crate::tools;
@@ -487,4 +488,117 @@ fn install_checks_the_cli_and_cfn_lint() {
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("aws-cli/"), "{stdout}");
     assert!(stdout.contains("cfn-lint "), "{stdout}");
+}
+
+/// `TEMPLATE` with outputs: a parameter's value, a resource's name, and a value with a
+/// newline, quotes, a backslash and a non-ASCII letter.
+fn template_with_outputs() -> String {
+    format!(
+        "{}{}",
+        TEMPLATE,
+        r#"
+    Outputs:
+      Greeting:
+        Value: !Ref Greeting
+      ParamName:
+        Value: !Ref Param
+      Odd:
+        Value: "line one\nline \"two\" \\ é"
+"#
+    )
+}
+
+/// `repo(CONFIG)` with the template that has outputs, and `BITOPS_OUTPUTS` set.
+fn repo_with_outputs() -> Test {
+    with_outputs(repo(CONFIG).write(
+        "repo/dev/cloudformation/template.yaml",
+        &template_with_outputs(),
+    ))
+}
+
+#[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
+fn outputs_of_a_deploy_are_published_never_those_of_a_delete() {
+    let moto = Moto::start();
+    const PUBLISHED: &str =
+        "cloudformation: outputs published to BITOPS_OUTPUTS: Greeting ParamName Odd\n";
+    let expected = vec![outputs(&[
+        ("Greeting", plain("hello from bitops")),
+        ("ParamName", plain(SSM_NAME)),
+        ("Odd", plain("line one\nline \"two\" \\ é")),
+    ])];
+
+    // A dry run of a new stack: the empty stack the change set makes has no outputs.
+    let run = deploy(
+        &moto,
+        repo_with_outputs().env("BITOPS_DRY_RUN", "true"),
+        "dry run, new stack",
+    );
+    run.code(0);
+    run.stderr_is(&dry_run_ok("deploy"));
+    run.stdout_has("cloudformation: dry run: change set bitops-");
+    run.stdout_has("cloudformation: stack bitops-test has no outputs to publish\n");
+    assert_eq!(published(&run), Vec::new());
+    assert_eq!(stack(&moto, STACK), None);
+
+    // moto (5.2) computes a stack's outputs when `create-stack` makes it, not when a change
+    // set does (its stack keeps the outputs it had before): so the stack is created here,
+    // with the template and parameters the ops repo holds, and the deploys below find it
+    // up to date, or plan an update in a dry run.
+    let (code, _, stderr) = moto.aws(&[
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        STACK,
+        "--template-body",
+        &crate::test::unindent(&template_with_outputs()),
+        "--parameters",
+        "ParameterKey=Greeting,ParameterValue=hello from bitops",
+    ]);
+    assert_eq!(code, 0, "create-stack: {stderr}");
+    assert_eq!(
+        stack(&moto, STACK),
+        Some((
+            "CREATE_COMPLETE".into(),
+            param("Greeting", "hello from bitops")
+        ))
+    );
+
+    // No changes: the stack's outputs, also printed.
+    let run = deploy(&moto, repo_with_outputs(), "deploy without changes");
+    run.code(0);
+    run.stderr_is(&ok("deploy"));
+    run.stdout_has(&format!(
+        "cloudformation: no changes: stack bitops-test is up to date\n{PUBLISHED}"
+    ));
+    assert_eq!(published(&run), expected);
+
+    // A dry run of an update: the current outputs, not the planned ones.
+    let run = deploy(
+        &moto,
+        repo_with_outputs().env("BITOPS_DRY_RUN", "true").env(
+            "BITOPS_CLOUDFORMATION_TEMPLATE_PARAM_FILE",
+            "parameters-v2.json",
+        ),
+        "dry run, update",
+    );
+    run.code(0);
+    run.stderr_is(&dry_run_ok("deploy"));
+    run.stdout_has("  parameter Greeting = v2\n");
+    run.stdout_has("cloudformation: deleted change set bitops-");
+    run.stdout_has(PUBLISHED);
+    assert_eq!(published(&run), expected);
+
+    // Deleted: nothing published.
+    let run = deploy(
+        &moto,
+        repo_with_outputs().env("BITOPS_CLOUDFORMATION_STACK_ACTION", "delete"),
+        "delete",
+    );
+    run.code(0);
+    run.stderr_is(&ok("delete"));
+    run.stdout_has("cloudformation: stack bitops-test deleted\n");
+    run.stdout_lacks("publish");
+    assert_eq!(published(&run), Vec::new());
+    assert_eq!(stack(&moto, STACK), None);
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
+use crate::outputs::{outputs, plain, published, secret, with_outputs};
 use crate::test::Test;
 
 /// A state folder shared by the runs of one test, and the PATH holding terraform.
@@ -616,4 +617,99 @@ fn install_checks_that_terraform_is_on_path() {
         ",
     );
     run.stdout_has("terraform: error: terraform not found on PATH; install Terraform (https://developer.hashicorp.com/terraform/install) and put it on PATH\n");
+}
+
+/// A sensitive output next to `greeting`; its value must never be printed.
+const TOKEN: &str = "tf-token-5e1f0c9a";
+
+fn resources_with_token() -> String {
+    format!(
+        "{RESOURCES}
+output \"token\" {{
+  value     = \"{TOKEN}\"
+  sensitive = true
+}}
+"
+    )
+}
+
+#[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
+fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
+    let tf = Tf::new();
+    let main_tf = tf.main_tf("", &resources_with_token());
+    let step = |config: &str| with_outputs(tf.test_with(config, &main_tf));
+    let expected = vec![outputs(&[
+        ("greeting", plain("hello")),
+        ("token", secret(TOKEN)),
+    ])];
+    const PUBLISHED: &str =
+        "terraform: outputs published to BITOPS_OUTPUTS (terraform output -json)\n";
+
+    // plan before anything exists: the state has no outputs, nothing is published
+    let run = step("terraform: {}\n").run();
+    run.code(0);
+    run.stderr_is(&ok("plan"));
+    run.stdout_has("terraform: plan: changes pending (stack-action is plan: nothing applied)\nterraform: no outputs to publish\n");
+    assert_eq!(published(&run), Vec::new());
+
+    // apply: the outputs, the sensitive one marked, its value in no output
+    let run = step("terraform: {cli: {stack-action: apply}}\n").run();
+    run.code(0);
+    run.stderr_is(&ok("apply"));
+    run.stdout_has("Apply complete! Resources: 2 added")
+        .stdout_has("token = <sensitive>")
+        .stdout_has(&format!("terraform: apply complete\n{PUBLISHED}"));
+    run.output_lacks(TOKEN);
+    assert_eq!(published(&run), expected);
+
+    // apply again, nothing to change: the same outputs
+    let run = step("terraform: {cli: {stack-action: apply}}\n").run();
+    run.code(0);
+    run.stderr_is(&ok("apply"));
+    run.stdout_has("terraform: apply: no changes to apply\n")
+        .stdout_has(PUBLISHED);
+    run.output_lacks(TOKEN);
+    assert_eq!(published(&run), expected);
+
+    // plan: the state's current outputs, for dependents that only read them
+    let run = step("terraform: {cli: {stack-action: plan}}\n").run();
+    run.code(0);
+    run.stderr_is(&ok("plan"));
+    run.stdout_has(&format!("terraform: plan: no changes\n{PUBLISHED}"));
+    run.output_lacks(TOKEN);
+    assert_eq!(published(&run), expected);
+
+    // a dry run of an apply with pending changes: the current outputs, not the planned ones
+    let changed = tf.main_tf(
+        "",
+        &resources_with_token().replace("\"hello\"", "\"changed\""),
+    );
+    let run = with_outputs(tf.test_with("terraform: {cli: {stack-action: apply}}\n", &changed))
+        .args(&["--dry-run"])
+        .run();
+    run.code(0);
+    run.stderr_is(&dry_run_ok("apply"));
+    run.stdout_has(&format!(
+        "terraform: dry run: changes pending (stack-action apply): see the plan above; nothing was applied\n{PUBLISHED}"
+    ));
+    run.output_lacks(TOKEN);
+    assert_eq!(published(&run), expected);
+
+    // destroy, in a dry run and for real: nothing published
+    let run = step("terraform: {cli: {stack-action: destroy}}\n")
+        .args(&["--dry-run"])
+        .run();
+    run.code(0);
+    run.stderr_is(&dry_run_ok("destroy"));
+    run.stdout_has("terraform: dry run: changes pending (stack-action destroy)")
+        .stdout_lacks("publish");
+    assert_eq!(published(&run), Vec::new());
+    let run = step("terraform: {cli: {stack-action: destroy}}\n").run();
+    run.code(0);
+    run.stderr_is(&ok("destroy"));
+    run.stdout_has("terraform: destroy complete\n")
+        .stdout_lacks("publish");
+    assert_eq!(published(&run), Vec::new());
+    assert_eq!(resources(&tf.state_file()).unwrap(), Vec::<String>::new());
 }

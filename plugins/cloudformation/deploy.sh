@@ -4,6 +4,8 @@
 # deploy: check the AWS identity (aws plugin helpers), validate the template, create a
 # change set, show it, execute it and wait. A dry run (BITOPS_DRY_RUN=true) shows the
 # change set and deletes it instead. delete: delete the stack and wait.
+# After a deploy that ends well (changes, no changes or a dry run), the stack's outputs are
+# appended to $BITOPS_OUTPUTS, when it is set, as one JSON object {"OutputKey": "OutputValue"}.
 set -euo pipefail
 export AWS_PAGER=""
 
@@ -359,6 +361,66 @@ deploy() {
   say "stack $stack deployed"
 }
 
+# json_strings TEXT: the elements of TEXT, a JSON array of strings and nulls (nested arrays
+# are flattened), into the array $tokens, each exactly as written in TEXT: a JSON string
+# literal, escapes kept, or `null`. Fails when TEXT holds anything else.
+tokens=()
+json_strings() {
+  local rest=$1 re='^[][:space:],[]*("([^"\\]|\\.)*"|null)'
+  tokens=()
+  while [[ $rest =~ $re ]]; do
+    tokens+=("${BASH_REMATCH[1]}")
+    rest=${rest:${#BASH_REMATCH[0]}}
+  done
+  [[ $rest =~ ^[][:space:],[]*$ ]]
+}
+
+# publish_outputs: the stack's outputs appended to $BITOPS_OUTPUTS (when it is set) as one
+# JSON object, {"OutputKey": "OutputValue", ...}. The values are the AWS CLI's own JSON
+# string literals, copied as they are, so any value (newlines, quotes, non-ASCII) stays
+# exact. Outputs that cannot be read are a warning; a file that cannot be written is an error.
+publish_outputs() {
+  [[ -n ${BITOPS_OUTPUTS:-} ]] || return 0
+  if ! aws_capture cloudformation describe-stacks --stack-name "$stack" \
+    --query 'Stacks[0].Outputs[].[OutputKey, OutputValue][]' --output json; then
+    if [[ $err == *"does not exist"* ]]; then
+      say "stack $stack does not exist: no outputs to publish"
+    else
+      warn "could not read the outputs of stack $stack: nothing published to BITOPS_OUTPUTS: $err"
+    fi
+    return 0
+  fi
+  # A stack without outputs: `null` (an empty answer from other CLI versions).
+  if [[ $out =~ ^[[:space:]]*(null)?[[:space:]]*$ ]]; then
+    say "stack $stack has no outputs to publish"
+    return 0
+  fi
+  if ! json_strings "$out" || ((${#tokens[@]} % 2 != 0)); then
+    warn "could not read the outputs of stack $stack (unexpected answer from aws cloudformation describe-stacks): nothing published to BITOPS_OUTPUTS"
+    return 0
+  fi
+  local i key value entries=() names=()
+  for ((i = 0; i < ${#tokens[@]}; i += 2)); do
+    key=${tokens[i]}
+    value=${tokens[i + 1]}
+    if [[ $key == null || $value == null ]]; then
+      warn "an output of stack $stack without a key or a value (${key}) is not published"
+      continue
+    fi
+    entries+=("$key: $value")
+    names+=("${key:1:${#key}-2}")
+  done
+  if ((${#entries[@]} == 0)); then
+    say "stack $stack has no outputs to publish"
+    return 0
+  fi
+  local body
+  body=$(printf ', %s' "${entries[@]}")
+  printf '{%s}\n' "${body:2}" >>"$BITOPS_OUTPUTS" ||
+    die 1 "could not append the outputs of stack $stack to BITOPS_OUTPUTS ($BITOPS_OUTPUTS)"
+  say "outputs published to BITOPS_OUTPUTS: ${names[*]}"
+}
+
 delete_stack() {
   local rc=0
   stack_status
@@ -398,6 +460,9 @@ else
 fi
 bash "$aws_dir/check-identity.sh"
 case $action in
-deploy) deploy ;;
+deploy)
+  deploy
+  publish_outputs
+  ;;
 delete) delete_stack ;;
 esac

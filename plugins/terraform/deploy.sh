@@ -7,6 +7,8 @@
 #   TERRAFORM_VERSION_STRICT
 #   TERRAFORM_APPLY / TERRAFORM_DESTROY=true force apply / destroy
 #   BITOPS_DRY_RUN=true           plan only, report whether changes are pending, exit 0
+#   BITOPS_OUTPUTS                when set: a file that `terraform output -json` is appended
+#                                 to after plan and apply (and a dry run), never after destroy
 set -euo pipefail
 
 say() { printf 'terraform: %s\n' "$*"; }
@@ -155,6 +157,31 @@ fi
 [[ $action == destroy ]] && plan_args+=(-destroy)
 plan_cmd=(terraform plan -input=false -detailed-exitcode "${color[@]}" "${plan_args[@]}")
 
+# The state's outputs, as `terraform output -json` prints them (sensitive values included,
+# marked "sensitive": true), appended to $BITOPS_OUTPUTS for the steps that follow. Never
+# printed: they go only to that file. Outputs that cannot be read are a warning, not a
+# failure; a file that cannot be written is an error.
+publish_outputs() {
+  [[ -n ${BITOPS_OUTPUTS:-} ]] || return 0
+  local json rc=0
+  json=$(terraform output -json) || rc=$?
+  if ((rc != 0)); then
+    say "warning: could not read the outputs (\`terraform output -json\` exited $rc): nothing published to BITOPS_OUTPUTS"
+    return 0
+  fi
+  if [[ $json =~ ^[[:space:]]*\{[[:space:]]*\}[[:space:]]*$ ]]; then
+    say "no outputs to publish"
+    return 0
+  fi
+  if [[ ! $json =~ ^[[:space:]]*\{ ]]; then
+    say "warning: \`terraform output -json\` did not print a JSON object: nothing published to BITOPS_OUTPUTS"
+    return 0
+  fi
+  printf '%s\n' "$json" >>"$BITOPS_OUTPUTS" ||
+    die 1 "could not append the outputs to BITOPS_OUTPUTS ($BITOPS_OUTPUTS)"
+  say "outputs published to BITOPS_OUTPUTS (terraform output -json)"
+}
+
 # 3a. dry run: a plan that reports whether anything would change, and nothing else.
 if [[ $dry_run == true ]]; then
   say "running: ${plan_cmd[*]}"
@@ -165,6 +192,8 @@ if [[ $dry_run == true ]]; then
     2) say "dry run: changes pending (stack-action $action): see the plan above; nothing was applied" ;;
     *) die "$rc" "\`terraform plan\` failed (exit $rc)" ;;
   esac
+  # The current state's outputs (what dependents' dry runs read); not for destroy.
+  [[ $action == destroy ]] || publish_outputs
   exit 0
 fi
 
@@ -186,6 +215,7 @@ if [[ $action == plan ]]; then
   else
     say "plan: no changes"
   fi
+  publish_outputs
   exit 0
 fi
 
@@ -193,9 +223,11 @@ if [[ $changes == false ]]; then
   say "$action: no changes to apply"
   if [[ $action == apply ]]; then
     terraform output "${color[@]}" || true
+    publish_outputs
   fi
   exit 0
 fi
 
 run terraform apply -input=false "${color[@]}" "$plan_file"
 say "$action complete"
+[[ $action == destroy ]] || publish_outputs
