@@ -1,10 +1,9 @@
 //! Outputs between tools, as the tests of the built-in plugins see them: a step's
 //! processes append what they publish to the file named by `BITOPS_OUTPUTS`.
 //!
-//! Today the tests set `BITOPS_OUTPUTS` themselves (`with_outputs`: the caller's
-//! environment reaches the step's processes) and read that file back (`published`). When
-//! bitops sets `BITOPS_OUTPUTS` for each step itself, its own file wins over the caller's:
-//! these two functions are then the only places to re-point.
+//! bitops hands each step its own `BITOPS_OUTPUTS` file: `with_outputs` adds an
+//! after-hook to the tool folder that copies it, as the plugin left it, into the test
+//! folder, and `published` reads that copy.
 
 use std::collections::BTreeMap;
 
@@ -37,12 +36,17 @@ pub fn secret(value: &str) -> Output {
     }
 }
 
-/// `test` with `BITOPS_OUTPUTS` naming an empty file in its folder, as bitops will hand
-/// one to each step.
-pub fn with_outputs(test: Test) -> Test {
+/// `test` with an after-hook in the tool folder `repo/dev/<alias>` that copies the
+/// step's `BITOPS_OUTPUTS` file to the test folder (hooks run in dry runs too, here).
+pub fn with_outputs(test: Test, alias: &str) -> Test {
     let file = test.root().join(FILE);
     test.write_raw(FILE, b"")
-        .env("BITOPS_OUTPUTS", &file.to_string_lossy())
+        .write(
+            &format!("repo/dev/{alias}/bitops.after-deploy.d/zz-copy-outputs.sh"),
+            "cp \"$BITOPS_OUTPUTS\" \"$OUTPUTS_COPY\"\n",
+        )
+        .env("OUTPUTS_COPY", &file.to_string_lossy())
+        .env("BITOPS_DRY_RUN_HOOKS", "true")
 }
 
 /// What the run's step published, one map per JSON object appended, in order; empty when
@@ -102,4 +106,19 @@ pub fn outputs(pairs: &[(&str, Output)]) -> BTreeMap<String, Output> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
+}
+
+/// `stderr` of a step with the hook of `with_outputs` shown after its deploy script.
+pub fn copying(stderr: &str, alias: &str) -> String {
+    let hook = format!(
+        "  after hook zz-copy-outputs.sh: bash <ws>/dev/{alias}/bitops.after-deploy.d/zz-copy-outputs.sh\n"
+    );
+    let mut out = String::new();
+    for line in stderr.split_inclusive('\n') {
+        out.push_str(line);
+        if line.starts_with("  deploy script:") {
+            out.push_str(&hook);
+        }
+    }
+    out
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::outputs::{outputs, plain, published, with_outputs};
+use crate::outputs::{copying, outputs, plain, published, with_outputs};
 use crate::plugin_aws::Moto;
 use crate::test::{Run, Test};
 use crate::tools;
@@ -510,10 +510,13 @@ fn template_with_outputs() -> String {
 
 /// `repo(CONFIG)` with the template that has outputs, and `BITOPS_OUTPUTS` set.
 fn repo_with_outputs() -> Test {
-    with_outputs(repo(CONFIG).write(
-        "repo/dev/cloudformation/template.yaml",
-        &template_with_outputs(),
-    ))
+    with_outputs(
+        repo(CONFIG).write(
+            "repo/dev/cloudformation/template.yaml",
+            &template_with_outputs(),
+        ),
+        "cloudformation",
+    )
 }
 
 #[test]
@@ -535,7 +538,7 @@ fn outputs_of_a_deploy_are_published_never_those_of_a_delete() {
         "dry run, new stack",
     );
     run.code(0);
-    run.stderr_is(&dry_run_ok("deploy"));
+    run.stderr_is(&copying(&dry_run_ok("deploy"), "cloudformation"));
     run.stdout_has("cloudformation: dry run: change set bitops-");
     run.stdout_has("cloudformation: stack bitops-test has no outputs to publish\n");
     assert_eq!(published(&run), Vec::new());
@@ -567,7 +570,7 @@ fn outputs_of_a_deploy_are_published_never_those_of_a_delete() {
     // No changes: the stack's outputs, also printed.
     let run = deploy(&moto, repo_with_outputs(), "deploy without changes");
     run.code(0);
-    run.stderr_is(&ok("deploy"));
+    run.stderr_is(&copying(&ok("deploy"), "cloudformation"));
     run.stdout_has(&format!(
         "cloudformation: no changes: stack bitops-test is up to date\n{PUBLISHED}"
     ));
@@ -583,7 +586,7 @@ fn outputs_of_a_deploy_are_published_never_those_of_a_delete() {
         "dry run, update",
     );
     run.code(0);
-    run.stderr_is(&dry_run_ok("deploy"));
+    run.stderr_is(&copying(&dry_run_ok("deploy"), "cloudformation"));
     run.stdout_has("  parameter Greeting = v2\n");
     run.stdout_has("cloudformation: deleted change set bitops-");
     run.stdout_has(PUBLISHED);
@@ -596,7 +599,7 @@ fn outputs_of_a_deploy_are_published_never_those_of_a_delete() {
         "delete",
     );
     run.code(0);
-    run.stderr_is(&ok("delete"));
+    run.stderr_is(&copying(&ok("delete"), "cloudformation"));
     run.stdout_has("cloudformation: stack bitops-test deleted\n");
     run.stdout_lacks("publish");
     assert_eq!(published(&run), Vec::new());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use crate::outputs::{outputs, plain, published, secret, with_outputs};
+use crate::outputs::{copying, outputs, plain, published, secret, with_outputs};
 use crate::test::Test;
 
 /// A state folder shared by the runs of one test, and the PATH holding terraform.
@@ -638,7 +638,7 @@ output \"token\" {{
 fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
     let tf = Tf::new();
     let main_tf = tf.main_tf("", &resources_with_token());
-    let step = |config: &str| with_outputs(tf.test_with(config, &main_tf));
+    let step = |config: &str| with_outputs(tf.test_with(config, &main_tf), "terraform");
     let expected = vec![outputs(&[
         ("greeting", plain("hello")),
         ("token", secret(TOKEN)),
@@ -649,14 +649,14 @@ fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
     // plan before anything exists: the state has no outputs, nothing is published
     let run = step("terraform: {}\n").run();
     run.code(0);
-    run.stderr_is(&ok("plan"));
+    run.stderr_is(&copying(&ok("plan"), "terraform"));
     run.stdout_has("terraform: plan: changes pending (stack-action is plan: nothing applied)\nterraform: no outputs to publish\n");
     assert_eq!(published(&run), Vec::new());
 
     // apply: the outputs, the sensitive one marked, its value in no output
     let run = step("terraform: {cli: {stack-action: apply}}\n").run();
     run.code(0);
-    run.stderr_is(&ok("apply"));
+    run.stderr_is(&copying(&ok("apply"), "terraform"));
     run.stdout_has("Apply complete! Resources: 2 added")
         .stdout_has("token = <sensitive>")
         .stdout_has(&format!("terraform: apply complete\n{PUBLISHED}"));
@@ -666,7 +666,7 @@ fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
     // apply again, nothing to change: the same outputs
     let run = step("terraform: {cli: {stack-action: apply}}\n").run();
     run.code(0);
-    run.stderr_is(&ok("apply"));
+    run.stderr_is(&copying(&ok("apply"), "terraform"));
     run.stdout_has("terraform: apply: no changes to apply\n")
         .stdout_has(PUBLISHED);
     run.output_lacks(TOKEN);
@@ -675,7 +675,7 @@ fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
     // plan: the state's current outputs, for dependents that only read them
     let run = step("terraform: {cli: {stack-action: plan}}\n").run();
     run.code(0);
-    run.stderr_is(&ok("plan"));
+    run.stderr_is(&copying(&ok("plan"), "terraform"));
     run.stdout_has(&format!("terraform: plan: no changes\n{PUBLISHED}"));
     run.output_lacks(TOKEN);
     assert_eq!(published(&run), expected);
@@ -685,11 +685,14 @@ fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
         "",
         &resources_with_token().replace("\"hello\"", "\"changed\""),
     );
-    let run = with_outputs(tf.test_with("terraform: {cli: {stack-action: apply}}\n", &changed))
-        .args(&["--dry-run"])
-        .run();
+    let run = with_outputs(
+        tf.test_with("terraform: {cli: {stack-action: apply}}\n", &changed),
+        "terraform",
+    )
+    .args(&["--dry-run"])
+    .run();
     run.code(0);
-    run.stderr_is(&dry_run_ok("apply"));
+    run.stderr_is(&copying(&dry_run_ok("apply"), "terraform"));
     run.stdout_has(&format!(
         "terraform: dry run: changes pending (stack-action apply): see the plan above; nothing was applied\n{PUBLISHED}"
     ));
@@ -701,13 +704,13 @@ fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
         .args(&["--dry-run"])
         .run();
     run.code(0);
-    run.stderr_is(&dry_run_ok("destroy"));
+    run.stderr_is(&copying(&dry_run_ok("destroy"), "terraform"));
     run.stdout_has("terraform: dry run: changes pending (stack-action destroy)")
         .stdout_lacks("publish");
     assert_eq!(published(&run), Vec::new());
     let run = step("terraform: {cli: {stack-action: destroy}}\n").run();
     run.code(0);
-    run.stderr_is(&ok("destroy"));
+    run.stderr_is(&copying(&ok("destroy"), "terraform"));
     run.stdout_has("terraform: destroy complete\n")
         .stdout_lacks("publish");
     assert_eq!(published(&run), Vec::new());

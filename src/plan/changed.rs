@@ -33,9 +33,9 @@ pub fn changed(
     let env_dir = repo.join(environment);
     let default_dir = repo.join(default_folder);
     // A change to the settings of every deployment.
-    let everything = files.iter().find(|f| {
-        **f == env_dir.join(TOOL_CONFIG) || **f == default_dir.join(TOOL_CONFIG)
-    });
+    let everything = files
+        .iter()
+        .find(|f| **f == env_dir.join(TOOL_CONFIG) || **f == default_dir.join(TOOL_CONFIG));
     let mut out = Vec::new();
     for c in candidates {
         let reason = if let Some(f) = everything {
@@ -90,8 +90,15 @@ mod tests {
         let files = |list: &[&str]| -> Vec<PathBuf> { list.iter().map(PathBuf::from).collect() };
         let pick = |f: &[&str]| changed(&files(f), repo, "dev", "_default", &all);
         assert_eq!(
-            pick(&["/r/dev/db/main.tf", "/r/dev/db/vars.tf", "/r/prod/net/main.tf"]),
-            vec![("db".to_string(), "dev/db/main.tf changed and 1 more".to_string())]
+            pick(&[
+                "/r/dev/db/main.tf",
+                "/r/dev/db/vars.tf",
+                "/r/prod/net/main.tf"
+            ]),
+            vec![(
+                "db".to_string(),
+                "dev/db/main.tf changed and 1 more".to_string()
+            )]
         );
         assert_eq!(pick(&["/r/_default/bitops.config.yaml"]).len(), 3);
         assert_eq!(pick(&["/r/dev/bitops.config.yaml"]).len(), 3);

@@ -26,7 +26,11 @@ impl Graph {
     /// The graph of `deployments`; an unknown alias, a step that depends on itself and a
     /// cycle are problems (with the file and line of the `depends_on` entry), and their
     /// edges are left out, so what is returned has no cycle.
-    pub fn of(deployments: &[Deployment], file: Option<&Path>, problems: &mut Vec<Problem>) -> Graph {
+    pub fn of(
+        deployments: &[Deployment],
+        file: Option<&Path>,
+        problems: &mut Vec<Problem>,
+    ) -> Graph {
         let aliases: Vec<String> = deployments.iter().map(|d| d.alias.clone()).collect();
         let declared = deployments.iter().any(|d| d.depends_on.is_some());
         if !declared {
@@ -65,11 +69,9 @@ impl Graph {
                         }
                     }
                     None => {
-                        let guess = crate::config::names::suggest(
-                            name,
-                            aliases.iter().map(String::as_str),
-                        )
-                        .map_or(String::new(), |g| format!("did you mean `{g}`? "));
+                        let guess =
+                            crate::config::names::suggest(name, aliases.iter().map(String::as_str))
+                                .map_or(String::new(), |g| format!("did you mean `{g}`? "));
                         problems.push(at(
                             Problem::error(format!(
                                 "`{}` depends on `{name}`, which is not a deployment of this environment",
@@ -132,7 +134,8 @@ impl Graph {
                             // and back. Edges point to dependencies, so the cycle read
                             // the other way is the order of waiting.
                             let from = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
-                            let mut cycle: Vec<usize> = stack[from..].iter().map(|(n, _)| *n).collect();
+                            let mut cycle: Vec<usize> =
+                                stack[from..].iter().map(|(n, _)| *n).collect();
                             cycle.push(dep);
                             return Some(cycle);
                         }
@@ -244,7 +247,11 @@ impl Graph {
                 .collect();
             if ready.is_empty() {
                 // Only with a cycle, which `of` removes: keep the rest in listed order.
-                levels.push((0..self.aliases.len()).filter(|&i| level[i].is_none()).collect());
+                levels.push(
+                    (0..self.aliases.len())
+                        .filter(|&i| level[i].is_none())
+                        .collect(),
+                );
                 break;
             }
             for &i in &ready {
@@ -273,7 +280,11 @@ impl Graph {
         let mut out = String::from("flowchart LR\n");
         let id = |i: usize| format!("s{i}");
         for (i, alias) in self.aliases.iter().enumerate() {
-            out.push_str(&format!("  {}[\"{}\"]\n", id(i), alias.replace('"', "#quot;")));
+            out.push_str(&format!(
+                "  {}[\"{}\"]\n",
+                id(i),
+                alias.replace('"', "#quot;")
+            ));
         }
         for (i, deps) in self.deps.iter().enumerate() {
             for &d in deps {
@@ -301,7 +312,11 @@ mod tests {
     #[test]
     fn listed_order_without_depends_on() {
         let mut problems = Vec::new();
-        let g = Graph::of(&[dep("a", None), dep("b", None), dep("c", None)], None, &mut problems);
+        let g = Graph::of(
+            &[dep("a", None), dep("b", None), dep("c", None)],
+            None,
+            &mut problems,
+        );
         assert!(problems.is_empty());
         assert!(!g.declared);
         assert_eq!(g.levels(), vec![vec![0], vec![1], vec![2]]);
@@ -323,8 +338,14 @@ mod tests {
         );
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(g.levels(), vec![vec![0, 4], vec![1, 2], vec![3]]);
-        assert_eq!(g.ancestors(3).into_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
-        assert_eq!(g.descendants(0).into_iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            g.ancestors(3).into_iter().collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(
+            g.descendants(0).into_iter().collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         // Without `db` and `cluster`, `app` still waits for `net`.
         let r = g.restricted(&[0, 3]);
         assert_eq!(r.deps, vec![vec![], vec![0]]);
@@ -334,7 +355,11 @@ mod tests {
     fn cycles_are_named_and_removed() {
         let mut problems = Vec::new();
         let g = Graph::of(
-            &[dep("a", Some(&["c"])), dep("b", Some(&["a"])), dep("c", Some(&["b"]))],
+            &[
+                dep("a", Some(&["c"])),
+                dep("b", Some(&["a"])),
+                dep("c", Some(&["b"])),
+            ],
             None,
             &mut problems,
         );

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::settings::{self, EnvVars};
-use crate::plan::graph::Graph;
-use crate::plan::select::{self, Choice};
 use crate::config::yaml::Doc;
 use crate::error::Problem;
+use crate::plan::graph::Graph;
+use crate::plan::select::{self, Choice};
 use crate::plan::{self, Context, Plan};
 use crate::repo::{TOOL_CONFIG, inputs};
 
@@ -74,8 +74,13 @@ pub fn plan_env(
         with_deps: options.with_deps,
         changed: changed.as_deref(),
     };
-    let mut selected =
-        select::select(&all, &settings.deployments, file.as_deref(), &choice, &mut problems);
+    let mut selected = select::select(
+        &all,
+        &settings.deployments,
+        file.as_deref(),
+        &choice,
+        &mut problems,
+    );
     let everything = std::mem::take(&mut settings.deployments);
     let mut ctx = Context {
         environment: environment.to_string(),
@@ -90,7 +95,11 @@ pub fn plan_env(
     };
     let view = inputs::env_view(repo, environment, &ctx.settings.default_folder);
     let mut plan = loop {
-        ctx.settings.deployments = selected.keep.iter().map(|&i| everything[i].clone()).collect();
+        ctx.settings.deployments = selected
+            .keep
+            .iter()
+            .map(|&i| everything[i].clone())
+            .collect();
         let reasons: Vec<String> = selected
             .keep
             .iter()
@@ -197,11 +206,16 @@ fn check_references(all: &Graph, keep: &[usize], plan: &Plan, problems: &mut Vec
     for (step, &me) in plan.steps.iter().zip(keep) {
         for r in &step.references {
             let Some(them) = all.index_of(&r.alias) else {
-                let guess = crate::config::names::suggest(&r.alias, all.aliases.iter().map(String::as_str))
-                    .map_or(String::new(), |g| format!("did you mean `{g}`? "));
+                let guess =
+                    crate::config::names::suggest(&r.alias, all.aliases.iter().map(String::as_str))
+                        .map_or(String::new(), |g| format!("did you mean `{g}`? "));
                 problems.push(
-                    r.problem(format!("{} names `{}`, which is not a deployment of this environment", r.text(), r.alias))
-                        .hint(format!("{guess}deployments: {}", all.aliases.join(", "))),
+                    r.problem(format!(
+                        "{} names `{}`, which is not a deployment of this environment",
+                        r.text(),
+                        r.alias
+                    ))
+                    .hint(format!("{guess}deployments: {}", all.aliases.join(", "))),
                 );
                 continue;
             };

@@ -108,12 +108,7 @@ pub struct Target<'a> {
 
 /// The plan of the chosen deployments (`ctx.settings.deployments`), ordered by `graph`
 /// (over the same deployments), each step with the reason it was chosen.
-pub fn build(
-    ctx: &Context,
-    view: &EnvView,
-    graph: graph::Graph,
-    reasons: &[String],
-) -> Plan {
+pub fn build(ctx: &Context, view: &EnvView, graph: graph::Graph, reasons: &[String]) -> Plan {
     let mut problems = Vec::new();
     let target = Target {
         view,
@@ -129,7 +124,10 @@ pub fn build(
         .map(|(i, dep)| {
             let mut step = build_step(ctx, i + 1, dep, &target, &mut problems);
             if graph.declared {
-                step.needs = graph.deps[i].iter().map(|&d| graph.aliases[d].clone()).collect();
+                step.needs = graph.deps[i]
+                    .iter()
+                    .map(|&d| graph.aliases[d].clone())
+                    .collect();
             }
             step.selected = reasons.get(i).cloned().unwrap_or_else(|| "listed".into());
             step
@@ -227,7 +225,9 @@ pub fn build_step(
             known,
             refs: &mut step.references,
         };
-        resolve_config(ctx, dep, view, &tool_rel, &plugin, &manifest, &mut reads, problems)
+        resolve_config(
+            ctx, dep, view, &tool_rel, &plugin, &manifest, &mut reads, problems,
+        )
     } else {
         schema::Resolution::default()
     };
@@ -334,7 +334,10 @@ fn resolve_config(
         .iter()
         .filter_map(|p| keep(p, crate::config::yaml::load_file(p), problems))
         .collect();
-    let layers: Vec<Doc> = layers.into_iter().map(|d| reads.apply(d, problems)).collect();
+    let layers: Vec<Doc> = layers
+        .into_iter()
+        .map(|d| reads.apply(d, problems))
+        .collect();
     let Some(schema) = schema_doc.and_then(|d| schema::parse_schema(&d, &dep.plugin, problems))
     else {
         return schema::Resolution::default();

@@ -261,16 +261,38 @@ mod tests {
                      "ports": [80, 443]}
                     {"extra": "x"}"#;
         let p = parse(tf, &[]).unwrap();
-        assert_eq!(p["ip"], Output { value: "10.0.0.1".into(), secret: false });
-        assert_eq!(p["pw"], Output { value: "hunter2".into(), secret: true });
+        assert_eq!(
+            p["ip"],
+            Output {
+                value: "10.0.0.1".into(),
+                secret: false
+            }
+        );
+        assert_eq!(
+            p["pw"],
+            Output {
+                value: "hunter2".into(),
+                secret: true
+            }
+        );
         assert_eq!(p["ports"].value, "[80,443]");
         assert_eq!(p["extra"].value, "x");
         let lines = parse("# c\nA=1\n\nDB_PASSWORD=s=3\n", &[]).unwrap();
         assert_eq!(lines["A"].value, "1");
-        assert_eq!(lines["DB_PASSWORD"], Output { value: "s=3".into(), secret: true });
+        assert_eq!(
+            lines["DB_PASSWORD"],
+            Output {
+                value: "s=3".into(),
+                secret: true
+            }
+        );
         assert!(parse("oops\n", &[]).unwrap_err().contains("line 1"));
         assert!(parse("[1]", &[]).is_err());
-        assert!(parse("a b=1", &[]).unwrap_err().contains("not a valid output name"));
+        assert!(
+            parse("a b=1", &[])
+                .unwrap_err()
+                .contains("not a valid output name")
+        );
     }
 
     #[test]
@@ -280,23 +302,58 @@ mod tests {
         )
         .unwrap();
         let (mut refs, mut problems) = (Vec::new(), Vec::new());
-        substitute(&mut node, None, Path::new("c.yaml"), &mut refs, &mut problems);
+        substitute(
+            &mut node,
+            None,
+            Path::new("c.yaml"),
+            &mut refs,
+            &mut problems,
+        );
         assert_eq!(refs.len(), 2);
-        assert_eq!((refs[0].alias.as_str(), refs[0].key.as_str(), refs[0].line), ("net", "ip", 3));
+        assert_eq!(
+            (refs[0].alias.as_str(), refs[0].key.as_str(), refs[0].line),
+            ("net", "ip", 3)
+        );
         let mut outputs = Outputs::new();
         outputs.insert(
             "net".into(),
-            [("ip".to_string(), Output { value: "10.0.0.1".into(), secret: false })].into(),
+            [(
+                "ip".to_string(),
+                Output {
+                    value: "10.0.0.1".into(),
+                    secret: false,
+                },
+            )]
+            .into(),
         );
         let mut node2 = node.clone();
-        substitute(&mut node2, Some(&outputs), Path::new("c.yaml"), &mut refs, &mut problems);
+        substitute(
+            &mut node2,
+            Some(&outputs),
+            Path::new("c.yaml"),
+            &mut refs,
+            &mut problems,
+        );
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].to_string().contains("published no output `nope`"));
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("published no output `nope`")
+        );
         let mut ok = crate::config::yaml::parse("v: ${{ outputs.net.ip }}/24\n").unwrap();
         problems.clear();
-        substitute(&mut ok, Some(&outputs), Path::new("c.yaml"), &mut refs, &mut problems);
+        substitute(
+            &mut ok,
+            Some(&outputs),
+            Path::new("c.yaml"),
+            &mut refs,
+            &mut problems,
+        );
         assert!(problems.is_empty());
-        assert_eq!(ok.get("v").and_then(Node::scalar_text).as_deref(), Some("10.0.0.1/24"));
+        assert_eq!(
+            ok.get("v").and_then(Node::scalar_text).as_deref(),
+            Some("10.0.0.1/24")
+        );
         assert_eq!(env_name("my-net", "vpc.id"), "BITOPS_OUT_MY_NET_VPC_ID");
     }
 }

@@ -151,7 +151,12 @@ mod tests {
             timeout: None,
             depends_on: Some(on.iter().map(|a| (a.to_string(), 3)).collect()),
         };
-        vec![d("net", &[]), d("db", &["net"]), d("app", &["db"]), d("dns", &[])]
+        vec![
+            d("net", &[]),
+            d("db", &["net"]),
+            d("app", &["db"]),
+            d("dns", &[]),
+        ]
     }
 
     fn run(choice: Choice) -> (Vec<usize>, Vec<String>) {

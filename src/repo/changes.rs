@@ -49,7 +49,9 @@ pub fn since(ops_repo: &Path, reference: &str) -> Result<Changes, Problem> {
     })?;
     let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
     let commit = format!("{reference}^{{commit}}");
-    if reference.starts_with('-') || git(&top, &["rev-parse", "--verify", "--quiet", &commit]).is_err() {
+    if reference.starts_with('-')
+        || git(&top, &["rev-parse", "--verify", "--quiet", &commit]).is_err()
+    {
         return Err(Problem::error(format!(
             "{flag} {reference}: no such commit in {}",
             top.display()
@@ -57,10 +59,22 @@ pub fn since(ops_repo: &Path, reference: &str) -> Result<Changes, Problem> {
         .hint("give a commit, branch or tag of the repository (a shallow CI clone may lack it: fetch more history, e.g. fetch-depth: 0)"));
     }
     let mut files = Vec::new();
-    let diff = git(&top, &["diff", "--name-only", "-z", "--no-renames", &commit, "--"])
-        .map_err(|why| Problem::error(format!("{flag}: git diff failed: {why}")))?;
-    let untracked = git(&top, &["ls-files", "--others", "--exclude-standard", "-z", "--full-name"])
-        .map_err(|why| Problem::error(format!("{flag}: git ls-files failed: {why}")))?;
+    let diff = git(
+        &top,
+        &["diff", "--name-only", "-z", "--no-renames", &commit, "--"],
+    )
+    .map_err(|why| Problem::error(format!("{flag}: git diff failed: {why}")))?;
+    let untracked = git(
+        &top,
+        &[
+            "ls-files",
+            "--others",
+            "--exclude-standard",
+            "-z",
+            "--full-name",
+        ],
+    )
+    .map_err(|why| Problem::error(format!("{flag}: git ls-files failed: {why}")))?;
     for name in diff.split(|&b| b == 0).chain(untracked.split(|&b| b == 0)) {
         if !name.is_empty() {
             use std::os::unix::ffi::OsStrExt;

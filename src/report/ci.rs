@@ -46,8 +46,11 @@ pub struct CiLog {
 
 impl CiLog {
     fn control(&self, step: Option<&Tag>, line: String) {
-        self.terminal
-            .write_in(step.map(|t| t.index), Stream::Out, (line + "\n").into_bytes());
+        self.terminal.write_in(
+            step.map(|t| t.index),
+            Stream::Out,
+            (line + "\n").into_bytes(),
+        );
     }
 }
 
@@ -77,9 +80,7 @@ impl Reporter for CiLog {
                     _ => {}
                 }
             }
-            Event::Problem(p) if github => {
-                control(github_problem(p, self.workspace.as_deref()))
-            }
+            Event::Problem(p) if github => control(github_problem(p, self.workspace.as_deref())),
             Event::StepFinished { step, .. } => {
                 let configuration =
                     matches!(&step.status, Status::Failed { part, .. } if part == "configuration");
@@ -101,9 +102,7 @@ impl Reporter for CiLog {
                 }
                 match self.ci {
                     _ if !groups => {}
-                    Ci::Github if step.status != Status::NotRun => {
-                        control("::endgroup::".into())
-                    }
+                    Ci::Github if step.status != Status::NotRun => control("::endgroup::".into()),
                     Ci::Gitlab if step.status != Status::NotRun => control(gitlab_section(
                         false,
                         &format!("bitops_step_{}", step.index),

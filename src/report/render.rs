@@ -100,9 +100,7 @@ pub struct Text {
 
 impl Render for Text {
     fn render(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit) {
-        let prefix = step
-            .filter(|_| self.prefix)
-            .map(|t| t.prefix(self.color));
+        let prefix = step.filter(|_| self.prefix).map(|t| t.prefix(self.color));
         match (event, &prefix) {
             (Event::Output(bytes), None) => emit(Stream::Out, bytes),
             (Event::Output(bytes), Some(p)) => emit(Stream::Out, &prefixed(p, bytes)),

@@ -211,7 +211,8 @@ impl StepOut {
         self.masking
             .store(matches!(masked, Cow::Owned(_)), Ordering::Relaxed);
         self.keep_tail(tail_of(&masked));
-        self.sink.dispatch(&Event::Output(&masked), self.tag.as_ref());
+        self.sink
+            .dispatch(&Event::Output(&masked), self.tag.as_ref());
     }
 
     /// The last lines of this step's output, masked.

@@ -130,7 +130,12 @@ pub fn markdown(report: &RunReport) -> String {
     if graph {
         out.push_str("\n```mermaid\nflowchart LR\n");
         for s in &report.steps {
-            out.push_str(&format!("  s{}[\"{} {}\"]\n", s.index, icon(&s.status), s.alias));
+            out.push_str(&format!(
+                "  s{}[\"{} {}\"]\n",
+                s.index,
+                icon(&s.status),
+                s.alias
+            ));
         }
         for s in &report.steps {
             for need in &s.needs {

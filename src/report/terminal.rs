@@ -192,7 +192,10 @@ impl Terminal {
     /// Anything still held (a step that never ended) is written first.
     pub fn finish(&self, wait: Option<Duration>) {
         let left: Vec<usize> = match self.held.lock() {
-            Ok(held) => held.as_ref().map(|m| m.keys().copied().collect()).unwrap_or_default(),
+            Ok(held) => held
+                .as_ref()
+                .map(|m| m.keys().copied().collect())
+                .unwrap_or_default(),
             Err(_) => Vec::new(),
         };
         for index in left {

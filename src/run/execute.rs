@@ -631,7 +631,9 @@ impl StepRun<'_, '_> {
                 && (self.ctx.settings.fail_fast
                     || matches!(
                         this,
-                        Status::Interrupted { .. } | Status::TimedOut { .. } | Status::Cancelled { .. }
+                        Status::Interrupted { .. }
+                            | Status::TimedOut { .. }
+                            | Status::Cancelled { .. }
                     ));
             if status == Status::Ok {
                 status = this;
@@ -710,11 +712,7 @@ impl StepRun<'_, '_> {
                 "interrupted",
                 None,
             ),
-            Outcome::Cancelled => (
-                Status::Cancelled { part: name.clone() },
-                "cancelled",
-                None,
-            ),
+            Outcome::Cancelled => (Status::Cancelled { part: name.clone() }, "cancelled", None),
             Outcome::SpawnFailed { error } => {
                 self.out.notice(Tone::Bad, &format!("error: {error}"));
                 (

@@ -161,7 +161,9 @@ pub fn install(
             );
             // Install output is the run's own: no step tag, shown as it comes.
             let out = crate::report::sink::StepOut::new(sink, None);
-            runtime.block_on(process::run(&spec, &out, &mut signals, None)).0
+            runtime
+                .block_on(process::run(&spec, &out, &mut signals, None))
+                .0
         } else {
             sink.notice(
                 Tone::Plain,

@@ -38,12 +38,18 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Exited { code: i32 },
+    Exited {
+        code: i32,
+    },
     TimedOut,
-    Interrupted { signal: Signal },
+    Interrupted {
+        signal: Signal,
+    },
     /// Stopped because another step failed (`Cancel`).
     Cancelled,
-    SpawnFailed { error: String },
+    SpawnFailed {
+        error: String,
+    },
 }
 
 /// Set when the run stops its running steps because one failed (fail_fast with steps
