@@ -12,6 +12,7 @@ mod config;
 mod done_when;
 mod examples;
 mod execution;
+mod graph;
 mod hardening;
 mod hostile;
 mod install;

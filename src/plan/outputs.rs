@@ -46,8 +46,8 @@ fn valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Parses what a step wrote to `$BITOPS_OUTPUTS`: one or more JSON objects, or
-/// `KEY=VALUE` lines (`#` comments and blank lines ignored). In JSON, an object with
+/// Parses what a step wrote to `$BITOPS_OUTPUTS`: JSON objects and `KEY=VALUE` lines,
+/// in any mix (`#` comments and blank lines ignored). In JSON, an object with
 /// `value` and a boolean `sensitive` (`terraform output -json`'s shape) is that value,
 /// secret when sensitive; other values are strings as they are, anything else compact
 /// JSON. A key whose name looks secret (`is_secret_name`) is secret too.
@@ -64,29 +64,52 @@ pub fn parse(text: &str, secret_env: &[String]) -> Result<Published, String> {
         out.insert(key.to_string(), Output { value, secret });
         Ok(())
     };
-    if text.trim_start().starts_with('{') {
-        let stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
-        for item in stream {
-            let item = item.map_err(|e| format!("invalid JSON: {e}"))?;
+    // JSON objects and KEY=VALUE lines, in any order: a hook's lines and a plugin's
+    // JSON may share the file.
+    let mut rest = text;
+    let mut line_no = 1;
+    loop {
+        let trimmed = rest.trim_start_matches([' ', '\t', '\r']);
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some(after) = trimmed.strip_prefix('\n') {
+            line_no += 1;
+            rest = after;
+            continue;
+        }
+        if trimmed.starts_with('{') {
+            let mut stream =
+                serde_json::Deserializer::from_str(trimmed).into_iter::<serde_json::Value>();
+            let item = match stream.next() {
+                Some(Ok(item)) => item,
+                Some(Err(e)) => return Err(format!("line {line_no}: invalid JSON: {e}")),
+                None => break,
+            };
+            let used = &trimmed[..stream.byte_offset()];
+            line_no += used.matches('\n').count();
+            rest = &trimmed[stream.byte_offset()..];
             let serde_json::Value::Object(map) = item else {
-                return Err("expected JSON objects of output name to value".into());
+                return Err(format!("line {line_no}: expected a JSON object"));
             };
             for (key, value) in map {
                 let (value, sensitive) = unwrap_terraform(value);
                 put(&key, json_text(value), sensitive)?;
             }
+            continue;
         }
-    } else {
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                return Err(format!("line {}: expected KEY=VALUE", n + 1));
-            };
-            put(key.trim(), value.to_string(), false)?;
+        let (line, after) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
+        rest = after;
+        let n = line_no;
+        line_no += 1;
+        let line = line.trim_end_matches('\r');
+        if line.trim_start().starts_with('#') {
+            continue;
         }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!("line {n}: expected KEY=VALUE or a JSON object"));
+        };
+        put(key.trim(), value.to_string(), false)?;
     }
     Ok(out)
 }
@@ -288,6 +311,17 @@ mod tests {
         );
         assert!(parse("oops\n", &[]).unwrap_err().contains("line 1"));
         assert!(parse("[1]", &[]).is_err());
+        let mixed = parse(
+            "a=1\n{\"b\": 2}\n# c\nc=3\n{\"d\":\n 4} {\"e\": 5}\nf=6",
+            &[],
+        )
+        .unwrap();
+        let keys: Vec<&str> = mixed.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(
+            parse("a=1\n\n{oops}", &[]).unwrap_err().split(':').next(),
+            Some("line 3")
+        );
         assert!(
             parse("a b=1", &[])
                 .unwrap_err()
