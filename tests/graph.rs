@@ -602,3 +602,77 @@ fn changed_since_runs_what_changed_and_says_why() {
     run.stderr_is("error: --changed-since no-such-ref: no such commit in <root>/repo\n  hint: give a commit, branch or tag of the repository (a shallow CI clone may lack it: fetch more history, e.g. fetch-depth: 0)\n");
     assert_eq!(run.log(), "");
 }
+
+#[test]
+fn sigint_stops_every_running_step_and_says_so_once() {
+    use std::io::Read;
+    let t = graph(
+        "a: {plugin: probe, depends_on: []}\nb: {plugin: probe, depends_on: []}\nc: {plugin: probe, depends_on: [a, b]}\n",
+        &["a", "b", "c"],
+    )
+    .write("repo/dev/a/hang", "")
+    .write("repo/dev/b/hang", "");
+    let root = t.root().to_path_buf();
+    let mut child = t
+        .command(&[
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--color",
+            "never",
+            "--parallel",
+            "2",
+            "--report",
+            "report.json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both steps running: each logged its start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(root.join("log.txt"))
+        .unwrap_or_default()
+        .matches(" start ")
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the steps never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let log = std::fs::read_to_string(root.join("log.txt")).unwrap();
+    assert!(
+        log.contains("a got TERM\n") && log.contains("b got TERM\n"),
+        "{log}"
+    );
+    assert!(!log.contains("c start"), "{log}");
+    assert_eq!(stderr.matches("SIGINT received").count(), 1, "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("report.json")).unwrap()).unwrap();
+    let statuses: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["interrupted", "interrupted", "not_run"]);
+    assert_eq!(report["status"], "interrupted");
+}
