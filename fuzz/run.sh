@@ -8,7 +8,7 @@ secs=${1:-600}
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 mkdir -p fuzz/logs
 found=0
-for target in core_config schema_resolution default_merge masker env_vars; do
+for target in core_config schema_resolution default_merge masker env_vars outputs; do
   mkdir -p "fuzz/corpus/$target"
   status=0
   RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "fuzz/corpus/$target" -- \
