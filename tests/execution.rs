@@ -36,17 +36,7 @@ const FAILS_FOR_B: &str = r#"
 /// `bitops deploy` for `t`, as `Test::run` starts it, for tests that need the raw
 /// bytes or the live output.
 fn deploy_command(t: &Test) -> Command {
-    t.command(&[
-        "deploy",
-        "-e",
-        "dev",
-        "--ops-repo",
-        "repo",
-        "--plugins-dir",
-        "plugins",
-        "--color",
-        "never",
-    ])
+    t.deploy_dev(&["--color", "never"])
 }
 
 fn read_pid(path: &Path) -> String {

@@ -614,14 +614,7 @@ fn sigint_stops_every_running_step_and_says_so_once() {
     .write("repo/dev/b/hang", "");
     let root = t.root().to_path_buf();
     let mut child = t
-        .command(&[
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
+        .deploy_dev(&[
             "--color",
             "never",
             "--parallel",

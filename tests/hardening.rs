@@ -32,20 +32,7 @@ fn lock_file(root: &Path) -> PathBuf {
 /// The test folder after a first successful deploy (state/ and its lock exist).
 fn deployed_once() -> (Test, PathBuf) {
     let t = base();
-    let out = t
-        .command(&[
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-            "--state-dir",
-            "state",
-        ])
-        .output()
-        .unwrap();
+    let out = t.deploy_dev(&["--state-dir", "state"]).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -166,15 +153,7 @@ fn the_fallback_state_folder_is_per_user_and_private() {
     let t = base();
     let tmp = t.root().join("tmp");
     let out = t
-        .command(&[
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-        ])
+        .deploy_dev(&[])
         .env_remove("HOME")
         .env_remove("XDG_STATE_HOME")
         .output()
@@ -346,15 +325,7 @@ fn a_shared_folder_that_links_to_the_root_folder_is_refused_without_walking_it()
 /// Runs `dev` with a before-hook `script`, `vars` set; returns stdout and stderr as bytes.
 fn run_hook(script: &str, vars: &[(&str, &std::ffi::OsStr)]) -> (i32, Vec<u8>, Vec<u8>) {
     let t = base().write("repo/dev/a/bitops.before-deploy.d/01.sh", script);
-    let mut cmd = t.command(&[
-        "deploy",
-        "-e",
-        "dev",
-        "--ops-repo",
-        "repo",
-        "--plugins-dir",
-        "plugins",
-    ]);
+    let mut cmd = t.deploy_dev(&[]);
     for (k, v) in vars {
         cmd.env(k, v);
     }

@@ -103,15 +103,7 @@ fn the_lock_of_a_killed_run_is_held_by_its_orphaned_step_then_taken_over() {
         );
     let root = t.root().to_path_buf();
     let mut first = t
-        .command(&[
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-        ])
+        .deploy_dev(&[])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -124,18 +116,7 @@ fn the_lock_of_a_killed_run_is_held_by_its_orphaned_step_then_taken_over() {
         .unwrap()
         .trim()
         .to_string();
-    let second = t
-        .command(&[
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-        ])
-        .output()
-        .unwrap();
+    let second = t.deploy_dev(&[]).output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(75), "{stderr}");
     assert!(

@@ -268,17 +268,7 @@ fn an_interrupted_run_writes_its_report_and_exits_130() {
         .write("plugins/probe/deploy.sh", "touch \"$STARTED\"\nsleep 30\n");
     let root = t.root().to_path_buf();
     let mut child = t
-        .command(&[
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-            "--report",
-            "r.json",
-        ])
+        .deploy_dev(&["--report", "r.json"])
         .env("STARTED", root.join("started"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

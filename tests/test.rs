@@ -344,6 +344,21 @@ impl Test {
     /// COMPREPLY, one candidate a line. Completing writes nothing: the whole test folder
     /// is byte-identical afterwards.
     #[track_caller]
+    /// `deploy -e dev --ops-repo repo --plugins-dir plugins` with `extra`, as `command`.
+    pub fn deploy_dev(&self, extra: &[&str]) -> Command {
+        let mut args = vec![
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+        ];
+        args.extend_from_slice(extra);
+        self.command(&args)
+    }
+
     pub fn complete_bash(self, line: &str) -> Run {
         let location = Location::caller();
         let script = self.command(&["completions", "bash"]).output().unwrap();
