@@ -4,7 +4,7 @@ prints a Markdown table of medians and ratios. Not part of the test suite.
 
     cargo build --release && python3 bench/run.py [--runs 7] [--only P1,P3] [--compare OLD]
 
---compare OLD also runs P1 and P3 with the binary OLD (say, a build of the previous
+--compare OLD also runs P1, P3, P5 and P6 with the binary OLD (say, a build of the previous
 commit), interleaved run by run with the current one, and reports both side by side.
 
 P1  orchestration overhead: 4 deployments x (2 hooks + a no-op plugin), bitops versus a
@@ -14,6 +14,18 @@ P2  large-repo start-up: 50 environments x 40 MB + the chosen 5 MB environment, 
 P3  output path: a plugin prints 200 MB of mixed-length lines through 10 masks, bitops'
     stdout to a file.                          targets >= 200 MB/s, peak RSS <= 30 MB
 P4  footprint: peak RSS of bitops during P1 (target <= 10 MB), release binary size.
+P5  parallel steps: 8 independent deployments (depends_on: []) whose plugin sleeps 1 s,
+    deploy --parallel 4, wall time (ideal 2 s).                        target <= 2.2 s
+    --parallel 1 (ideal 8 s) and --parallel 8 (ideal 1 s) are reported alongside.
+P6  a 200-step graph, random edges (seeded; each step depends on 0-3 earlier ones):
+    P6a bitops plan wall time.                                         target <= 50 ms
+    P6b scheduling overhead: deploy with a no-op plugin (`:`), --parallel 1, against a
+    bash script running the same 200 scripts in order: (bitops - bash) / 200.
+                                                                 target <= 0.5 ms/step
+    --parallel 4, and --parallel 1 with TMPDIR on tmpfs (/dev/shm), are reported alongside.
+
+P5 and P6 need depends_on and --parallel; --compare skips them, with a message, for an
+older binary without them.
 """
 import argparse
 import os
@@ -206,11 +218,99 @@ def p3(runs, work, bins, dense=True):
     return size, floor, ours, rss
 
 
+def graph_repo(work, name, deps, script):
+    """An environment `dev` whose deployments s000, s001, ... use a plugin running
+    `script`, with `deps[i]` (indexes of earlier steps) as step i's depends_on."""
+    repo, plugins = os.path.join(work, name, "repo"), os.path.join(work, name, "plugins")
+    write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
+    write(os.path.join(plugins, "noop", "deploy.sh"), script + "\n")
+    aliases = [f"s{i:03}" for i in range(len(deps))]
+    lines = ["bitops:", "  deployments:"]
+    for alias, d in zip(aliases, deps):
+        lines.append(f"    {alias}: {{plugin: noop, depends_on: [{', '.join(aliases[j] for j in d)}]}}")
+        write(os.path.join(repo, "dev", alias, "bitops.config.yaml"), "noop: {}\n")
+    write(os.path.join(repo, "dev", "bitops.config.yaml"), "\n".join(lines) + "\n")
+    return repo, plugins, aliases
+
+
+def graph_bins(bins, repo, plugins, env, name):
+    """The binaries of `bins` that know depends_on and --parallel; a message for the others."""
+    able = [bins[0]]
+    for b in bins[1:]:
+        help_text = subprocess.run([b, "deploy", "--help"], env=env, capture_output=True, text=True).stdout
+        plan = subprocess.run([b, "plan", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"],
+                              env=env, capture_output=True)
+        if "--parallel" in help_text and plan.returncode == 0:
+            able.append(b)
+        else:
+            print(f"{name}: not comparing {b}: it does not support depends_on/--parallel", file=sys.stderr)
+    return able
+
+
+def deploy_cmd(b, repo, plugins, parallel):
+    return [b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never",
+            "--parallel", str(parallel)]
+
+
+def p5(runs, work, bins):
+    """8 independent steps sleeping 1 s each, at --parallel 1, 4 and 8.
+    Returns {parallel: [median per binary]} and the binaries measured."""
+    repo, plugins, _ = graph_repo(work, "p5", [[] for _ in range(8)], "sleep 1")
+    env = bench_env(os.path.join(work, "p5"))
+    bins = graph_bins(bins, repo, plugins, env, "P5")
+    out = {}
+    for n in (1, 4, 8):
+        # --parallel 1 takes 8 s a run: 3 runs are enough to see it.
+        fns = [lambda c=deploy_cmd(b, repo, plugins, n): timed(c, env=env)[0] for b in bins]
+        out[n] = medians_interleaved(runs if n > 1 else min(runs, 3), fns)
+    return out, bins
+
+
+def p6_deps(count=200, seed=6):
+    rng = random.Random(seed)
+    return [sorted(rng.sample(range(i), min(i, rng.randint(0, 3)))) for i in range(count)]
+
+
+def p6(runs, work, bins):
+    """200 steps, random edges: plan time, and deploy of no-op steps against a bash floor."""
+    deps = p6_deps()
+    repo, plugins, aliases = graph_repo(work, "p6", deps, ":")
+    env = bench_env(os.path.join(work, "p6"))
+    bins = graph_bins(bins, repo, plugins, env, "P6")
+    # The floor, as P1's: the same scripts with bash, in a valid order (each step's
+    # dependencies come earlier in the list), from each step's folder.
+    floor = ["set -e"]
+    for a in aliases:
+        floor += [f"cd {os.path.join(repo, 'dev', a)}", f"bash {plugins}/noop/deploy.sh plan"]
+    script = os.path.join(work, "p6", "floor.sh")
+    write(script, "\n".join(floor) + "\n")
+    plan_fns = [lambda b=b: timed([b, "plan", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins,
+                                   "--color", "never"], env=env)[0] for b in bins]
+    plan = medians_interleaved(runs, plan_fns)
+    fns = [lambda: timed(["bash", script], env=env)[0]]
+    fns += [lambda c=deploy_cmd(b, repo, plugins, n): timed(c, env=env)[0] for n in (1, 4) for b in bins]
+    # The workspace and each step's outputs/inputs files are created under TMPDIR; on
+    # ext4 that costs more than the scheduling itself (see BENCHMARKS.md), so the current
+    # binary is also measured with TMPDIR on tmpfs, when there is one.
+    shm = tempfile.mkdtemp(prefix="bitops-bench-", dir="/dev/shm") if os.path.isdir("/dev/shm") else None
+    if shm:
+        env_shm = dict(env, TMPDIR=shm)
+        fns.append(lambda c=deploy_cmd(bins[0], repo, plugins, 1): timed(c, env=env_shm)[0])
+    try:
+        base, *rest = medians_interleaved(runs, fns)
+    finally:
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
+    k = len(bins)
+    edges = sum(len(d) for d in deps)
+    return len(deps), edges, plan, base, {1: rest[:k], 4: rest[k:2 * k]}, rest[2 * k] if shm else None, bins
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--only", default="P1,P2,P3,P4")
-    ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3)")
+    ap.add_argument("--only", default="P1,P2,P3,P4,P5,P6")
+    ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3, P5, P6)")
     args = ap.parse_args()
     if not os.path.exists(BITOPS):
         sys.exit("build first: cargo build --release")
@@ -240,6 +340,31 @@ def main():
                 if args.compare:
                     rows.append((f"P3, the --compare binary, {kind}", f"cat {mb/floor:.0f} MB/s", f"old {mb/ours[1]:.0f} MB/s", f"{ours[1]/floor:.2f}x", "reported"))
                 rows.append((f"P3 peak RSS, {kind}", "", f"{rss/1024:.1f} MB", "", "<= 30 MB"))
+        if "P5" in only:
+            p5_times, p5_bins = p5(args.runs, work, bins)
+            targets = {1: "reported", 4: "<= 2.2 s", 8: "reported"}
+            for n in (1, 4, 8):
+                ideal = 8 / n
+                rows.append((f"P5 8 steps x sleep 1, --parallel {n}", f"ideal {ideal:.1f} s", f"bitops {p5_times[n][0]:.3f} s",
+                             f"{p5_times[n][0]/ideal:.3f}x", targets[n]))
+                if len(p5_bins) > 1:
+                    rows.append((f"P5, the --compare binary, --parallel {n}", f"ideal {ideal:.1f} s", f"old {p5_times[n][1]:.3f} s",
+                                 f"{p5_times[n][1]/ideal:.3f}x", "reported"))
+        if "P6" in only:
+            steps, edges, plan, base, deploy, tmpfs, p6_bins = p6(args.runs, work, bins)
+            rows.append((f"P6a plan of {steps} steps, {edges} edges", "", f"bitops {plan[0]*1000:.1f} ms", "", "<= 50 ms"))
+            if len(p6_bins) > 1:
+                rows.append(("P6a, the --compare binary", "", f"old {plan[1]*1000:.1f} ms", "", "reported"))
+            for n in (1, 4):
+                for i, who in enumerate(["bitops", "old"][:len(p6_bins)]):
+                    t = deploy[n][i]
+                    name = f"P6b {steps} no-op steps, --parallel {n}" if i == 0 else f"P6b, the --compare binary, --parallel {n}"
+                    rows.append((name, f"bash {base*1000:.1f} ms", f"{who} {t*1000:.1f} ms",
+                                 f"{t/base:.2f}x, {(t-base)/steps*1000:+.2f} ms/step",
+                                 "<= 0.5 ms/step" if (n == 1 and i == 0) else "reported"))
+            if tmpfs is not None:
+                rows.append((f"P6b {steps} no-op steps, --parallel 1, TMPDIR on tmpfs", f"bash {base*1000:.1f} ms",
+                             f"bitops {tmpfs*1000:.1f} ms", f"{tmpfs/base:.2f}x, {(tmpfs-base)/steps*1000:+.2f} ms/step", "reported"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"median of {args.runs} runs after a warm-up; {os.cpu_count()} cores\n")
