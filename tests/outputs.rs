@@ -43,7 +43,7 @@ pub fn with_outputs(test: Test, alias: &str) -> Test {
     test.write_raw(FILE, b"")
         .write(
             &format!("repo/dev/{alias}/bitops.after-deploy.d/zz-copy-outputs.sh"),
-            "cp \"$BITOPS_OUTPUTS\" \"$OUTPUTS_COPY\"\n",
+            "if [ -e \"$BITOPS_OUTPUTS\" ]; then cp \"$BITOPS_OUTPUTS\" \"$OUTPUTS_COPY\"; fi\n",
         )
         .env("OUTPUTS_COPY", &file.to_string_lossy())
         .env("BITOPS_DRY_RUN_HOOKS", "true")

@@ -488,30 +488,38 @@ impl OneStep<'_, '_> {
     }
 }
 
-/// The step's outputs file (empty) and inputs file (what it depends on published),
-/// private to the run.
+/// The step's outputs file (in the run's private folder, made by the step when it
+/// publishes: creating files costs more than running a tiny step) and inputs file (what
+/// the steps it depends on published; one shared `{}` for the steps without inputs).
 fn step_io(dir: &Path, step: &Step, inputs: Outputs) -> std::io::Result<StepIo> {
     let name = format!("{}-{}", step.index, step.alias);
-    let io = StepIo {
-        outputs_file: dir.join(format!("{name}.outputs")),
-        inputs_file: dir.join(format!("{name}.inputs.json")),
-        inputs,
+    let inputs_file = if inputs.is_empty() {
+        let empty = dir.join("no-inputs.json");
+        if !empty.exists() {
+            crate::files::write_private(&empty, b"{}\n")?;
+        }
+        empty
+    } else {
+        let file = dir.join(format!("{name}.inputs.json"));
+        crate::files::write_private(&file, inputs_json(&inputs).as_bytes())?;
+        file
     };
-    crate::files::write_private(&io.outputs_file, b"")?;
-    crate::files::write_private(&io.inputs_file, inputs_json(&io.inputs).as_bytes())?;
-    Ok(io)
+    Ok(StepIo {
+        outputs_file: dir.join(format!("{name}.outputs")),
+        inputs_file,
+        inputs,
+    })
 }
 
+/// What the step published; nothing when it wrote no file. Only a regular file is read
+/// (a FIFO left there does not block the run).
 fn read_outputs(file: &Path, secret_env: &[String]) -> std::result::Result<Published, String> {
-    use std::io::Read;
-    let mut text = String::new();
-    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    f.take(MAX_OUTPUTS_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    if text.len() as u64 > MAX_OUTPUTS_BYTES {
-        return Err(format!("it is larger than {MAX_OUTPUTS_BYTES} bytes"));
-    }
+    let bytes = match crate::files::read_limited(file, MAX_OUTPUTS_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Published::new()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())?;
     crate::plan::outputs::parse(&text, secret_env)
 }
 
