@@ -12,7 +12,9 @@ fn rank(module: &str) -> Option<u8> {
         "plan" => 3,
         "report" => 4,
         "run" => 5,
-        "app" => 6,
+        "hub" => 6,
+        "agent" => 7,
+        "app" => 8,
         _ => return None,
     })
 }

@@ -463,3 +463,249 @@ fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
 fn parse_bool_flag(text: &str) -> Result<bool, String> {
     parse_bool(text).ok_or_else(|| format!("expected true or false, found `{text}`"))
 }
+
+/// `bitops agent`: take jobs from a hub (or follow a git branch) and deploy them here.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The hub to register with and take jobs from (https://hub.example:8443)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BITOPS_HUB_URL",
+        required_unless_present = "no_hub"
+    )]
+    pub hub: Option<String>,
+    /// Take no jobs from a hub: deploy each new commit of --repo (its --branch, or the newest tag matching --tag)
+    #[arg(long, conflicts_with = "hub")]
+    pub no_hub: bool,
+    /// The agent's name, unique per hub [default: the host name]
+    #[arg(long, value_name = "NAME", env = "BITOPS_AGENT_NAME")]
+    pub name: Option<String>,
+    /// A label groups can select on (repeatable): --label env=prod --label region=eu
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// File holding the hub's join token [else BITOPS_AGENT_JOIN_TOKEN]; a token is never taken on the command line
+    #[arg(long, value_name = "FILE")]
+    pub join_token_file: Option<PathBuf>,
+    /// Secrets for every step, kept on this machine: an env file (KEY=VALUE lines) or a folder (one file per variable); owner-only (0600/0700) or refused
+    #[arg(long, value_name = "PATH", env = "BITOPS_AGENT_SECRETS")]
+    pub secrets: Option<PathBuf>,
+    /// Where the agent keeps its token, checkouts and status not yet sent [default: $XDG_STATE_HOME/bitops/agent or ~/.local/state/bitops/agent]
+    #[arg(long, value_name = "DIR", env = "BITOPS_AGENT_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// How often to poll the hub (or the git remote)
+    #[arg(long, value_name = "DURATION", env = "BITOPS_AGENT_POLL", value_parser = parse_duration_flag, default_value = "2s")]
+    pub poll: std::time::Duration,
+    /// A CA certificate (PEM) to trust for the hub's TLS
+    #[arg(long, value_name = "FILE", env = "BITOPS_HUB_CA")]
+    pub ca_file: Option<PathBuf>,
+    /// Instance metadata endpoint read for labels (EC2 IMDSv2); `none` reads nothing
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BITOPS_AGENT_METADATA_URL",
+        default_value = "http://169.254.169.254"
+    )]
+    pub metadata_url: String,
+    /// --no-hub: the ops repo's git URL
+    #[arg(long, value_name = "URL", requires = "no_hub")]
+    pub repo: Option<String>,
+    /// --no-hub: the branch to follow [default: main]
+    #[arg(
+        long,
+        value_name = "BRANCH",
+        requires = "no_hub",
+        conflicts_with = "tag"
+    )]
+    pub branch: Option<String>,
+    /// --no-hub: follow the newest tag matching this glob (v*) instead of a branch
+    #[arg(long, value_name = "PATTERN", requires = "no_hub")]
+    pub tag: Option<String>,
+    /// --no-hub: the environment to deploy
+    #[arg(short, long, value_name = "ENV", requires = "no_hub")]
+    pub environment: Option<String>,
+    /// Image-level core config for each deploy (as `deploy -c`)
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "BITOPS_BUILD_CONFIG_YAML"
+    )]
+    pub config: Option<PathBuf>,
+    /// Installed plugins for each deploy (as `deploy --plugins-dir`)
+    #[arg(long, value_name = "DIR", env = "BITOPS_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// On SIGTERM, how long the running step gets after SIGTERM before SIGKILL
+    #[arg(long, value_name = "DURATION", env = "BITOPS_GRACE_PERIOD", value_parser = parse_duration_flag, default_value = "10s")]
+    pub grace_period: std::time::Duration,
+    /// Run one job (with --no-hub: deploy the current commit once) and exit
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `bitops hub …`
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Run the hub: the API agents poll, the strategies, and the dashboard
+    Serve(HubServeArgs),
+    /// Define (or redefine) a group: the agents whose labels or metadata hold every KEY=VALUE
+    Group(HubGroupArgs),
+    /// Deploy a revision of an ops repo to a group, with a strategy
+    Deploy(HubDeployArgs),
+    /// Deploy again, to a group, a revision that succeeded before
+    Redeploy(HubRedeployArgs),
+    /// Agents, groups and deployments; or one deployment with its jobs and output
+    Status(HubStatusArgs),
+    /// Stop handing out the jobs of a deployment (running ones finish)
+    Pause(HubIdArgs),
+    /// Go on with a paused deployment
+    Resume(HubIdArgs),
+    /// Cancel a deployment: jobs not started never start
+    Cancel(HubIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubServeArgs {
+    /// Address to listen on
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "BITOPS_HUB_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: String,
+    /// Database: sqlite:///path/hub.db (default: hub.db in --state-dir) or postgres://user@host/db
+    #[arg(long, value_name = "URL", env = "BITOPS_HUB_DATABASE")]
+    pub database: Option<String>,
+    /// Folder of the default SQLite database [default: $XDG_STATE_HOME/bitops/hub or ~/.local/state/bitops/hub]
+    #[arg(long, value_name = "DIR", env = "BITOPS_HUB_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// File holding the admin token (operators, dashboard) [else BITOPS_HUB_ADMIN_TOKEN]
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// File holding the join token agents register with [else BITOPS_HUB_JOIN_TOKEN]
+    #[arg(long, value_name = "FILE")]
+    pub join_token_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key the hub speaks HTTPS only
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// An agent not heard from for this long is lost; its running job counts as failed
+    #[arg(long, value_name = "DURATION", env = "BITOPS_HUB_LOST_AFTER", value_parser = parse_duration_flag, default_value = "30s")]
+    pub lost_after: std::time::Duration,
+}
+
+/// How an operator command reaches the hub.
+#[derive(Debug, Args)]
+pub struct HubClientArgs {
+    /// The hub
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BITOPS_HUB_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub hub: String,
+    /// File holding the admin token [else BITOPS_HUB_ADMIN_TOKEN]
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust for the hub's TLS
+    #[arg(long, value_name = "FILE", env = "BITOPS_HUB_CA")]
+    pub ca_file: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct HubGroupArgs {
+    #[command(flatten)]
+    pub client: HubClientArgs,
+    /// The group's name
+    pub name: String,
+    /// KEY=VALUE pairs an agent's labels or metadata must all hold (repeatable)
+    #[arg(long = "select", value_name = "KEY=VALUE")]
+    pub select: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyChoice {
+    /// Every agent at once
+    AllAtOnce,
+    /// One agent after another (--order, then by name); stops at the first failure
+    Ordered,
+    /// --batch-size agents at a time; stops when more than --max-failures failed
+    Rolling,
+}
+
+#[derive(Debug, Args)]
+pub struct HubStrategyArgs {
+    /// How the group's agents take their turns
+    #[arg(long, value_enum, default_value_t = StrategyChoice::AllAtOnce)]
+    pub strategy: StrategyChoice,
+    /// ordered: agent names first in line (comma-separated)
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub order: Vec<String>,
+    /// rolling: agents per batch
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub batch_size: u32,
+    /// rolling: failed agents tolerated before the rollout stops
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_failures: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct HubDeployArgs {
+    #[command(flatten)]
+    pub client: HubClientArgs,
+    /// The group to deploy to
+    #[arg(long, value_name = "NAME")]
+    pub group: String,
+    /// The ops repo's git URL, as the agents fetch it
+    #[arg(long, value_name = "URL")]
+    pub repo: String,
+    /// The commit to deploy (full id)
+    #[arg(long, value_name = "SHA")]
+    pub revision: String,
+    /// The environment to deploy
+    #[arg(short, long, value_name = "ENV")]
+    pub environment: String,
+    /// Only these deployment aliases (comma-separated)
+    #[arg(long, value_name = "ALIASES", value_delimiter = ',')]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub strategy: HubStrategyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HubRedeployArgs {
+    #[command(flatten)]
+    pub client: HubClientArgs,
+    /// The group to deploy to
+    #[arg(long, value_name = "NAME")]
+    pub group: String,
+    /// A commit that a deployment brought to success before
+    #[arg(long, value_name = "SHA")]
+    pub revision: String,
+    #[command(flatten)]
+    pub strategy: HubStrategyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HubStatusArgs {
+    #[command(flatten)]
+    pub client: HubClientArgs,
+    /// One deployment, with its jobs and their output
+    #[arg(long, value_name = "ID")]
+    pub deployment: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct HubIdArgs {
+    #[command(flatten)]
+    pub client: HubClientArgs,
+    /// The deployment
+    pub id: i64,
+}
