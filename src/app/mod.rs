@@ -6,6 +6,7 @@ pub mod complete;
 pub mod deploy;
 pub mod discover;
 pub mod doctor;
+pub mod hub;
 pub mod install;
 pub mod list;
 pub mod plan;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Resolve(args) => resolve::resolve(&args),
         Command::Plugins(args) => plugins::plugins(&args),
         Command::Schema(args) => schema::schema(&args),
+        Command::Hub { command } => hub::hub(command),
         Command::Completions { shell } => {
             emit(&complete::script(shell)?);
             Ok(())
