@@ -41,14 +41,12 @@ pub fn hub(command: HubCommand) -> Result<()> {
             };
             operate::redeploy(&client(&a.client)?, &r, json(&a.client))
         }
-        HubCommand::Status(a) => operate::status(&client(&a.client)?, a.deployment, json(&a.client)),
+        HubCommand::Status(a) => {
+            operate::status(&client(&a.client)?, a.deployment, json(&a.client))
+        }
         HubCommand::Pause(a) => operate::act(&client(&a.client)?, a.id, "pause", json(&a.client)),
-        HubCommand::Resume(a) => {
-            operate::act(&client(&a.client)?, a.id, "resume", json(&a.client))
-        }
-        HubCommand::Cancel(a) => {
-            operate::act(&client(&a.client)?, a.id, "cancel", json(&a.client))
-        }
+        HubCommand::Resume(a) => operate::act(&client(&a.client)?, a.id, "resume", json(&a.client)),
+        HubCommand::Cancel(a) => operate::act(&client(&a.client)?, a.id, "cancel", json(&a.client)),
     };
     emit(&out.map_err(fail)?);
     Ok(())
@@ -96,7 +94,11 @@ fn default_database(state_dir: Option<&PathBuf>) -> Result<String> {
         None => match (std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME")) {
             (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("bitops/hub"),
             (_, Some(h)) if !h.is_empty() => PathBuf::from(h).join(".local/state/bitops/hub"),
-            _ => return Err(fail("no --state-dir or --database, and no HOME to put hub.db in")),
+            _ => {
+                return Err(fail(
+                    "no --state-dir or --database, and no HOME to put hub.db in",
+                ));
+            }
         },
     };
     {

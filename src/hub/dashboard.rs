@@ -159,7 +159,12 @@ pub async fn page(store: &Store) -> Result<String, Fault> {
         let done = d
             .jobs
             .iter()
-            .filter(|j| !matches!(j.state, JobState::Pending | JobState::Queued | JobState::Running))
+            .filter(|j| {
+                !matches!(
+                    j.state,
+                    JobState::Pending | JobState::Queued | JobState::Running
+                )
+            })
             .count();
         let _ = write!(
             h,

@@ -15,10 +15,7 @@ pub async fn tick(store: &Store, lost_after: Duration, started_ms: i64) {
     let now = now_ms();
     let lost_ms = lost_after.as_millis() as i64;
     if now - started_ms >= lost_ms {
-        let why = format!(
-            "the agent was not heard from for {}",
-            human(lost_after)
-        );
+        let why = format!("the agent was not heard from for {}", human(lost_after));
         if let Err(e) = store.mark_lost(now - lost_ms, now, &why).await {
             tracing::warn!("marking lost agents failed: {e:?}");
         }

@@ -36,7 +36,12 @@ fn pairs_text(pairs: &BTreeMap<String, String>) -> String {
         .join(" ")
 }
 
-pub fn group(client: &Client, name: &str, select: &[String], as_json: bool) -> Result<String, String> {
+pub fn group(
+    client: &Client,
+    name: &str,
+    select: &[String],
+    as_json: bool,
+) -> Result<String, String> {
     let g = NewGroup {
         name: name.to_string(),
         selector: pairs(select)?,
@@ -64,7 +69,9 @@ pub fn group(client: &Client, name: &str, select: &[String], as_json: bool) -> R
 }
 
 pub fn deploy(client: &Client, d: &NewDeployment, as_json: bool) -> Result<String, String> {
-    let view: DeploymentView = client.post(api::DEPLOYMENTS, d).map_err(|e| e.to_string())?;
+    let view: DeploymentView = client
+        .post(api::DEPLOYMENTS, d)
+        .map_err(|e| e.to_string())?;
     Ok(if as_json {
         json(&view)
     } else {
@@ -146,7 +153,13 @@ pub fn status(client: &Client, deployment: Option<i64>, as_json: bool) -> Result
             agent_state_text(a.state),
             ago(a.last_seen_ms, now),
             a.current_revision.as_deref().map(short).unwrap_or("-"),
-            pairs_text(&a.labels.iter().chain(a.metadata.iter()).map(|(k, v)| (k.clone(), v.clone())).collect())
+            pairs_text(
+                &a.labels
+                    .iter()
+                    .chain(a.metadata.iter())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            )
         ));
     }
     out.push_str("deployments:\n");
@@ -201,7 +214,10 @@ pub fn deployment_text(d: &DeploymentView) -> String {
                 .unwrap_or_default()
         ));
         for s in &j.steps {
-            out.push_str(&format!("    step {}: {} ({:.1}s)\n", s.alias, s.status, s.seconds));
+            out.push_str(&format!(
+                "    step {}: {} ({:.1}s)\n",
+                s.alias, s.status, s.seconds
+            ));
         }
         if let Some(e) = &j.error {
             out.push_str(&format!("    error: {e}\n"));

@@ -190,7 +190,9 @@ impl Hub {
             None
         };
         Err(match kind {
-            Some(kind) => forbidden(&format!("{kind} is not allowed here: this path takes {wanted}")),
+            Some(kind) => forbidden(&format!(
+                "{kind} is not allowed here: this path takes {wanted}"
+            )),
             None => unauthorized(&format!("wrong token: this path takes {wanted}")),
         })
     }
@@ -280,7 +282,12 @@ async fn put_group(
     hub.admin(&headers).await?;
     let g: api::NewGroup = body.parse()?;
     hub.store.put_group(&g).await?;
-    let view = hub.store.groups().await?.into_iter().find(|v| v.name == g.name);
+    let view = hub
+        .store
+        .groups()
+        .await?
+        .into_iter()
+        .find(|v| v.name == g.name);
     view.map(axum::Json)
         .ok_or_else(|| Refusal(StatusCode::CONFLICT, "the group changed meanwhile".into()))
 }
@@ -302,7 +309,10 @@ async fn create_deployment(
     let d: api::NewDeployment = body.parse()?;
     let id = hub.store.create_deployment(&d, None, now_ms()).await?;
     tracing::info!("deployment {id} created for group `{}`", d.group);
-    Ok((StatusCode::CREATED, axum::Json(hub.store.deployment(id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(hub.store.deployment(id).await?),
+    ))
 }
 
 async fn deployment(
@@ -356,8 +366,14 @@ async fn redeploy(
         strategy: r.strategy,
     };
     let id = hub.store.create_deployment(&d, Some(of), now_ms()).await?;
-    tracing::info!("deployment {id} redeploys deployment {of} to group `{}`", d.group);
-    Ok((StatusCode::CREATED, axum::Json(hub.store.deployment(id).await?)))
+    tracing::info!(
+        "deployment {id} redeploys deployment {of} to group `{}`",
+        d.group
+    );
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(hub.store.deployment(id).await?),
+    ))
 }
 
 async fn dashboard_page(State(hub): State<Hub>, headers: HeaderMap) -> Response {
@@ -472,7 +488,11 @@ async fn serve_async(config: Config) -> Result<(), String> {
         stopper.graceful_shutdown(Some(Duration::from_secs(5)));
     });
     let announcer = handle.clone();
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let backend = store.backend();
     tokio::spawn(async move {
         if let Some(at) = announcer.listening().await {

@@ -342,7 +342,10 @@ impl Store {
         if events.len() > 10_000 {
             return Err(Fault::Invalid("at most 10000 events at once".into()));
         }
-        if let Some(e) = events.iter().find(|e| e.seq == 0 || e.seq > i64::MAX as u64) {
+        if let Some(e) = events
+            .iter()
+            .find(|e| e.seq == 0 || e.seq > i64::MAX as u64)
+        {
             return Err(Fault::Invalid(format!(
                 "event seq {} is out of range (from 1)",
                 e.seq
@@ -538,7 +541,9 @@ impl Store {
                 }
             }
             Strategy::Rolling { batch_size: 0, .. } => {
-                return Err(Fault::Invalid("a rolling batch_size must be at least 1".into()));
+                return Err(Fault::Invalid(
+                    "a rolling batch_size must be at least 1".into(),
+                ));
             }
             _ => {}
         }
@@ -757,13 +762,13 @@ impl Store {
         if row.try_get::<String, _>("state")? != "running" {
             return Ok(());
         }
-        let strategy: Strategy =
-            serde_json::from_str(&row.try_get::<String, _>("strategy_json")?)
-                .unwrap_or(Strategy::AllAtOnce);
-        let jobs = sqlx::query("SELECT id, state FROM jobs WHERE deployment_id = $1 ORDER BY position")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let strategy: Strategy = serde_json::from_str(&row.try_get::<String, _>("strategy_json")?)
+            .unwrap_or(Strategy::AllAtOnce);
+        let jobs =
+            sqlx::query("SELECT id, state FROM jobs WHERE deployment_id = $1 ORDER BY position")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
         let turns: Vec<Turn> = jobs
             .iter()
             .map(|r| {
@@ -869,9 +874,7 @@ fn job_view(r: &AnyRow) -> Result<JobView> {
         id: r.try_get("id")?,
         agent: r.try_get("agent_name")?,
         state: job_state(&r.try_get::<String, _>("state")?),
-        exit_code: r
-            .try_get::<Option<i64>, _>("exit_code")?
-            .map(|c| c as i32),
+        exit_code: r.try_get::<Option<i64>, _>("exit_code")?.map(|c| c as i32),
         started_ms: r.try_get("started_ms")?,
         finished_ms: r.try_get("finished_ms")?,
         steps,
@@ -901,10 +904,7 @@ mod tests {
             &meta
         ));
         assert!(!selects(&m(&[("env", "dev")]), &labels, &meta));
-        assert_eq!(
-            redact("postgres://u:pw@h:5/db"),
-            "postgres://u:***@h:5/db"
-        );
+        assert_eq!(redact("postgres://u:pw@h:5/db"), "postgres://u:***@h:5/db");
         assert_eq!(redact("sqlite:///x/hub.db"), "sqlite:///x/hub.db");
     }
 }

@@ -38,10 +38,7 @@ fn is_active(state: JobState) -> bool {
 pub fn next(strategy: &Strategy, jobs: &[Turn]) -> Next {
     let failures = jobs.iter().filter(|j| is_failure(j.state)).count();
     let active = jobs.iter().filter(|j| is_active(j.state)).count();
-    let running = jobs
-        .iter()
-        .filter(|j| j.state == JobState::Running)
-        .count();
+    let running = jobs.iter().filter(|j| j.state == JobState::Running).count();
     let pending: Vec<i64> = jobs
         .iter()
         .filter(|j| j.state == JobState::Pending)

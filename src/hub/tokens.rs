@@ -38,7 +38,10 @@ pub fn load(file: Option<&Path>, var: &str, what: &str) -> Result<String, String
                 .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?
         }
         None => std::env::var(var).map_err(|_| {
-            format!("no {what}: give --{}-file FILE or set {var}", what.replace(' ', "-"))
+            format!(
+                "no {what}: give --{}-file FILE or set {var}",
+                what.replace(' ', "-")
+            )
         })?,
     };
     let token = token.trim().to_string();
@@ -72,7 +75,10 @@ pub fn hash(token: &str) -> String {
 pub fn matches(given: &str, expected: &str) -> bool {
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(expected.as_bytes());
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn hex(bytes: &[u8]) -> String {
