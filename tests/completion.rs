@@ -117,6 +117,7 @@ fn subcommands_and_flags_still_complete() {
             resolve
             schema
             completions
+            hub
             help
             --help
             --version

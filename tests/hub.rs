@@ -1614,6 +1614,7 @@ fn dashboard_in_headless_chromium() {
         "web-1, web-2",
         "<td class=\"succeeded\">succeeded</td>",
         "<td class=\"running\">running</td>",
+        "<td>web-2</td><td class=\"busy\">busy</td>",
         "web-2 line 2",
         &format!("#{id} to prod"),
         "&lt;script&gt;alert(1)&lt;/script&gt;",
