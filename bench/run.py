@@ -24,6 +24,10 @@ P6  a 200-step graph, random edges (seeded; each step depends on 0-3 earlier one
                                                                  target <= 0.5 ms/step
     --parallel 4, and --parallel 1 with TMPDIR on tmpfs (/dev/shm), are reported alongside.
 
+P7  hub under load: one `bitops hub serve` on SQLite, 200 simulated agents (threads with
+    a kept-alive connection each) polling every second for 60 s (--hub-seconds): p50 and
+    p99 poll latency, errors, and the hub's peak RSS.                           reported
+
 P5 and P6 need depends_on and --parallel; --compare skips them, with a message, for an
 older binary without them.
 """
@@ -306,10 +310,100 @@ def p6(runs, work, bins):
     return len(deps), edges, plan, base, {1: rest[:k], 4: rest[k:2 * k]}, rest[2 * k] if shm else None, bins
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def p7(work, agents=200, seconds=60):
+    """200 agents polling one hub (SQLite) every second."""
+    import http.client
+    import json
+    import urllib.request
+    base = os.path.join(work, "p7")
+    os.makedirs(base, exist_ok=True)
+    port = free_port()
+    env = bench_env(base)
+    env.update(BITOPS_HUB_ADMIN_TOKEN="admin-token-0123456789abcdef", BITOPS_HUB_JOIN_TOKEN="join-token-0123456789abcdef")
+    hub = subprocess.Popen([BITOPS, "hub", "serve", "--listen", f"127.0.0.1:{port}", "--state-dir", os.path.join(base, "hub"),
+                            "--lost-after", "60s"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+                break
+            except OSError:
+                if time.time() > deadline or hub.poll() is not None:
+                    sys.exit("P7: the hub did not start")
+                time.sleep(0.05)
+
+        def call(conn, path, body, token):
+            conn.request("POST", path, json.dumps(body), {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, data
+
+        tokens = []
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for i in range(agents):
+            status, data = call(conn, "/api/v1/agents/register",
+                                {"name": f"agent-{i:03}", "labels": {"n": str(i % 10)}, "metadata": {}, "version": "bench"},
+                                env["BITOPS_HUB_JOIN_TOKEN"])
+            if status != 200:
+                sys.exit(f"P7: register answered {status}: {data[:200]!r}")
+            tokens.append(json.loads(data)["token"])
+        conn.close()
+        latencies, errors, lock = [], [0], threading.Lock()
+        start = time.time()
+
+        def agent(i):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            tick = start + (i / agents)  # spread over the second, as real agents drift apart
+            while tick < start + seconds:
+                time.sleep(max(0.0, tick - time.time()))
+                t0 = time.perf_counter()
+                try:
+                    status, _ = call(c, "/api/v1/agent/poll", {"busy": False, "revision": None}, tokens[i])
+                    ok = status == 200
+                except OSError:
+                    ok = False
+                    c.close()
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                took = time.perf_counter() - t0
+                with lock:
+                    if ok:
+                        latencies.append(took)
+                    else:
+                        errors[0] += 1
+                tick += 1.0
+            c.close()
+
+        threads = [threading.Thread(target=agent, args=(i,)) for i in range(agents)]
+        peak, stop = [0], threading.Event()
+        sampler = threading.Thread(target=peak_rss_kb, args=(hub.pid, peak, stop))
+        sampler.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stop.set()
+        sampler.join()
+    finally:
+        hub.terminate()
+        hub.wait(timeout=20)
+    latencies.sort()
+    q = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))]
+    return len(latencies), errors[0], q(0.50), q(0.99), latencies[-1], peak[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--only", default="P1,P2,P3,P4,P5,P6")
+    ap.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7")
+    ap.add_argument("--hub-seconds", type=int, default=60, help="P7: how long the agents poll")
     ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3, P5, P6)")
     args = ap.parse_args()
     if not os.path.exists(BITOPS):
@@ -365,6 +459,11 @@ def main():
             if tmpfs is not None:
                 rows.append((f"P6b {steps} no-op steps, --parallel 1, TMPDIR on tmpfs", f"bash {base*1000:.1f} ms",
                              f"bitops {tmpfs*1000:.1f} ms", f"{tmpfs/base:.2f}x, {(tmpfs-base)/steps*1000:+.2f} ms/step", "reported"))
+        if "P7" in only:
+            polls, errors, p50, p99, worst, rss = p7(work, seconds=args.hub_seconds)
+            rows.append((f"P7 hub, 200 agents polling 1/s for {args.hub_seconds} s (SQLite)", f"{polls} polls, {errors} errors",
+                         f"p50 {p50*1000:.1f} ms, p99 {p99*1000:.1f} ms", f"max {worst*1000:.0f} ms", "reported"))
+            rows.append(("P7 hub peak RSS", "", f"{rss/1024:.1f} MB", "", "reported"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"median of {args.runs} runs after a warm-up; {os.cpu_count()} cores\n")
