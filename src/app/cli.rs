@@ -115,6 +115,27 @@ and in dev/terraform/bitops.config.yaml:
   # yaml-language-server: $schema=../../.bitops/terraform.schema.json
 Nothing is written without --out.")]
     Schema(SchemaArgs),
+    /// Take deployment jobs from a hub (or follow a git branch) and deploy them on this machine
+    #[command(after_help = "\
+The agent runs on (or next to) the machines it deploys to and holds their secrets; a hub
+hands it jobs (a git URL, an exact commit, an environment) and hears back only masked
+status. Each job runs the same engine as `bitops deploy`, on a fresh checkout of the commit.
+
+Examples:
+  # with a hub: the join token from a file (never on the command line)
+  bitops agent --hub https://hub.example:8443 --join-token-file /etc/bitops/join-token \\
+      --label env=prod --label region=eu --secrets /etc/bitops/secrets.env
+  # without a hub: deploy each new commit of main to prod (GitOps)
+  bitops agent --no-hub --repo https://git.example/ops.git -e prod --secrets /etc/bitops/secrets
+  # deploy the newest v* tag once and exit with the deploy's exit code
+  bitops agent --no-hub --repo https://git.example/ops.git --tag 'v*' -e prod --once
+
+Secrets (--secrets): an env file (KEY=VALUE lines, # comments; mode 0600 or 0400) or a folder
+(mode 0700, one file per variable named after it, 0600 or 0400). Their values join every
+step's environment, are masked in everything the agent prints or sends, and never leave it.
+SIGTERM/SIGINT: the running deploy winds down (--grace-period), the job is reported
+interrupted, the agent exits 143/130; a second signal stops it at once.")]
+    Agent(AgentArgs),
     /// Print a completion script for your shell: subcommands, flags, and what the ops repo holds
     #[command(after_help = "\
 The script asks bitops for the candidates as you type. From the ops repo of the command line
@@ -541,6 +562,9 @@ pub struct AgentArgs {
     /// Run one job (with --no-hub: deploy the current commit once) and exit
     #[arg(long)]
     pub once: bool,
+    /// The agent's log level: DEBUG also prints what it found and decided (never secret values)
+    #[arg(long, value_name = "LEVEL", default_value = "INFO")]
+    pub log_level: String,
 }
 
 /// `bitops hub …`
