@@ -17,6 +17,15 @@ pub fn checkout(cache: &Path, url: &str, revision: &str) -> Result<PathBuf, Stri
             "the revision `{revision}` is not a full commit id (40 hex digits)"
         ));
     }
+    // A local path works from the cache's folder too.
+    let local;
+    let url = if !url.contains("://") && Path::new(url).exists() {
+        local =
+            std::path::absolute(url).map_or(url.to_string(), |p| p.to_string_lossy().into_owned());
+        local.as_str()
+    } else {
+        url
+    };
     let dir = cache.join(folder_name(url));
     let d = dir.to_string_lossy().into_owned();
     if !dir.join(".git").is_dir() {
@@ -40,7 +49,9 @@ pub fn checkout(cache: &Path, url: &str, revision: &str) -> Result<PathBuf, Stri
         if crate::stop::requested().is_some() {
             return Err(why);
         }
-        super::debug(&format!("a shallow fetch of {revision} failed ({why}); fetching everything"));
+        super::debug(&format!(
+            "a shallow fetch of {revision} failed ({why}); fetching everything"
+        ));
         git(&[
             "-C",
             &d,
@@ -54,13 +65,7 @@ pub fn checkout(cache: &Path, url: &str, revision: &str) -> Result<PathBuf, Stri
         ])?;
     }
     git(&[
-        "-C",
-        &d,
-        "checkout",
-        "--quiet",
-        "--force",
-        "--detach",
-        &revision,
+        "-C", &d, "checkout", "--quiet", "--force", "--detach", &revision,
     ])
     .map_err(|why| format!("the commit {revision} is not in {}: {why}", redact(url)))?;
     git(&["-C", &d, "clean", "--quiet", "-ffdx"])?;
@@ -102,7 +107,10 @@ pub fn git(args: &[&str]) -> Result<String, String> {
         .start()
         .map_err(|e| format!("cannot run git: {e}"))?;
     let out = loop {
-        if let Some(out) = handle.try_wait().map_err(|e| format!("cannot run git: {e}"))? {
+        if let Some(out) = handle
+            .try_wait()
+            .map_err(|e| format!("cannot run git: {e}"))?
+        {
             break out;
         }
         if let Some(signal) = crate::stop::requested() {
@@ -155,6 +163,9 @@ mod tests {
             "fatal: could not read from 'https://***@git.example/x.git'"
         );
         let name = folder_name("https://bob:pw1234@git.example/ops.git");
-        assert!(name.starts_with("ops-git-") && !name.contains("pw1234"), "{name}");
+        assert!(
+            name.starts_with("ops-git-") && !name.contains("pw1234"),
+            "{name}"
+        );
     }
 }

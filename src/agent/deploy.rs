@@ -148,8 +148,14 @@ impl Engine {
         let pid = child.id() as i32;
         let (tx, rx) = mpsc::channel::<(bool, String)>();
         let readers: Vec<_> = [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .enumerate()
@@ -204,9 +210,9 @@ impl Engine {
         }
         let status = child.wait();
         outcome.exit_code = match status {
-            Ok(s) => s
-                .code()
-                .unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(9)),
+            Ok(s) => s.code().unwrap_or_else(|| {
+                128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(9)
+            }),
             Err(_) => 1,
         };
         if outcome.signal.is_none() && crate::stop::count() > already {
@@ -253,7 +259,12 @@ impl Engine {
             }
             Some("step_finished") => {
                 say_line(true, &message);
-                events.event(EventKind::StepFinished, step, field("status"), Some(message));
+                events.event(
+                    EventKind::StepFinished,
+                    step,
+                    field("status"),
+                    Some(message),
+                );
             }
             event => {
                 if stream == "diagnostic" {

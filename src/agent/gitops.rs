@@ -31,9 +31,8 @@ impl Events for Quiet {
 pub fn run(opts: &Options) -> Result<()> {
     let (Some(repo), Some(environment)) = (&opts.repo, &opts.environment) else {
         return Err(Error::Invalid(vec![
-            Problem::error("--no-hub needs --repo URL and --environment ENV").hint(
-                "e.g. bitops agent --no-hub --repo https://git.example/ops.git -e prod",
-            ),
+            Problem::error("--no-hub needs --repo URL and --environment ENV")
+                .hint("e.g. bitops agent --no-hub --repo https://git.example/ops.git -e prod"),
         ]));
     };
     let masker = &opts.engine.masker;
@@ -142,7 +141,8 @@ pub fn newest(repo: &str, follow: &Follow) -> std::result::Result<String, String
                         tags.insert(name.to_string(), sha.to_string());
                     }
                     None => {
-                        tags.entry(name.to_string()).or_insert_with(|| sha.to_string());
+                        tags.entry(name.to_string())
+                            .or_insert_with(|| sha.to_string());
                     }
                 }
             }

@@ -26,7 +26,11 @@ pub fn discover(base: &str) -> BTreeMap<String, String> {
 
 fn ec2(base: &str) -> Result<BTreeMap<String, String>, String> {
     let start = Instant::now();
-    let left = || BUDGET.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
+    let left = || {
+        BUDGET
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_millis(1))
+    };
     let agent = |timeout: Duration| {
         ureq::Agent::config_builder()
             .timeout_global(Some(timeout))

@@ -62,37 +62,33 @@ impl Shared {
             });
         };
         // The agent's client (its TLS settings), with the join token for this call.
-        {
-            let mut guard = self.client.write().unwrap_or_else(|e| e.into_inner());
-            guard.set_token(join.clone());
-            let reply: std::result::Result<api::Registered, CallError> =
-                guard.post(api::REGISTER, &self.register);
-            match reply {
-                Ok(r) => {
-                    guard.set_token(r.token.clone());
-                    let identity = Identity {
-                        hub: self.hub.clone(),
-                        register: self.register.clone(),
-                        agent_id: r.agent_id,
-                        token: r.token,
-                    };
-                    let text = serde_json::to_string_pretty(&identity).unwrap_or_default();
-                    if let Err(e) =
-                        crate::files::write_private(&self.identity_file, text.as_bytes())
-                    {
-                        say(&format!(
-                            "cannot keep the agent's token in {}: {e}; it will register again after a restart",
-                            self.identity_file.display()
-                        ));
-                    }
+        let mut guard = self.client.write().unwrap_or_else(|e| e.into_inner());
+        guard.set_token(join.clone());
+        let reply: std::result::Result<api::Registered, CallError> =
+            guard.post(api::REGISTER, &self.register);
+        match reply {
+            Ok(r) => {
+                guard.set_token(r.token.clone());
+                let identity = Identity {
+                    hub: self.hub.clone(),
+                    register: self.register.clone(),
+                    agent_id: r.agent_id,
+                    token: r.token,
+                };
+                let text = serde_json::to_string_pretty(&identity).unwrap_or_default();
+                if let Err(e) = crate::files::write_private(&self.identity_file, text.as_bytes()) {
                     say(&format!(
-                        "registered with {} as {} (agent {})",
-                        self.hub, self.register.name, r.agent_id
+                        "cannot keep the agent's token in {}: {e}; it will register again after a restart",
+                        self.identity_file.display()
                     ));
-                    return Ok(());
                 }
-                Err(e) => return Err(e),
+                say(&format!(
+                    "registered with {} as {} (agent {})",
+                    self.hub, self.register.name, r.agent_id
+                ));
+                Ok(())
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -248,7 +244,12 @@ pub fn run(opts: &Options) -> Result<()> {
         if let Some(signal) = crate::stop::requested() {
             return stopped(signal, &spool);
         }
-        if let Some(why) = shared.fatal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(why) = shared
+            .fatal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             return Err(problem(why));
         }
         let job = match jobs.recv_timeout(Duration::from_millis(100)) {
@@ -268,7 +269,9 @@ pub fn run(opts: &Options) -> Result<()> {
         }
         if opts.once {
             if !spool.wait_empty(DRAIN) {
-                say("the hub did not take the job's result yet; it stays in the spool for the next start");
+                say(
+                    "the hub did not take the job's result yet; it stays in the spool for the next start",
+                );
             }
             return match result.exit_code {
                 0 => Ok(()),
@@ -338,7 +341,10 @@ fn poll_loop(shared: &Shared, every: Duration, jobs: &mpsc::Sender<Job>) {
                 }
                 if let Some(job) = reply.job {
                     if busy {
-                        debug(&format!("job {} offered while busy; left to the hub", job.id));
+                        debug(&format!(
+                            "job {} offered while busy; left to the hub",
+                            job.id
+                        ));
                     } else {
                         shared.busy.store(true, Ordering::SeqCst);
                         if jobs.send(job).is_err() {
@@ -428,8 +434,11 @@ fn run_job(opts: &Options, shared: &Shared, spool: &Spool, job: &Job) -> JobResu
         Some(format!("fetching {url} at {}", job.revision)),
     );
     batcher.tick();
-    let result = match checkout(&opts.state_dir.join("checkouts"), &job.repo_url, &job.revision)
-    {
+    let result = match checkout(
+        &opts.state_dir.join("checkouts"),
+        &job.repo_url,
+        &job.revision,
+    ) {
         Err(why) => {
             let why = masker.mask_str(&redact_all(&why)).into_owned();
             say(&format!("job {}: {why}", job.id));

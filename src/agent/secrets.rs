@@ -134,7 +134,8 @@ fn read_text(file: &Path) -> Result<String, String> {
             file.display()
         ));
     }
-    String::from_utf8(bytes).map_err(|_| format!("the secrets {} are not UTF-8 text", file.display()))
+    String::from_utf8(bytes)
+        .map_err(|_| format!("the secrets {} are not UTF-8 text", file.display()))
 }
 
 fn check_name(name: &str) -> Result<(), String> {
@@ -192,7 +193,10 @@ mod tests {
         assert_eq!(s.masker().mask_str("x hunter22 y"), "x ***** y");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = load(&file).unwrap_err();
-        assert!(e.contains("have mode 0644") && e.contains("chmod 600"), "{e}");
+        assert!(
+            e.contains("have mode 0644") && e.contains("chmod 600"),
+            "{e}"
+        );
 
         let folder = dir.path().join("folder");
         std::fs::create_dir(&folder).unwrap();
@@ -203,6 +207,8 @@ mod tests {
         write(&folder, "OTHER", "x", 0o640);
         assert!(load(&folder).unwrap_err().contains("OTHER have mode 0640"));
         let bad = write(dir.path(), "bad", "no equals sign\n", 0o600);
-        assert!(load(&bad).unwrap_err().ends_with("bad:1: expected KEY=VALUE\n  hint: one variable a line, `#` starts a comment"));
+        assert!(load(&bad).unwrap_err().ends_with(
+            "bad:1: expected KEY=VALUE\n  hint: one variable a line, `#` starts a comment"
+        ));
     }
 }

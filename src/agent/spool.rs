@@ -101,7 +101,10 @@ impl Spool {
         let written = crate::files::write_private(&tmp, text.as_bytes())
             .and_then(|()| std::fs::rename(&tmp, &self.file));
         if let Err(e) = written {
-            super::say(&format!("cannot rewrite the spool {}: {e}", self.file.display()));
+            super::say(&format!(
+                "cannot rewrite the spool {}: {e}",
+                self.file.display()
+            ));
         }
         self.changed.notify_all();
     }

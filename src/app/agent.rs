@@ -25,11 +25,7 @@ pub fn agent(args: &AgentArgs) -> Result<()> {
     let labels = crate::agent::run::labels(&args.labels).map_err(|e| invalid(Problem::error(e)))?;
     let state_dir = state_dir(args.state_dir.as_deref(), &env)?;
     let secrets = match &args.secrets {
-        Some(path) => crate::agent::secrets::load(path).map_err(|e| {
-            invalid(Problem::error(e).hint(
-                "the agent's secrets must be readable by its user only; see `bitops agent --help`",
-            ))
-        })?,
+        Some(path) => crate::agent::secrets::load(path).map_err(|e| invalid(Problem::error(e)))?,
         None => Default::default(),
     };
     crate::agent::debug(&format!(

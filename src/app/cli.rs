@@ -481,6 +481,22 @@ fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
     })
 }
 
+/// A duration that may also be milliseconds (`200ms`), at least 50 ms.
+fn parse_poll_flag(text: &str) -> Result<std::time::Duration, String> {
+    let d = match text.trim().strip_suffix("ms") {
+        Some(ms) => ms
+            .trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| format!("`{text}` is not a duration: write 500ms, 2s or 1m"))?,
+        None => parse_duration_flag(text)?,
+    };
+    if d < std::time::Duration::from_millis(50) {
+        return Err(format!("`{text}` is too short: poll at most every 50ms"));
+    }
+    Ok(d)
+}
+
 fn parse_bool_flag(text: &str) -> Result<bool, String> {
     parse_bool(text).ok_or_else(|| format!("expected true or false, found `{text}`"))
 }
@@ -514,8 +530,8 @@ pub struct AgentArgs {
     /// Where the agent keeps its token, checkouts and status not yet sent [default: $XDG_STATE_HOME/bitops/agent or ~/.local/state/bitops/agent]
     #[arg(long, value_name = "DIR", env = "BITOPS_AGENT_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// How often to poll the hub (or the git remote)
-    #[arg(long, value_name = "DURATION", env = "BITOPS_AGENT_POLL", value_parser = parse_duration_flag, default_value = "2s")]
+    /// How often to poll the hub (or the git remote): 2s, 500ms, 1m
+    #[arg(long, value_name = "DURATION", env = "BITOPS_AGENT_POLL", value_parser = parse_poll_flag, default_value = "2s")]
     pub poll: std::time::Duration,
     /// A CA certificate (PEM) to trust for the hub's TLS
     #[arg(long, value_name = "FILE", env = "BITOPS_HUB_CA")]
