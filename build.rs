@@ -1,10 +1,12 @@
-//! Embeds every file under `plugins/` (the built-in plugins) into the binary.
+//! Embeds every file under `plugins/` (the built-in plugins) into the binary, and
+//! rebuilds when the hub's migrations (embedded by `sqlx::migrate!`) change.
 
 use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=plugins");
+    println!("cargo:rerun-if-changed=migrations");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);

@@ -16,6 +16,7 @@ mod execution;
 mod graph;
 mod hardening;
 mod hostile;
+mod hub;
 mod install;
 mod operator;
 mod pipeline;

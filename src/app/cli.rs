@@ -154,6 +154,32 @@ Examples:
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// Pull-based delivery: run the hub agents poll for jobs, and operate it (groups, deployments, status)
+    #[command(after_help = "\
+The hub hands out jobs; agents (`bitops agent --hub URL`) poll it, deploy with their own
+credentials and report back. The hub keeps state in SQLite (default) or PostgreSQL (for
+several replicas). Tokens: the admin token (operators, dashboard) and the join token
+(agents registering) come from --admin-token-file/--join-token-file (owner-only files) or
+BITOPS_HUB_ADMIN_TOKEN/BITOPS_HUB_JOIN_TOKEN; never from the command line.
+
+Examples:
+  bitops hub serve --listen 0.0.0.0:8443 --tls-cert hub.crt --tls-key hub.key \\
+    --admin-token-file /etc/bitops/admin.token --join-token-file /etc/bitops/join.token
+  bitops hub serve --database postgres://hub@db.internal/hub      # replicas share state
+  bitops hub group prod --select env=prod --select ec2.region=eu-west-1
+  bitops hub deploy --group prod --repo https://git.example.com/ops.git \\
+    --revision 3f2c9a4e1b7d6c5a8f9e0d1c2b3a4f5e6d7c8b9a -e prod --strategy ordered --order web-1,web-2
+  bitops hub deploy --group prod ... --strategy rolling --batch-size 2 --max-failures 1
+  bitops hub redeploy --group prod --revision 3f2c9a4e1b7d6c5a8f9e0d1c2b3a4f5e6d7c8b9a
+  bitops hub status                     # groups, agents, deployments
+  bitops hub status --deployment 7 --format json
+  bitops hub pause 7; bitops hub resume 7; bitops hub cancel 7
+
+Dashboard: open the hub's URL in a browser (any user name, the admin token as password).")]
+    Hub {
+        #[command(subcommand)]
+        command: HubCommand,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod complete;
 pub mod deploy;
 pub mod discover;
 pub mod doctor;
+pub mod hub;
 pub mod install;
 pub mod list;
 pub mod plan;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plugins(args) => plugins::plugins(&args),
         Command::Schema(args) => schema::schema(&args),
         Command::Agent(args) => agent::agent(&args),
+        Command::Hub { command } => hub::hub(command),
         Command::Completions { shell } => {
             emit(&complete::script(shell)?);
             Ok(())
