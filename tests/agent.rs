@@ -144,12 +144,20 @@ fn finish(mut child: Child) -> (Option<i32>, String, String) {
     (child.wait().unwrap().code(), out, err)
 }
 
+/// The agent as a process of its own; it never outlives the test thread (a failed test
+/// leaves nothing running).
 fn spawn(t: &Test, args: &[&str]) -> Child {
-    t.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    use std::os::unix::process::CommandExt;
+    let mut cmd = t.command(args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // SAFETY: prctl only.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd.spawn().unwrap()
 }
 
 fn sigterm(child: &Child) {
@@ -505,4 +513,652 @@ fn a_hub_agent_without_a_join_token_says_what_to_do() {
     run.code(2);
     run.stdout_is("");
     run.stderr_has("error: unexpected argument '--join-token' found\n");
+}
+
+// ---------------------------------------------------------------------------------
+// With the real hub: `bitops hub serve` on SQLite and `bitops agent` processes.
+
+mod with_hub {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use bitops::hub::api::{self, *};
+    use bitops::hub::client::Client;
+
+    use super::{commit, fake_imds, git};
+    use crate::test::{Test, probe_schema};
+    use crate::tools::free_port;
+
+    const ADMIN: &str = "admin-token-agent-tests-0123456789abcdef";
+    const JOIN: &str = "join-token-agent-tests-0123456789abcdef";
+
+    /// Logs `<agent> <alias> start|end <ns>` (the agent's name comes from `AGENT_NAME`),
+    /// prints `DB_PASS`, sleeps `$SLEEP` (0.3 s); fails (exit 5) where the tool folder
+    /// has `fail-on-label` and the agent's secrets say `FAIL_HERE=yes`; with `hang`
+    /// logs `<agent> waiting` and waits for TERM (logged); with `wait-release` waits for the file `$HOLD/release`.
+    const SCRIPT: &str = r#"
+log() { echo "$AGENT_NAME $BITOPS_DEPLOYMENT_ALIAS $1 $(date +%s%N)" >> "$PROBE_LOG"; }
+log start
+echo "on $AGENT_NAME with DB_PASS=${DB_PASS-<unset>}"
+if [ -e hang ]; then
+  trap 'echo "$AGENT_NAME got TERM" >> "$PROBE_LOG"; exit 143' TERM
+  echo "$AGENT_NAME waiting" >> "$PROBE_LOG"
+  sleep 60 & wait
+fi
+if [ -e wait-release ]; then
+  for i in $(seq 1200); do [ -e "$HOLD/release" ] && break; sleep 0.05; done
+fi
+sleep "${SLEEP:-0.3}"
+if [ -e fail-on-label ] && [ "${FAIL_HERE:-}" = yes ]; then echo "failing on purpose"; exit 5; fi
+echo "done on $AGENT_NAME"
+log end
+"#;
+
+    /// The test folder: the plugin, and `remote.git` with environments `dev` (its tool
+    /// folder holds `fail-on-label`) and `stage`, one deployment `a` each.
+    fn setup(extra: &[(&str, &str)]) -> (Test, String) {
+        let mut t = Test::new()
+            .write("plugins/probe/bitops.schema.yaml", &probe_schema("", ""))
+            .write("plugins/probe/deploy.sh", SCRIPT)
+            .write("work/dev/a/fail-on-label", "")
+            .write("work/dev/a/version", "v1\n");
+        for env in ["dev", "stage"] {
+            t = t
+                .write(
+                    &format!("work/{env}/bitops.config.yaml"),
+                    "bitops:\n  deployments:\n    a: {plugin: probe}\n",
+                )
+                .write(&format!("work/{env}/a/bitops.config.yaml"), "probe: {}\n");
+        }
+        for (rel, text) in extra {
+            t = t.write(rel, text);
+        }
+        let root = t.root().to_path_buf();
+        git(&root, &["init", "-q", "--bare", "remote.git"]);
+        git(&root, &["init", "-q", "-b", "main", "work"]);
+        let rev = commit(&root, "v1");
+        (t, rev)
+    }
+
+    /// A process killed (SIGKILL, by PID) when dropped.
+    struct Proc {
+        child: Option<Child>,
+        err: PathBuf,
+        out: PathBuf,
+    }
+
+    impl Proc {
+        fn pid(&self) -> i32 {
+            self.child.as_ref().unwrap().id() as i32
+        }
+
+        fn err_text(&self) -> String {
+            std::fs::read_to_string(&self.err).unwrap_or_default()
+        }
+
+        fn out_text(&self) -> String {
+            std::fs::read_to_string(&self.out).unwrap_or_default()
+        }
+
+        fn signal(&self, sig: i32) {
+            // SAFETY: a signal to our own child, by PID.
+            unsafe { libc::kill(self.pid(), sig) };
+        }
+
+        /// Waits (at most a minute) for the exit code.
+        fn wait(&mut self) -> Option<i32> {
+            let child = self.child.as_mut().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    self.child = None;
+                    return status.code();
+                }
+                assert!(Instant::now() < deadline, "the process did not end");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+
+        fn kill(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                // SAFETY: our own child, by PID.
+                unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+                let _ = child.wait();
+            }
+        }
+    }
+
+    impl Drop for Proc {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    fn spawn(mut cmd: Command, root: &Path, name: &str) -> Proc {
+        let err = root.join(format!("{name}.err"));
+        let out = root.join(format!("{name}.out"));
+        let file = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .unwrap()
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(file(&out))
+            .stderr(file(&err));
+        // SAFETY: prctl only: nothing outlives the test.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Proc {
+            child: Some(cmd.spawn().unwrap()),
+            err,
+            out,
+        }
+    }
+
+    struct Hub {
+        proc: Proc,
+        port: u16,
+    }
+
+    impl Hub {
+        fn start(t: &Test, port: u16, lost_after: &str) -> Hub {
+            let db = format!("sqlite://{}", t.root().join("hub.db").display());
+            let mut cmd = t.command(&[
+                "hub",
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database",
+                &db,
+                "--lost-after",
+                lost_after,
+            ]);
+            cmd.env("BITOPS_HUB_ADMIN_TOKEN", ADMIN)
+                .env("BITOPS_HUB_JOIN_TOKEN", JOIN);
+            let hub = Hub {
+                proc: spawn(cmd, t.root(), "hub"),
+                port,
+            };
+            wait_for("the hub to answer", || {
+                Client::new(&hub.base(), None, None)
+                    .unwrap()
+                    .get::<serde_json::Value>(api::HEALTH)
+                    .is_ok()
+            });
+            hub
+        }
+
+        fn base(&self) -> String {
+            format!("http://127.0.0.1:{}", self.port)
+        }
+
+        fn admin(&self) -> Client {
+            Client::new(&self.base(), Some(ADMIN.into()), None).unwrap()
+        }
+
+        fn agents(&self) -> Vec<AgentView> {
+            self.admin().get(api::AGENTS).unwrap()
+        }
+
+        fn deployment(&self, id: i64) -> DeploymentView {
+            self.admin()
+                .get(&api::DEPLOYMENT.replace("{id}", &id.to_string()))
+                .unwrap()
+        }
+
+        fn group(&self, name: &str, selector: &[(&str, &str)]) {
+            let g = NewGroup {
+                name: name.into(),
+                selector: selector
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            };
+            let _: GroupView = self.admin().post(api::GROUPS, &g).unwrap();
+        }
+
+        fn deploy(&self, t: &Test, group: &str, rev: &str, env: &str, strategy: Strategy) -> i64 {
+            let d = NewDeployment {
+                group: group.into(),
+                repo_url: t.root().join("remote.git").to_string_lossy().into_owned(),
+                revision: rev.into(),
+                environment: env.into(),
+                only: vec![],
+                strategy,
+            };
+            let view: DeploymentView = self.admin().post(api::DEPLOYMENTS, &d).unwrap();
+            view.id
+        }
+
+        /// Waits until the deployment ended; it.
+        fn finished(&self, id: i64) -> DeploymentView {
+            let mut last = None;
+            wait_for("the deployment to end", || {
+                let d = self.deployment(id);
+                let done = !matches!(d.state, DeploymentState::Running | DeploymentState::Paused);
+                last = Some(d);
+                done
+            });
+            last.unwrap()
+        }
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// An agent of `hub` named `name` with `labels`, its secrets file (0600) holding a
+    /// planted `DB_PASS` and `extra` lines.
+    fn agent(t: &Test, hub: &Hub, name: &str, labels: &[&str], extra: &str, more: &[&str]) -> Proc {
+        let secrets = t.root().join(format!("{name}.secrets"));
+        std::fs::write(&secrets, format!("DB_PASS={}\n{extra}", planted(name))).unwrap();
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let state = format!("state-{name}");
+        let secrets_arg = secrets.to_string_lossy().into_owned();
+        let mut args = vec![
+            "agent",
+            "--hub",
+            &hub_url_leak(hub),
+            "--name",
+            name,
+            "--state-dir",
+            &state,
+            "--plugins-dir",
+            "plugins",
+            "--secrets",
+            &secrets_arg,
+            "--poll",
+            "200ms",
+        ];
+        if !more.contains(&"--metadata-url") {
+            args.extend(["--metadata-url", "none"]);
+        }
+        let label_args: Vec<String> = labels.iter().map(|l| format!("--label={l}")).collect();
+        args.extend(label_args.iter().map(String::as_str));
+        args.extend_from_slice(more);
+        let mut cmd = t.command(&args);
+        cmd.env("BITOPS_AGENT_JOIN_TOKEN", JOIN)
+            .env("AGENT_NAME", name);
+        spawn(cmd, t.root(), name)
+    }
+
+    fn hub_url_leak(hub: &Hub) -> &'static str {
+        Box::leak(hub.base().into_boxed_str())
+    }
+
+    fn planted(name: &str) -> String {
+        format!("planted-{name}-Zq8v3xK9")
+    }
+
+    /// Waits until every agent named is registered and idle.
+    fn registered(hub: &Hub, names: &[&str]) {
+        wait_for("the agents to register", || {
+            let agents = hub.agents();
+            names.iter().all(|n| {
+                agents
+                    .iter()
+                    .any(|a| a.name == *n && a.state == AgentState::Idle)
+            })
+        });
+    }
+
+    fn job<'a>(d: &'a DeploymentView, agent: &str) -> &'a JobView {
+        d.jobs.iter().find(|j| j.agent == agent).unwrap()
+    }
+
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    }
+
+    fn probe_log(t: &Test) -> String {
+        std::fs::read_to_string(t.root().join("log.txt")).unwrap_or_default()
+    }
+
+    /// The hub's files: its SQLite database (with its WAL) and its log.
+    fn hub_side_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        for name in ["hub.db", "hub.db-wal", "hub.db-shm", "hub.err", "hub.out"] {
+            if let Ok(bytes) = std::fs::read(root.join(name)) {
+                out.push((root.join(name), bytes));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn five_agents_ordered_all_at_once_and_rolling_and_no_secret_reaches_the_hub() {
+        let (t, rev) = setup(&[]);
+        let hub = Hub::start(&t, free_port(), "30s");
+        let (imds, imds_server) = fake_imds(false);
+        let agents: Vec<Proc> = vec![
+            agent(
+                &t,
+                &hub,
+                "a1",
+                &["env=prod", "ring=1"],
+                "",
+                &["--metadata-url", &imds],
+            ),
+            // a2's secrets make `dev` fail there: a label-dependent secret.
+            agent(
+                &t,
+                &hub,
+                "a2",
+                &["env=prod", "ring=2"],
+                "FAIL_HERE=yes\n",
+                &[],
+            ),
+            agent(&t, &hub, "a3", &["env=prod", "ring=3"], "", &[]),
+            agent(&t, &hub, "a4", &["env=staging", "ring=1"], "", &[]),
+            agent(&t, &hub, "a5", &["env=staging", "ring=2"], "", &[]),
+        ];
+        registered(&hub, &["a1", "a2", "a3", "a4", "a5"]);
+        imds_server.join().unwrap();
+        // What a1 found in its instance metadata is what the hub knows of it.
+        let a1 = hub.agents().into_iter().find(|a| a.name == "a1").unwrap();
+        assert_eq!(
+            a1.metadata,
+            BTreeMap::from([
+                ("ec2.account-id".to_string(), "123456789012".to_string()),
+                ("ec2.availability-zone".into(), "eu-west-1b".into()),
+                ("ec2.instance-id".into(), "i-0abc".into()),
+                ("ec2.instance-type".into(), "t3.micro".into()),
+                ("ec2.region".into(), "eu-west-1".into()),
+            ])
+        );
+        assert_eq!(a1.labels["env"], "prod");
+
+        // Ordered over prod: a1 succeeds, a2 fails, a3 never starts.
+        hub.group("prod", &[("env", "prod")]);
+        let id = hub.deploy(&t, "prod", &rev, "dev", Strategy::Ordered { order: vec![] });
+        let d = hub.finished(id);
+        assert_eq!(d.state, DeploymentState::Failed, "{d:#?}");
+        assert_eq!(job(&d, "a1").state, JobState::Succeeded);
+        let failed = job(&d, "a2");
+        assert_eq!(failed.state, JobState::Failed);
+        assert_eq!(failed.exit_code, Some(5));
+        assert_eq!(
+            failed
+                .steps
+                .iter()
+                .map(|s| (s.alias.as_str(), s.status.as_str()))
+                .collect::<Vec<_>>(),
+            [("a", "failed")]
+        );
+        assert!(
+            failed.output_tail.iter().any(|l| l == "failing on purpose")
+                && failed
+                    .output_tail
+                    .iter()
+                    .any(|l| l == "on a2 with DB_PASS=*****"),
+            "{:?}",
+            failed.output_tail
+        );
+        assert_eq!(job(&d, "a3").state, JobState::Cancelled);
+        assert_eq!(job(&d, "a3").started_ms, None);
+        let log = probe_log(&t);
+        assert!(
+            log.contains("a1 a start") && log.contains("a2 a start"),
+            "{log}"
+        );
+        assert!(!log.contains("a3 "), "a3 ran: {log}");
+        // The dashboard says so too.
+        let page = dashboard(&hub);
+        assert!(page.contains(&format!("#{id} to prod")), "{page}");
+        assert!(
+            page.contains("<td class=\"cancelled\">cancelled</td>"),
+            "{page}"
+        );
+        assert!(page.contains("<td class=\"failed\">failed</td>"), "{page}");
+
+        // All at once over every agent (stage): every job started before any ended.
+        hub.group("everyone", &[]);
+        std::fs::remove_file(t.root().join("log.txt")).unwrap();
+        let id = hub.deploy(&t, "everyone", &rev, "stage", Strategy::AllAtOnce);
+        let d = hub.finished(id);
+        assert_eq!(d.state, DeploymentState::Succeeded, "{d:#?}");
+        let starts: Vec<i64> = d.jobs.iter().map(|j| j.started_ms.unwrap()).collect();
+        let ends: Vec<i64> = d.jobs.iter().map(|j| j.finished_ms.unwrap()).collect();
+        assert_eq!(d.jobs.len(), 5);
+        assert!(
+            starts.iter().max() < ends.iter().min(),
+            "not at once: {starts:?} {ends:?}"
+        );
+
+        // Rolling, two at a time (by name): a batch starts once the one before ended.
+        let id = hub.deploy(
+            &t,
+            "everyone",
+            &rev,
+            "stage",
+            Strategy::Rolling {
+                batch_size: 2,
+                max_failures: 0,
+            },
+        );
+        let d = hub.finished(id);
+        assert_eq!(d.state, DeploymentState::Succeeded, "{d:#?}");
+        let span = |name: &str| {
+            let j = job(&d, name);
+            (j.started_ms.unwrap(), j.finished_ms.unwrap())
+        };
+        let batches = [vec!["a1", "a2"], vec!["a3", "a4"], vec!["a5"]];
+        for pair in batches.windows(2) {
+            let ended = pair[0].iter().map(|n| span(n).1).max().unwrap();
+            let started = pair[1].iter().map(|n| span(n).0).min().unwrap();
+            assert!(ended <= started, "{pair:?} overlap: {:?}", d.jobs);
+        }
+        for batch in &batches[..2] {
+            let (a, b) = (span(batch[0]), span(batch[1]));
+            assert!(
+                a.0 < b.1 && b.0 < a.1,
+                "{batch:?} not together: {a:?} {b:?}"
+            );
+        }
+
+        // No planted secret anywhere on the hub's side: its database, its log, its API.
+        let mut answers = String::new();
+        for path in [api::AGENTS, api::GROUPS, api::DEPLOYMENTS] {
+            answers.push_str(
+                &hub.admin()
+                    .get::<serde_json::Value>(path)
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        for id in 1..=3 {
+            answers.push_str(
+                &hub.admin()
+                    .get::<serde_json::Value>(&api::DEPLOYMENT.replace("{id}", &id.to_string()))
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        answers.push_str(&page);
+        assert!(answers.contains("DB_PASS=*****"));
+        let files = hub_side_files(t.root());
+        assert!(
+            files
+                .iter()
+                .any(|(p, b)| p.ends_with("hub.db") && !b.is_empty())
+        );
+        for name in ["a1", "a2", "a3", "a4", "a5"] {
+            let secret = planted(name);
+            assert!(!answers.contains(&secret), "the API shows {name}'s secret");
+            for (path, bytes) in &files {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} holds {name}'s secret",
+                    path.display()
+                );
+            }
+            for a in &agents {
+                assert!(!a.out_text().contains(&secret) && !a.err_text().contains(&secret));
+            }
+        }
+        // The step saw it, though.
+        assert!(
+            agents[0].out_text().contains("on a1 with DB_PASS=*****"),
+            "{}",
+            agents[0].out_text()
+        );
+        drop(agents);
+    }
+
+    fn dashboard(hub: &Hub) -> String {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        agent
+            .get(&format!("{}/", hub.base()))
+            .header("Authorization", &format!("Bearer {ADMIN}"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_killed_agent_is_lost_and_its_deploy_winds_down() {
+        let (t, _) = setup(&[("work/stage/a/hang", "")]);
+        let rev = commit(t.root(), "v2");
+        let hub = Hub::start(&t, free_port(), "2s");
+        let mut a = agent(&t, &hub, "k1", &["env=k"], "", &[]);
+        registered(&hub, &["k1"]);
+        hub.group("k", &[("env", "k")]);
+        let id = hub.deploy(&t, "k", &rev, "stage", Strategy::AllAtOnce);
+        wait_for("the step to wait", || probe_log(&t).contains("k1 waiting"));
+        let killed = Instant::now();
+        a.kill(); // SIGKILL: the agent says nothing more
+        let d = hub.finished(id);
+        assert!(
+            killed.elapsed() >= Duration::from_millis(1500),
+            "lost too early"
+        );
+        assert_eq!(d.state, DeploymentState::Failed);
+        assert_eq!(job(&d, "k1").state, JobState::Lost);
+        let agents = hub.agents();
+        assert_eq!(agents[0].state, AgentState::Lost);
+        // The orphaned deploy got SIGTERM when its agent died, and stopped its step.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !probe_log(&t).contains("k1 got TERM") {
+            // What is left, and the deploy's report, to say why.
+            assert!(
+                Instant::now() < deadline,
+                "the step never got TERM; log:\n{}\nagent:\n{}\nreport:\n{}",
+                probe_log(&t),
+                a.err_text(),
+                std::fs::read_to_string(t.root().join("state-k1/last-report.json"))
+                    .unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    #[test]
+    fn an_agent_keeps_deploying_while_the_hub_is_down_and_delivers_later() {
+        let (t, _) = setup(&[("work/stage/a/wait-release", "")]);
+        let rev = commit(t.root(), "v2");
+        let port = free_port();
+        let mut hub = Hub::start(&t, port, "60s");
+        let a = agent(&t, &hub, "s1", &["env=s"], "", &[]);
+        registered(&hub, &["s1"]);
+        hub.group("s", &[("env", "s")]);
+        let id = hub.deploy(&t, "s", &rev, "stage", Strategy::AllAtOnce);
+        wait_for("the step to start", || probe_log(&t).contains("s1 a start"));
+        hub.proc.kill();
+        std::fs::write(t.root().join("release"), "").unwrap();
+        wait_for("the step to end", || probe_log(&t).contains("s1 a end"));
+        wait_for("the agent to say it keeps the status", || {
+            a.err_text().contains("job 1: succeeded (exit 0)")
+                && a.err_text().contains("keeping status in the spool")
+        });
+        let spool = t.root().join("state-s1/spool.jsonl");
+        let text = std::fs::read_to_string(&spool).unwrap();
+        assert!(text.contains("\"kind\":\"result\""), "{text}");
+        let mode = std::fs::metadata(&spool).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // The hub comes back (same database, same port): everything arrives in order.
+        let hub = Hub::start(&t, port, "60s");
+        let d = hub.finished(id);
+        assert_eq!(d.state, DeploymentState::Succeeded, "{d:#?}");
+        let j = job(&d, "s1");
+        assert_eq!(j.exit_code, Some(0));
+        assert!(
+            j.output_tail.iter().any(|l| l == "done on s1"),
+            "{:?}",
+            j.output_tail
+        );
+        wait_for("the spool to empty", || {
+            std::fs::read_to_string(&spool)
+                .unwrap_or_default()
+                .is_empty()
+        });
+        assert!(a.err_text().contains("the hub is back"), "{}", a.err_text());
+        drop(hub);
+    }
+
+    #[test]
+    fn sigterm_reports_the_job_interrupted_and_a_restart_reuses_the_token() {
+        let (t, _) = setup(&[("work/stage/a/hang", "")]);
+        let rev = commit(t.root(), "v2");
+        let hub = Hub::start(&t, free_port(), "30s");
+        let mut a = agent(&t, &hub, "i1", &["env=i"], "", &[]);
+        registered(&hub, &["i1"]);
+        let identity = t.root().join("state-i1/agent.json");
+        let mode = std::fs::metadata(&identity).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        hub.group("i", &[("env", "i")]);
+        let id = hub.deploy(&t, "i", &rev, "stage", Strategy::AllAtOnce);
+        wait_for("the step to wait", || probe_log(&t).contains("i1 waiting"));
+        a.signal(libc::SIGTERM);
+        assert_eq!(a.wait(), Some(143), "{}", a.err_text());
+        assert!(probe_log(&t).contains("i1 got TERM"));
+        assert!(
+            a.err_text().ends_with("bitops agent: stopped by SIGTERM\n"),
+            "{}",
+            a.err_text()
+        );
+        let d = hub.finished(id);
+        assert_eq!(job(&d, "i1").state, JobState::Interrupted, "{d:#?}");
+        assert_eq!(job(&d, "i1").exit_code, Some(143));
+        // Started again, it polls with the token it kept: no second registration.
+        let registered_before = a.err_text().matches("registered with").count();
+        assert_eq!(registered_before, 1);
+        let restarted = now_ms();
+        let b = agent(&t, &hub, "i1", &["env=i"], "", &[]);
+        // (b writes to the same i1.err as a.)
+        wait_for("the agent to poll", || {
+            b.err_text().matches(" polling ").count() == 2
+                && hub.agents()[0].last_seen_ms > restarted + 300
+        });
+        assert_eq!(hub.agents().len(), 1);
+        assert_eq!(hub.agents()[0].state, AgentState::Idle);
+        assert_eq!(
+            b.err_text().matches("registered with").count(),
+            1,
+            "{}",
+            b.err_text()
+        );
+        drop(b);
+    }
 }

@@ -45,7 +45,7 @@ pub async fn run(store: Store, lost_after: Duration, started_ms: i64) {
 /// `30s`, `2m`, `1m30s`, `1500ms`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = ms / 1000;
