@@ -116,7 +116,9 @@ fn subcommands_and_flags_still_complete() {
             plugins
             resolve
             schema
+            agent
             completions
+            hub
             help
             --help
             --version

@@ -36,6 +36,11 @@ impl Hub {
     }
 
     fn start_on(dir: &Path, name: &str, port: u16, args: &[&str]) -> Hub {
+        Hub::start_with(dir, name, port, args, None)
+    }
+
+    /// With `ca`, the hub speaks HTTPS and `/healthz` is asked over TLS.
+    fn start_with(dir: &Path, name: &str, port: u16, args: &[&str], ca: Option<&Path>) -> Hub {
         let log = dir.join(format!("{name}.log"));
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
@@ -69,7 +74,14 @@ impl Hub {
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok((200, _)) = raw("GET", &hub.url(api::HEALTH), None, None) {
+            let up = match ca {
+                None => matches!(raw("GET", &hub.url(api::HEALTH), None, None), Ok((200, _))),
+                Some(ca) => Client::new(&format!("https://127.0.0.1:{port}"), None, Some(ca))
+                    .unwrap()
+                    .get::<serde_json::Value>(api::HEALTH)
+                    .is_ok(),
+            };
+            if up {
                 return hub;
             }
             if let Some(status) = hub.child.as_mut().unwrap().try_wait().unwrap() {
@@ -1614,6 +1626,7 @@ fn dashboard_in_headless_chromium() {
         "web-1, web-2",
         "<td class=\"succeeded\">succeeded</td>",
         "<td class=\"running\">running</td>",
+        "<td>web-2</td><td class=\"busy\">busy</td>",
         "web-2 line 2",
         &format!("#{id} to prod"),
         "&lt;script&gt;alert(1)&lt;/script&gt;",
@@ -1621,5 +1634,179 @@ fn dashboard_in_headless_chromium() {
         assert!(dom.contains(part), "the dashboard lacks `{part}`:\n{dom}");
     }
     assert!(!dom.contains("<script>alert(1)"), "not escaped:\n{dom}");
+    hub.stop();
+}
+
+/// `openssl ARGS…` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is needed to make the test's certificates");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("hub.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        d,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=bitops test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        d,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "hub.key",
+                "-out",
+                "hub.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "hub.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "hub.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "hub.ext",
+        ],
+    );
+    let port = free_port();
+    let state = d.join("state").to_string_lossy().into_owned();
+    let ca = d.join("ca.pem");
+    let mut hub = Hub::start_with(
+        d,
+        "hub",
+        port,
+        &[
+            "--state-dir",
+            &state,
+            "--tls-cert",
+            &d.join("hub.pem").to_string_lossy(),
+            "--tls-key",
+            &d.join("hub.key").to_string_lossy(),
+        ],
+        Some(&ca),
+    );
+    let base = format!("https://127.0.0.1:{port}");
+    assert!(
+        hub.log_text()
+            .contains(&format!("bitops hub listening on https://127.0.0.1:{port}"))
+    );
+    // plain HTTP is not spoken; a client that does not trust the CA is refused
+    let plain = raw("GET", &hub.url(api::HEALTH), None, None);
+    assert!(
+        !matches!(plain, Ok((200, _))),
+        "plain HTTP answered: {plain:?}"
+    );
+    match Client::new(&base, None, None)
+        .unwrap()
+        .get::<serde_json::Value>(api::HEALTH)
+    {
+        Err(CallError::Unreachable { reason, .. }) => {
+            assert_eq!(reason, "io: invalid peer certificate: UnknownIssuer")
+        }
+        other => panic!("an untrusted certificate was accepted: {other:?}"),
+    }
+    let joiner = Client::new(&base, Some(JOIN.into()), Some(&ca)).unwrap();
+    let r: Registered = joiner
+        .post(
+            api::REGISTER,
+            &Register {
+                name: "tls-1".into(),
+                labels: pairs(&[("env", "prod")]),
+                metadata: pairs(&[]),
+                version: "0.1.0".into(),
+            },
+        )
+        .unwrap();
+    let agent = Client::new(&base, Some(r.token.clone()), Some(&ca)).unwrap();
+    let reply: PollReply = agent
+        .post(
+            api::POLL,
+            &Poll {
+                busy: false,
+                revision: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(reply.job, None);
+    Test::new()
+        .args(&[
+            "hub",
+            "group",
+            "prod",
+            "--select",
+            "env=prod",
+            "--hub",
+            &base,
+            "--ca-file",
+            &ca.to_string_lossy(),
+        ])
+        .env("BITOPS_HUB_ADMIN_TOKEN", ADMIN)
+        .run()
+        .code(0)
+        .stdout_is("group prod (env=prod) selects 1 agent: tls-1\n")
+        .stderr_is("");
+    Test::new()
+        .args(&["hub", "status", "--hub", &base])
+        .env("BITOPS_HUB_ADMIN_TOKEN", ADMIN)
+        .run()
+        .code(1)
+        .stdout_is("")
+        .stderr_has(&format!(
+            "error: cannot reach the hub at {base}/api/v1/agents: "
+        ));
+    hub.assert_log_clean(&[&r.token]);
     hub.stop();
 }

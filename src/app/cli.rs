@@ -154,7 +154,7 @@ Examples:
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Pull-based delivery: run the hub agents poll for jobs, and operate it (groups, deployments, status)
+    /// Pull-based delivery: run the hub that agents poll for jobs; define groups, deploy, watch (operator commands)
     #[command(after_help = "\
 The hub hands out jobs; agents (`bitops agent --hub URL`) poll it, deploy with their own
 credentials and report back. The hub keeps state in SQLite (default) or PostgreSQL (for

@@ -443,8 +443,9 @@ impl Store {
 
     pub async fn agents(&self) -> Result<Vec<AgentView>> {
         let rows = sqlx::query(
-            "SELECT id, name, labels, metadata, version, last_seen_ms, busy, lost, \
-             current_revision FROM agents ORDER BY name",
+            "SELECT id, name, labels, metadata, version, last_seen_ms, lost, current_revision, \
+             busy + (SELECT COUNT(*) FROM jobs WHERE jobs.agent_id = agents.id \
+             AND jobs.state = 'running') AS busy FROM agents ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
