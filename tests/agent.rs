@@ -1162,3 +1162,48 @@ log end
         drop(b);
     }
 }
+
+#[test]
+fn bad_input_is_one_clear_error_and_credentials_in_urls_are_never_shown() {
+    let run = Test::new()
+        .args(&[
+            "agent",
+            "--no-hub",
+            "--state-dir",
+            "state",
+            "--metadata-url",
+            "none",
+        ])
+        .run();
+    run.code(1);
+    run.stdout_is("");
+    run.stderr_is("error: --no-hub needs --repo URL and --environment ENV\n  hint: e.g. bitops agent --no-hub --repo https://git.example/ops.git -e prod\n");
+
+    let run = Test::new()
+        .args(&["agent", "--hub", "http://127.0.0.1:9", "--label", "nolabel"])
+        .run();
+    run.code(1);
+    run.stdout_is("");
+    run.stderr_is("error: --label `nolabel` is not KEY=VALUE (e.g. --label env=prod)\n");
+
+    // Nothing listens on port 9: git fails, and says so without the password.
+    let run = Test::new()
+        .args(&[
+            "agent",
+            "--no-hub",
+            "--repo",
+            "http://deploy:pw-9f8e7d6c@127.0.0.1:9/ops.git",
+            "-e",
+            "dev",
+            "--once",
+            "--state-dir",
+            "state",
+            "--metadata-url",
+            "none",
+        ])
+        .run();
+    run.code(1);
+    run.stdout_is("");
+    run.stderr_has("bitops agent: following http://***@127.0.0.1:9/ops.git branch main, deploying environment dev once\nbitops agent: git ls-remote failed: fatal: unable to access 'http://127.0.0.1:9/ops.git/': ");
+    run.output_lacks("pw-9f8e7d6c");
+}
