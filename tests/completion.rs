@@ -116,6 +116,7 @@ fn subcommands_and_flags_still_complete() {
             plugins
             resolve
             schema
+            agent
             completions
             hub
             help

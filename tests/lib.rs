@@ -4,6 +4,7 @@ mod outputs;
 mod test;
 mod tools;
 
+mod agent;
 mod all_tools;
 mod architecture;
 mod compat;

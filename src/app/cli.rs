@@ -115,6 +115,27 @@ and in dev/terraform/bitops.config.yaml:
   # yaml-language-server: $schema=../../.bitops/terraform.schema.json
 Nothing is written without --out.")]
     Schema(SchemaArgs),
+    /// Take deployment jobs from a hub (or follow a git branch) and deploy them on this machine
+    #[command(after_help = "\
+The agent runs on (or next to) the machines it deploys to and holds their secrets; a hub
+hands it jobs (a git URL, an exact commit, an environment) and hears back only masked
+status. Each job runs the same engine as `bitops deploy`, on a fresh checkout of the commit.
+
+Examples:
+  # with a hub: the join token from a file (never on the command line)
+  bitops agent --hub https://hub.example:8443 --join-token-file /etc/bitops/join-token \\
+      --label env=prod --label region=eu --secrets /etc/bitops/secrets.env
+  # without a hub: deploy each new commit of main to prod (GitOps)
+  bitops agent --no-hub --repo https://git.example/ops.git -e prod --secrets /etc/bitops/secrets
+  # deploy the newest v* tag once and exit with the deploy's exit code
+  bitops agent --no-hub --repo https://git.example/ops.git --tag 'v*' -e prod --once
+
+Secrets (--secrets): an env file (KEY=VALUE lines, # comments; mode 0600 or 0400) or a folder
+(mode 0700, one file per variable named after it, 0600 or 0400). Their values join every
+step's environment, are masked in everything the agent prints or sends, and never leave it.
+SIGTERM/SIGINT: the running deploy winds down (--grace-period), the job is reported
+interrupted, the agent exits 143/130; a second signal stops it at once.")]
+    Agent(AgentArgs),
     /// Print a completion script for your shell: subcommands, flags, and what the ops repo holds
     #[command(after_help = "\
 The script asks bitops for the candidates as you type. From the ops repo of the command line
@@ -486,6 +507,22 @@ fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
     })
 }
 
+/// A duration that may also be milliseconds (`200ms`), at least 50 ms.
+fn parse_poll_flag(text: &str) -> Result<std::time::Duration, String> {
+    let d = match text.trim().strip_suffix("ms") {
+        Some(ms) => ms
+            .trim()
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| format!("`{text}` is not a duration: write 500ms, 2s or 1m"))?,
+        None => parse_duration_flag(text)?,
+    };
+    if d < std::time::Duration::from_millis(50) {
+        return Err(format!("`{text}` is too short: poll at most every 50ms"));
+    }
+    Ok(d)
+}
+
 fn parse_bool_flag(text: &str) -> Result<bool, String> {
     parse_bool(text).ok_or_else(|| format!("expected true or false, found `{text}`"))
 }
@@ -519,8 +556,8 @@ pub struct AgentArgs {
     /// Where the agent keeps its token, checkouts and status not yet sent [default: $XDG_STATE_HOME/bitops/agent or ~/.local/state/bitops/agent]
     #[arg(long, value_name = "DIR", env = "BITOPS_AGENT_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// How often to poll the hub (or the git remote)
-    #[arg(long, value_name = "DURATION", env = "BITOPS_AGENT_POLL", value_parser = parse_duration_flag, default_value = "2s")]
+    /// How often to poll the hub (or the git remote): 2s, 500ms, 1m
+    #[arg(long, value_name = "DURATION", env = "BITOPS_AGENT_POLL", value_parser = parse_poll_flag, default_value = "2s")]
     pub poll: std::time::Duration,
     /// A CA certificate (PEM) to trust for the hub's TLS
     #[arg(long, value_name = "FILE", env = "BITOPS_HUB_CA")]
@@ -567,6 +604,9 @@ pub struct AgentArgs {
     /// Run one job (with --no-hub: deploy the current commit once) and exit
     #[arg(long)]
     pub once: bool,
+    /// The agent's log level: DEBUG also prints what it found and decided (never secret values)
+    #[arg(long, value_name = "LEVEL", default_value = "INFO")]
+    pub log_level: String,
 }
 
 /// `bitops hub …`

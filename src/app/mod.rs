@@ -1,6 +1,7 @@
 //! The commands, one file each: read the inputs, build the plan, then print it or run
 //! it. Shared here: the command dispatch and how output reaches stdout.
 
+pub mod agent;
 pub mod cli;
 pub mod complete;
 pub mod deploy;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Resolve(args) => resolve::resolve(&args),
         Command::Plugins(args) => plugins::plugins(&args),
         Command::Schema(args) => schema::schema(&args),
+        Command::Agent(args) => agent::agent(&args),
         Command::Hub { command } => hub::hub(command),
         Command::Completions { shell } => {
             emit(&complete::script(shell)?);

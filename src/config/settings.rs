@@ -396,14 +396,31 @@ impl<'a> Resolver<'a, '_> {
         }
     }
 
+    /// `logging.secret_env`, and the names in `BITOPS_LOGGING_SECRET_ENV` (comma-separated;
+    /// `bitops agent` lists its secrets' names there for the deploys it runs).
     fn secret_env(&mut self) -> Vec<String> {
+        let from_env: Vec<String> = self
+            .layers
+            .env
+            .get("BITOPS_LOGGING_SECRET_ENV")
+            .map(|names| {
+                names
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
         let Some((node, file)) = self.node(&["logging", "secret_env"]) else {
-            return Vec::new();
+            return from_env;
         };
         match &node.value {
-            Value::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()) => {
-                items.iter().filter_map(Node::scalar_text).collect()
-            }
+            Value::Seq(items) if items.iter().all(|i| i.scalar_text().is_some()) => items
+                .iter()
+                .filter_map(Node::scalar_text)
+                .chain(from_env)
+                .collect(),
             _ => {
                 self.problems.push(
                     Problem::error(format!(
@@ -414,7 +431,7 @@ impl<'a> Resolver<'a, '_> {
                     .key("bitops.logging.secret_env")
                     .hint("write `secret_env: [DB_URL, SLACK_WEBHOOK]`"),
                 );
-                Vec::new()
+                from_env
             }
         }
     }
