@@ -546,7 +546,7 @@ log start
 echo "on $AGENT_NAME with DB_PASS=${DB_PASS-<unset>}"
 if [ -e hang ]; then
   trap 'echo "$AGENT_NAME got TERM" >> "$PROBE_LOG"; exit 143' TERM
-  echo "$AGENT_NAME waiting" >> "$PROBE_LOG"
+  echo "$AGENT_NAME waiting pid=$$" >> "$PROBE_LOG"
   sleep 60 & wait
 fi
 if [ -e wait-release ]; then
@@ -1058,13 +1058,21 @@ log end
         assert_eq!(job(&d, "k1").state, JobState::Lost);
         let agents = hub.agents();
         assert_eq!(agents[0].state, AgentState::Lost);
-        // The orphaned deploy got SIGTERM when its agent died, and stopped its step.
+        // The orphaned deploy got SIGTERM when its agent died and stopped its step: no
+        // process of the job outlives the agent by more than the grace period.
+        let log = probe_log(&t);
+        let pid: String = log
+            .split("k1 waiting pid=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string();
+        assert!(pid.parse::<u32>().is_ok(), "no pid in the log:\n{log}");
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !probe_log(&t).contains("k1 got TERM") {
-            // What is left, and the deploy's report, to say why.
+        while crate::test::alive(&pid) {
             assert!(
                 Instant::now() < deadline,
-                "the step never got TERM; log:\n{}\nagent:\n{}\nreport:\n{}",
+                "the step outlived its agent; log:\n{}\nagent:\n{}\nreport:\n{}",
                 probe_log(&t),
                 a.err_text(),
                 std::fs::read_to_string(t.root().join("state-k1/last-report.json"))
