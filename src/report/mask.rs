@@ -230,7 +230,10 @@ impl Masker {
     /// `mask_lines`; `check` first tests the whole chunk with one pass, which pays off
     /// when most chunks need no masking and is wasted when most do.
     pub fn mask_lines_checked<'a>(&self, chunk: &'a [u8], check: bool) -> Cow<'a, [u8]> {
-        if self.rules.is_empty() || (check && !self.may_match(chunk)) {
+        if self.rules.is_empty() {
+            return Cow::Borrowed(chunk);
+        }
+        if check && !self.may_match(chunk) {
             return Cow::Borrowed(chunk);
         }
         if self.chunk_rules.len() == self.rules.len() {
@@ -281,9 +284,12 @@ impl Masker {
         }
         let hits = set.matches(line);
         let mut out = Cow::Borrowed(line);
-        // Only the rules that match this line run.
-        for i in hits.iter() {
-            let (re, rep) = &self.rules[i];
+        // Each rule over what the ones before it left, as in one pass per rule: a rule
+        // that does not match the line is skipped until a replacement changed the line.
+        for (i, (re, rep)) in self.rules.iter().enumerate() {
+            if !hits.matched(i) && matches!(out, Cow::Borrowed(_)) {
+                continue;
+            }
             if let Cow::Owned(new) = re.replace_all(&out, rep.as_slice()) {
                 out = Cow::Owned(new);
             }
