@@ -370,7 +370,8 @@ fn fake_imds(silent: bool) -> (String, std::thread::JoinHandle<Vec<String>>) {
         let mut seen = Vec::new();
         let mut held = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && seen.len() < 2 {
+        // The token, the document, the tag keys and each tag's value.
+        while Instant::now() < deadline && seen.len() < 5 {
             let Ok((mut conn, _)) = listener.accept() else {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
@@ -404,6 +405,14 @@ fn fake_imds(silent: bool) -> (String, std::thread::JoinHandle<Vec<String>>) {
                     r#"{"accountId": "123456789012", "availabilityZone": "eu-west-1b", "instanceId": "i-0abc", "instanceType": "t3.micro", "region": "eu-west-1", "imageId": "ami-1"}"#
                         .to_string(),
                 )
+            } else if first.starts_with("get /latest/meta-data/tags/instance ")
+                && text.contains("x-aws-ec2-metadata-token: token-abc")
+            {
+                Some("Name\nteam".to_string())
+            } else if first.starts_with("get /latest/meta-data/tags/instance/name ") {
+                Some("web-1".to_string())
+            } else if first.starts_with("get /latest/meta-data/tags/instance/team ") {
+                Some("platform".to_string())
             } else {
                 None
             };
@@ -435,13 +444,16 @@ fn instance_metadata_is_read_from_imdsv2_quickly_or_not_at_all() {
     let run = setup().args(&args).run();
     run.code(0);
     run.stdout_is("deployed v1 with DB_PASS=<unset>\n");
-    run.stderr_has("bitops agent: DEBUG instance metadata: ec2.account-id, ec2.availability-zone, ec2.instance-id, ec2.instance-type, ec2.region\n");
+    run.stderr_has("bitops agent: DEBUG instance metadata: ec2.account-id, ec2.availability-zone, ec2.instance-id, ec2.instance-type, ec2.region, ec2.tag.Name, ec2.tag.team\n");
     let seen = server.join().unwrap();
     assert_eq!(
         seen,
         [
             "put /latest/api/token http/1.1",
-            "get /latest/dynamic/instance-identity/document http/1.1"
+            "get /latest/dynamic/instance-identity/document http/1.1",
+            "get /latest/meta-data/tags/instance http/1.1",
+            "get /latest/meta-data/tags/instance/name http/1.1",
+            "get /latest/meta-data/tags/instance/team http/1.1",
         ]
     );
 
@@ -881,6 +893,8 @@ log end
                 ("ec2.instance-id".into(), "i-0abc".into()),
                 ("ec2.instance-type".into(), "t3.micro".into()),
                 ("ec2.region".into(), "eu-west-1".into()),
+                ("ec2.tag.Name".into(), "web-1".into()),
+                ("ec2.tag.team".into(), "platform".into()),
             ])
         );
         assert_eq!(a1.labels["env"], "prod");

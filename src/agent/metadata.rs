@@ -1,5 +1,6 @@
 //! Cloud instance metadata the agent reports to the hub (groups select on it): EC2's
-//! instance identity document through IMDSv2. Best effort and quick: at most about a
+//! instance identity document and, when the instance exposes them, its tags, through
+//! IMDSv2. Best effort and quick: at most about a
 //! second, then the agent starts without it.
 
 use std::collections::BTreeMap;
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 const BUDGET: Duration = Duration::from_millis(900);
 
 /// `ec2.region`, `ec2.availability-zone`, `ec2.instance-type`, `ec2.instance-id`,
-/// `ec2.account-id` from the endpoint at `base` (`http://169.254.169.254`); empty when
+/// `ec2.account-id`, and `ec2.tag.<key>` for each instance tag (when "tags in instance
+/// metadata" is on), from the endpoint at `base` (`http://169.254.169.254`); empty when
 /// there is none, it is slow, or `base` is `none`.
 pub fn discover(base: &str) -> BTreeMap<String, String> {
     if base == "none" || base.is_empty() {
@@ -60,6 +62,19 @@ fn ec2(base: &str) -> Result<BTreeMap<String, String>, String> {
         .read_to_string()
         .map_err(|e| e.to_string())?;
     let doc: serde_json::Value = serde_json::from_str(&doc).map_err(|e| e.to_string())?;
+    let get = |path: &str| -> Option<String> {
+        let mut response = agent(left())
+            .get(&format!("{base}{path}"))
+            .header("X-aws-ec2-metadata-token", token.trim())
+            .call()
+            .ok()?;
+        response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .ok()
+    };
     let mut out = BTreeMap::new();
     for (field, key) in [
         ("region", "ec2.region"),
@@ -70,6 +85,25 @@ fn ec2(base: &str) -> Result<BTreeMap<String, String>, String> {
     ] {
         if let Some(v) = doc.get(field).and_then(|v| v.as_str()) {
             out.insert(key.to_string(), v.to_string());
+        }
+    }
+    // Tags: a 404 when the instance does not expose them; at most 50, within the budget.
+    if let Some(keys) = get("/latest/meta-data/tags/instance") {
+        for key in keys
+            .lines()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .take(50)
+        {
+            if key.contains('/') || key.contains("..") {
+                continue;
+            }
+            match get(&format!("/latest/meta-data/tags/instance/{key}")) {
+                Some(value) => {
+                    out.insert(format!("ec2.tag.{key}"), value.trim().to_string());
+                }
+                None => break, // out of time, or the endpoint stopped answering
+            }
         }
     }
     Ok(out)
