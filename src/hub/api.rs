@@ -294,6 +294,44 @@ pub struct DeploymentView {
     pub jobs: Vec<JobView>,
 }
 
+/// The states by the names the API, the database and the dashboard use for them.
+macro_rules! named {
+    ($type:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
+        impl $type {
+            pub const ALL: &'static [$type] = &[$($type::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($type::$variant => $name),+
+                }
+            }
+
+            pub fn from_name(name: &str) -> Option<$type> {
+                $type::ALL.iter().copied().find(|s| s.name() == name)
+            }
+        }
+    };
+}
+
+named!(AgentState { Idle = "idle", Busy = "busy", Lost = "lost" });
+named!(DeploymentState {
+    Running = "running",
+    Paused = "paused",
+    Cancelled = "cancelled",
+    Succeeded = "succeeded",
+    Failed = "failed",
+});
+named!(JobState {
+    Pending = "pending",
+    Queued = "queued",
+    Running = "running",
+    Succeeded = "succeeded",
+    Failed = "failed",
+    Interrupted = "interrupted",
+    Lost = "lost",
+    Cancelled = "cancelled",
+});
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: String,

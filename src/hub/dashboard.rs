@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::hub::api::{AgentState, DeploymentView, JobState, Strategy};
-use crate::hub::store::{Fault, Store, deployment_state_name, now_ms};
+use crate::hub::api::{DeploymentView, JobState, Strategy};
+use crate::hub::store::{Fault, Store, now_ms};
 
 /// Deployments shown in full.
 const SHOWN: usize = 10;
@@ -46,27 +46,6 @@ pub fn strategy_text(s: &Strategy) -> String {
             batch_size,
             max_failures,
         } => format!("rolling (batch {batch_size}, max failures {max_failures})"),
-    }
-}
-
-pub fn job_state_text(s: JobState) -> &'static str {
-    match s {
-        JobState::Pending => "pending",
-        JobState::Queued => "queued",
-        JobState::Running => "running",
-        JobState::Succeeded => "succeeded",
-        JobState::Failed => "failed",
-        JobState::Interrupted => "interrupted",
-        JobState::Lost => "lost",
-        JobState::Cancelled => "cancelled",
-    }
-}
-
-pub fn agent_state_text(s: AgentState) -> &'static str {
-    match s {
-        AgentState::Idle => "idle",
-        AgentState::Busy => "busy",
-        AgentState::Lost => "lost",
     }
 }
 
@@ -130,7 +109,7 @@ pub async fn page(store: &Store) -> Result<String, Fault> {
              <th>revision</th><th>labels and metadata</th><th>version</th></tr>",
         );
         for a in &agents {
-            let state = agent_state_text(a.state);
+            let state = a.state.name();
             let pairs: Vec<String> = a
                 .labels
                 .iter()
@@ -155,7 +134,7 @@ pub async fn page(store: &Store) -> Result<String, Fault> {
         h.push_str("<p>No deployments yet.</p>");
     }
     for d in &shown {
-        let state = deployment_state_name(d.state);
+        let state = d.state.name();
         let done = d
             .jobs
             .iter()
@@ -189,7 +168,7 @@ pub async fn page(store: &Store) -> Result<String, Fault> {
              <th>steps</th><th>output (tail)</th></tr>",
         );
         for j in &d.jobs {
-            let js = job_state_text(j.state);
+            let js = j.state.name();
             let steps: Vec<String> = j
                 .steps
                 .iter()

@@ -7,8 +7,8 @@ use crate::hub::api::{
     self, AgentView, DeploymentView, GroupView, NewDeployment, NewGroup, Redeploy,
 };
 use crate::hub::client::Client;
-use crate::hub::dashboard::{agent_state_text, ago, job_state_text, strategy_text};
-use crate::hub::store::{deployment_state_name, now_ms};
+use crate::hub::dashboard::{ago, strategy_text};
+use crate::hub::store::now_ms;
 
 /// `KEY=VALUE` words as pairs.
 pub fn pairs(words: &[String]) -> Result<BTreeMap<String, String>, String> {
@@ -150,7 +150,7 @@ pub fn status(client: &Client, deployment: Option<i64>, as_json: bool) -> Result
         out.push_str(&format!(
             "  {}  {}  seen {}  revision {}  [{}]\n",
             a.name,
-            agent_state_text(a.state),
+            a.state.name(),
             ago(a.last_seen_ms, now),
             a.current_revision.as_deref().map(short).unwrap_or("-"),
             pairs_text(
@@ -170,14 +170,14 @@ pub fn status(client: &Client, deployment: Option<i64>, as_json: bool) -> Result
         out.push_str(&format!(
             "  #{}  {}  {}  {} {}  {}  {}\n",
             d.id,
-            deployment_state_name(d.state),
+            d.state.name(),
             d.group,
             short(&d.revision),
             d.environment,
             strategy_text(&d.strategy),
             d.jobs
                 .iter()
-                .map(|j| format!("{} {}", j.agent, job_state_text(j.state)))
+                .map(|j| format!("{} {}", j.agent, j.state.name()))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -194,7 +194,7 @@ pub fn deployment_text(d: &DeploymentView) -> String {
     let mut out = format!(
         "deployment {}: {}\n  group {}, {} at {}, environment {}, {}{}\n",
         d.id,
-        deployment_state_name(d.state),
+        d.state.name(),
         d.group,
         d.repo_url,
         d.revision,
@@ -208,7 +208,7 @@ pub fn deployment_text(d: &DeploymentView) -> String {
         out.push_str(&format!(
             "  {}: {}{}\n",
             j.agent,
-            job_state_text(j.state),
+            j.state.name(),
             j.exit_code
                 .map(|c| format!(" (exit code {c})"))
                 .unwrap_or_default()

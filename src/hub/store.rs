@@ -55,52 +55,6 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn job_state_name(s: JobState) -> &'static str {
-    match s {
-        JobState::Pending => "pending",
-        JobState::Queued => "queued",
-        JobState::Running => "running",
-        JobState::Succeeded => "succeeded",
-        JobState::Failed => "failed",
-        JobState::Interrupted => "interrupted",
-        JobState::Lost => "lost",
-        JobState::Cancelled => "cancelled",
-    }
-}
-
-fn job_state(s: &str) -> JobState {
-    match s {
-        "pending" => JobState::Pending,
-        "queued" => JobState::Queued,
-        "running" => JobState::Running,
-        "succeeded" => JobState::Succeeded,
-        "failed" => JobState::Failed,
-        "interrupted" => JobState::Interrupted,
-        "lost" => JobState::Lost,
-        _ => JobState::Cancelled,
-    }
-}
-
-pub fn deployment_state_name(s: DeploymentState) -> &'static str {
-    match s {
-        DeploymentState::Running => "running",
-        DeploymentState::Paused => "paused",
-        DeploymentState::Cancelled => "cancelled",
-        DeploymentState::Succeeded => "succeeded",
-        DeploymentState::Failed => "failed",
-    }
-}
-
-fn deployment_state(s: &str) -> DeploymentState {
-    match s {
-        "running" => DeploymentState::Running,
-        "paused" => DeploymentState::Paused,
-        "cancelled" => DeploymentState::Cancelled,
-        "succeeded" => DeploymentState::Succeeded,
-        _ => DeploymentState::Failed,
-    }
-}
-
 /// A name of an agent, group, environment or deployment alias.
 pub fn check_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -329,7 +283,8 @@ impl Store {
             .await?;
         match row {
             Some(r) if r.try_get::<i64, _>("agent_id")? == agent => Ok((
-                job_state(&r.try_get::<String, _>("state")?),
+                JobState::from_name(&r.try_get::<String, _>("state")?)
+                    .unwrap_or(JobState::Cancelled),
                 r.try_get("deployment_id")?,
             )),
             _ => Err(Fault::NotFound(format!("this agent has no job {job}"))),
@@ -389,7 +344,7 @@ impl Store {
             other => {
                 return Err(Fault::Conflict(format!(
                     "job {job} is {}: its result was not recorded",
-                    job_state_name(other)
+                    other.name()
                 )));
             }
         }
@@ -404,7 +359,7 @@ impl Store {
             "UPDATE jobs SET state = $1, exit_code = $2, steps_json = $3, output_tail = $4, \
              error = $5, finished_ms = $6 WHERE id = $7 AND state = 'running'",
         )
-        .bind(job_state_name(new_state))
+        .bind(new_state.name())
         .bind(i64::from(r.exit_code))
         .bind(json(&r.steps))
         .bind(json(&tail))
@@ -693,7 +648,7 @@ impl Store {
             }
         };
         let d = self.deployment(id).await?;
-        let state = deployment_state_name(d.state);
+        let state = d.state.name();
         if !from.contains(&state) {
             return Err(Fault::Conflict(format!(
                 "deployment {id} is {state}: it cannot {action}"
@@ -775,7 +730,8 @@ impl Store {
             .map(|r| {
                 Ok(Turn {
                     id: r.try_get("id")?,
-                    state: job_state(&r.try_get::<String, _>("state")?),
+                    state: JobState::from_name(&r.try_get::<String, _>("state")?)
+                        .unwrap_or(JobState::Cancelled),
                 })
             })
             .collect::<Result<_>>()?;
@@ -800,7 +756,7 @@ impl Store {
             sqlx::query(
                 "UPDATE deployments SET state = $1, finished_ms = $2 WHERE id = $3 AND state = 'running'",
             )
-            .bind(deployment_state_name(end))
+            .bind(end.name())
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -861,7 +817,8 @@ fn deployment_view(r: &AnyRow) -> Result<DeploymentView> {
         only: parse(&r.try_get::<String, _>("only_json")?),
         strategy: serde_json::from_str(&r.try_get::<String, _>("strategy_json")?)
             .unwrap_or(Strategy::AllAtOnce),
-        state: deployment_state(&r.try_get::<String, _>("state")?),
+        state: DeploymentState::from_name(&r.try_get::<String, _>("state")?)
+            .unwrap_or(DeploymentState::Failed),
         created_ms: r.try_get("created_ms")?,
         finished_ms: r.try_get("finished_ms")?,
         redeploy_of: r.try_get("redeploy_of")?,
@@ -874,7 +831,8 @@ fn job_view(r: &AnyRow) -> Result<JobView> {
     Ok(JobView {
         id: r.try_get("id")?,
         agent: r.try_get("agent_name")?,
-        state: job_state(&r.try_get::<String, _>("state")?),
+        state: JobState::from_name(&r.try_get::<String, _>("state")?)
+            .unwrap_or(JobState::Cancelled),
         exit_code: r.try_get::<Option<i64>, _>("exit_code")?.map(|c| c as i32),
         started_ms: r.try_get("started_ms")?,
         finished_ms: r.try_get("finished_ms")?,
