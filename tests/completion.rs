@@ -117,8 +117,8 @@ fn subcommands_and_flags_still_complete() {
             resolve
             schema
             agent
-            completions
             hub
+            completions
             help
             --help
             --version

@@ -136,24 +136,6 @@ step's environment, are masked in everything the agent prints or sends, and neve
 SIGTERM/SIGINT: the running deploy winds down (--grace-period), the job is reported
 interrupted, the agent exits 143/130; a second signal stops it at once.")]
     Agent(AgentArgs),
-    /// Print a completion script for your shell: subcommands, flags, and what the ops repo holds
-    #[command(after_help = "\
-The script asks bitops for the candidates as you type. From the ops repo of the command line
-being completed (--ops-repo DIR if typed, else BITOPS_OPS_REPO, else the default):
-  -e <TAB>              the environments
-  --only a,<TAB>        the deployments of the environment (-e, else BITOPS_ENVIRONMENT), also --skip
-  plugins show <TAB>    the built-in plugins and those in --plugins-dir (else BITOPS_PLUGINS_DIR)
-It only reads; a repo it cannot read offers nothing. The script runs bitops by the name or
-path that printed it: print it again after moving or upgrading bitops.
-
-Examples:
-  bitops completions bash > /etc/bash_completion.d/bitops       # or in ~/.bashrc: source <(bitops completions bash)
-  bitops completions zsh > \"${fpath[1]}/_bitops\"                  # or in ~/.zshrc: source <(bitops completions zsh)
-  bitops completions fish > ~/.config/fish/completions/bitops.fish")]
-    Completions {
-        /// The shell
-        shell: clap_complete::Shell,
-    },
     /// Pull-based delivery: run the hub that agents poll for jobs; define groups, deploy, watch (operator commands)
     #[command(after_help = "\
 The hub hands out jobs; agents (`bitops agent --hub URL`) poll it, deploy with their own
@@ -179,6 +161,24 @@ Dashboard: open the hub's URL in a browser (any user name, the admin token as pa
     Hub {
         #[command(subcommand)]
         command: HubCommand,
+    },
+    /// Print a completion script for your shell: subcommands, flags, and what the ops repo holds
+    #[command(after_help = "\
+The script asks bitops for the candidates as you type. From the ops repo of the command line
+being completed (--ops-repo DIR if typed, else BITOPS_OPS_REPO, else the default):
+  -e <TAB>              the environments
+  --only a,<TAB>        the deployments of the environment (-e, else BITOPS_ENVIRONMENT), also --skip
+  plugins show <TAB>    the built-in plugins and those in --plugins-dir (else BITOPS_PLUGINS_DIR)
+It only reads; a repo it cannot read offers nothing. The script runs bitops by the name or
+path that printed it: print it again after moving or upgrading bitops.
+
+Examples:
+  bitops completions bash > /etc/bash_completion.d/bitops       # or in ~/.bashrc: source <(bitops completions bash)
+  bitops completions zsh > \"${fpath[1]}/_bitops\"                  # or in ~/.zshrc: source <(bitops completions zsh)
+  bitops completions fish > ~/.config/fish/completions/bitops.fish")]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
     },
 }
 
