@@ -44,6 +44,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY plugins ./plugins
+COPY migrations ./migrations
 # The registry and target caches live outside the layers: a rebuild after a source change
 # compiles only bitops itself.
 RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
