@@ -283,6 +283,20 @@ for want in "Terraform v$TF_V" "v$HELM_V" "Client Version: v$KUBECTL_V" "ansible
 done
 ok "docker run $IMAGE --version; every tool's version"
 
+# The pull-based side runs in the image: a hub answers, an agent registers with it.
+# shellcheck disable=SC2016 # expanded by the shell in the container
+out=$($DOCKER run --rm --entrypoint bash "$IMAGE" -euc '
+  export BITOPS_HUB_ADMIN_TOKEN=admin-token-0123456789 BITOPS_HUB_JOIN_TOKEN=join-token-0123456789
+  bitops hub serve --state-dir /tmp/hub 2>/tmp/hub.log &
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:8080/healthz && break; sleep 0.1; done
+  BITOPS_AGENT_JOIN_TOKEN=$BITOPS_HUB_JOIN_TOKEN timeout 5 bitops agent --hub http://127.0.0.1:8080 \
+    --name in-image --state-dir /tmp/agent --metadata-url none --poll 200ms 2>&1 | head -n 2 || true
+  bitops hub status --format json | jq -r ".agents[].name"' 2>&1) ||
+  { echo "$out" >&2; die "the hub or the agent does not run in the image"; }
+grep -qF '{"status":"ok"}' <<<"$out" || { echo "$out" >&2; die "the hub in the image did not answer /healthz"; }
+grep -qx 'in-image' <<<"$out" || { echo "$out" >&2; die "the agent in the image did not register"; }
+ok "in the image: bitops hub serve answers, bitops agent registers with it"
+
 # Fingerprint of a tree: paths, types, modes, owners, sizes and contents.
 fingerprint() {
   (cd "$1" && find . -printf '%p %y %m %U:%G %s\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
