@@ -130,7 +130,34 @@ pub fn load_file(path: &Path) -> Result<Node, YamlError> {
             _ => format!("cannot read it: {e}"),
         })
     })?;
-    parse_bytes(bytes)
+    parse_cached(bytes)
+}
+
+/// `parse_bytes`, remembered by content: a run reads the same plugin schema and the same
+/// small tool configs again for every step (and again when each step is re-resolved),
+/// and parsing is a pure function of the bytes.
+fn parse_cached(bytes: Vec<u8>) -> Result<Node, YamlError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    /// Files larger than this are parsed each time; at most this many are remembered.
+    const MAX_CACHED_BYTES: usize = 64 * 1024;
+    const MAX_ENTRIES: usize = 512;
+    type Parsed = Result<Node, YamlError>;
+    static CACHE: OnceLock<Mutex<HashMap<Vec<u8>, Parsed>>> = OnceLock::new();
+    if bytes.len() > MAX_CACHED_BYTES {
+        return parse_bytes(bytes);
+    }
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(found) = cache.lock().ok().and_then(|c| c.get(&bytes).cloned()) {
+        return found;
+    }
+    let parsed = parse_bytes(bytes.clone());
+    if let Ok(mut c) = cache.lock()
+        && c.len() < MAX_ENTRIES
+    {
+        c.insert(bytes, parsed.clone());
+    }
+    parsed
 }
 
 /// Parses file content, refusing binary data and text that is not UTF-8.
@@ -534,5 +561,32 @@ mod tests {
     fn empty_document_is_null() {
         assert!(parse("").unwrap().is_null());
         assert!(parse("# only a comment\n").unwrap().is_null());
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    #[test]
+    fn a_file_read_again_is_parsed_as_it_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "a: 1\n").unwrap();
+        let first = super::load_file(&path).unwrap();
+        assert_eq!(first, super::load_file(&path).unwrap());
+        std::fs::write(&path, "a: 2\n").unwrap();
+        let changed = super::load_file(&path).unwrap();
+        assert_eq!(
+            changed
+                .get("a")
+                .and_then(super::Node::scalar_text)
+                .as_deref(),
+            Some("2")
+        );
+        std::fs::write(&path, "a: [\n").unwrap();
+        assert!(super::load_file(&path).is_err());
+        assert!(
+            super::load_file(&path).is_err(),
+            "an error is remembered as an error"
+        );
     }
 }

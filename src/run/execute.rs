@@ -600,7 +600,7 @@ struct StepRun<'a, 'r> {
 }
 
 /// The environment of a step's processes: the caller's, then the step's variables.
-type ChildEnv = Vec<(std::ffi::OsString, std::ffi::OsString)>;
+type ChildEnv = Arc<[(std::ffi::OsString, std::ffi::OsString)]>;
 
 impl StepRun<'_, '_> {
     async fn run(&mut self) -> Status {
@@ -625,7 +625,7 @@ impl StepRun<'_, '_> {
                     .map(|h| hook_part(PartKind::AfterHook, h)),
             )
             .collect();
-        let env = self.ctx.env.with(&step.env);
+        let env: ChildEnv = self.ctx.env.with(&step.env).into();
         let mut status = Status::Ok;
         for part in parts {
             if part.kind == PartKind::AfterHook
@@ -684,7 +684,7 @@ impl StepRun<'_, '_> {
         let spec = Spec {
             argv: words,
             cwd: self.ws.root().join(&self.step.tool_dir),
-            env: env.clone(),
+            env: Arc::clone(env),
             timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
             grace: self.ctx.grace,
             heartbeat: self.heartbeat,

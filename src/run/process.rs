@@ -27,7 +27,8 @@ pub struct Spec {
     pub argv: Vec<OsString>,
     pub cwd: PathBuf,
     /// The complete environment of the child.
-    pub env: Vec<(OsString, OsString)>,
+    /// Shared: the parts of a step run with the same environment.
+    pub env: Arc<[(OsString, OsString)]>,
     pub timeout: Option<Duration>,
     pub grace: Duration,
     /// After this long without output, say the process is still running (again after
