@@ -34,6 +34,16 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// The hint for a name that is not one of `candidates`: `did you mean `x`? LABEL: a, b`,
+/// or only the list when nothing is close.
+pub fn choices_hint(word: &str, candidates: &[String], label: &str) -> String {
+    let list = candidates.join(", ");
+    match suggest(word, candidates.iter().map(String::as_str)) {
+        Some(best) => format!("did you mean `{best}`? {label}: {list}"),
+        None => format!("{label}: {list}"),
+    }
+}
+
 /// Edit distance where swapping two neighbours counts as one edit (`nmae` → `name`).
 fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();

@@ -69,16 +69,13 @@ impl Graph {
                         }
                     }
                     None => {
-                        let guess =
-                            crate::config::names::suggest(name, aliases.iter().map(String::as_str))
-                                .map_or(String::new(), |g| format!("did you mean `{g}`? "));
                         problems.push(at(
                             Problem::error(format!(
                                 "`{}` depends on `{name}`, which is not a deployment of this environment",
                                 dep.alias
                             ))
                             .key(key.clone())
-                            .hint(format!("{guess}deployments: {}", aliases.join(", "))),
+                            .hint(crate::config::names::choices_hint(name, &aliases, "deployments")),
                             *line,
                         ));
                     }

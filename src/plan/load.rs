@@ -186,10 +186,14 @@ fn listed_but_missing(repo: &Path, ctx: &Context, plan: &Plan, problems: &mut Ve
 fn providers(all: &Graph, keep: &[usize], plan: &Plan, skip: &[String]) -> Vec<(usize, String)> {
     let mut out: Vec<(usize, String)> = Vec::new();
     for (step, &me) in plan.steps.iter().zip(keep) {
+        if step.references.is_empty() {
+            continue;
+        }
+        let ancestors = all.ancestors(me);
         for r in &step.references {
             if let Some(them) = all.index_of(&r.alias)
                 && !keep.contains(&them)
-                && all.ancestors(me).contains(&them)
+                && ancestors.contains(&them)
                 && !skip.iter().any(|s| s.trim() == r.alias)
                 && !out.iter().any(|(i, _)| *i == them)
             {
@@ -204,22 +208,27 @@ fn providers(all: &Graph, keep: &[usize], plan: &Plan, skip: &[String]) -> Vec<(
 /// exist only then) that is part of this run.
 fn check_references(all: &Graph, keep: &[usize], plan: &Plan, problems: &mut Vec<Problem>) {
     for (step, &me) in plan.steps.iter().zip(keep) {
+        if step.references.is_empty() {
+            continue;
+        }
+        let ancestors = all.ancestors(me);
         for r in &step.references {
             let Some(them) = all.index_of(&r.alias) else {
-                let guess =
-                    crate::config::names::suggest(&r.alias, all.aliases.iter().map(String::as_str))
-                        .map_or(String::new(), |g| format!("did you mean `{g}`? "));
                 problems.push(
                     r.problem(format!(
                         "{} names `{}`, which is not a deployment of this environment",
                         r.text(),
                         r.alias
                     ))
-                    .hint(format!("{guess}deployments: {}", all.aliases.join(", "))),
+                    .hint(crate::config::names::choices_hint(
+                        &r.alias,
+                        &all.aliases,
+                        "deployments",
+                    )),
                 );
                 continue;
             };
-            if !all.ancestors(me).contains(&them) {
+            if !ancestors.contains(&them) {
                 problems.push(
                     r.problem(format!(
                         "{} reads an output of `{}`, but `{}` does not depend on it: its outputs may not exist yet when `{}` runs",

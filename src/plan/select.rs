@@ -51,14 +51,9 @@ pub fn select(
     for (flag, list) in [("--only", &only), ("--skip", &skip)] {
         for name in list.iter().filter(|n| graph.index_of(n).is_none()) {
             unknown = true;
-            let valid = graph.aliases.join(", ");
             problems.push(
-                Problem::error(format!("{flag}: there is no deployment `{name}`")).hint(
-                    match names::suggest(name, graph.aliases.iter().map(String::as_str)) {
-                        Some(best) => format!("did you mean `{best}`? deployments: {valid}"),
-                        None => format!("deployments: {valid}"),
-                    },
-                ),
+                Problem::error(format!("{flag}: there is no deployment `{name}`"))
+                    .hint(names::choices_hint(name, &graph.aliases, "deployments")),
             );
         }
     }

@@ -139,24 +139,26 @@ fn prefixed(prefix: &str, bytes: &[u8]) -> Vec<u8> {
 pub struct Json {
     pub narration: Stream,
     pub level: LogLevel,
-    /// The deployment of the event being rendered.
-    step: Option<String>,
 }
 
 impl Json {
     pub fn new(narration: Stream, level: LogLevel) -> Json {
-        Json {
-            narration,
-            level,
-            step: None,
-        }
+        Json { narration, level }
     }
 
-    fn line(&self, level: &str, stream: &str, message: &str) -> String {
-        self.line_with(level, stream, message, &Fields::default())
+    /// A line of the deployment `step` (`None`: the run's own).
+    fn line(&self, level: &str, stream: &str, message: &str, step: Option<&str>) -> String {
+        self.line_with(level, stream, message, &Fields::default(), step)
     }
 
-    fn line_with(&self, level: &str, stream: &str, message: &str, fields: &Fields) -> String {
+    fn line_with(
+        &self,
+        level: &str,
+        stream: &str,
+        message: &str,
+        fields: &Fields,
+        step: Option<&str>,
+    ) -> String {
         #[derive(Serialize)]
         struct JsonLine<'a> {
             time: String,
@@ -171,7 +173,7 @@ impl Json {
         let line = JsonLine {
             time: now_rfc3339(),
             level,
-            step: fields.step.as_deref().or(self.step.as_deref()),
+            step: fields.step.as_deref().or(step),
             stream,
             message,
             fields,
@@ -282,19 +284,20 @@ pub fn json_error_line(
             line,
             ..Fields::default()
         },
+        None,
     )
 }
 
 impl Render for Json {
     fn render(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit) {
-        self.step = step.map(|t| t.alias.clone());
+        let step = step.map(|t| t.alias.as_str());
         match event {
             Event::Output(bytes) => {
                 let mut buf = Vec::with_capacity(bytes.len() * 2);
                 for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                     let body = String::from_utf8_lossy(line);
                     let body = body.strip_suffix('\r').unwrap_or(&body);
-                    buf.extend_from_slice(self.line("info", "output", body).as_bytes());
+                    buf.extend_from_slice(self.line("info", "output", body, step).as_bytes());
                 }
                 emit(Stream::Out, &buf);
             }
@@ -302,7 +305,7 @@ impl Render for Json {
                 let text = String::from_utf8_lossy(&strip_ansi(bytes)).into_owned();
                 let text = text.trim_end();
                 let level = text.split_whitespace().next().unwrap_or("INFO");
-                let line = self.line(&level.to_ascii_lowercase(), "diagnostic", text);
+                let line = self.line(&level.to_ascii_lowercase(), "diagnostic", text, step);
                 emit(self.narration, line.as_bytes());
             }
             _ => {
@@ -311,7 +314,7 @@ impl Render for Json {
                     if !shown(tone, self.level) {
                         continue;
                     }
-                    let line = self.line_with(tone.level(), "bitops", &text, &fields);
+                    let line = self.line_with(tone.level(), "bitops", &text, &fields, step);
                     emit(self.narration, line.as_bytes());
                 }
             }

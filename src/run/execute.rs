@@ -52,10 +52,8 @@ pub fn execute(req: &Request) -> (RunReport, Result<()>) {
         Err(_) => RunStatus::Failed,
     };
     report.exit_code = result.as_ref().err().map_or(exit::OK, Error::exit_code);
-    if let Err(Error::Interrupted { signal }) = &result
-        && report.steps.iter().all(|s| s.status == Status::NotRun)
-    {
-        // Caught outside a step (lock wait, staging): say so now.
+    if let Err(Error::Interrupted { signal }) = &result {
+        // Caught outside a step too (lock wait, staging): the sink says it once.
         req.sink.emit(Event::Interrupted {
             signal: *signal,
             grace_secs: ctx.grace.as_secs(),
