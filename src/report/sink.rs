@@ -100,8 +100,8 @@ impl Sink {
                 },
                 step,
             ),
-            // Output is masked by `StepOut::output`, line by line.
-            Event::Output(chunk) => self.dispatch(&Event::Output(&m.mask(chunk)), step),
+            // Steps' output comes through `StepOut::output`; anything else, line by line.
+            Event::Output(chunk) => self.dispatch(&Event::Output(&m.mask_lines(chunk)), step),
             Event::Diagnostic(bytes) => self.dispatch(&Event::Diagnostic(&m.mask(bytes)), step),
             Event::PartFinished(part) => {
                 self.dispatch(&Event::PartFinished(&masked(part, &m)), step)

@@ -335,41 +335,57 @@ struct OneStep<'a, 'r> {
 }
 
 impl OneStep<'_, '_> {
-    async fn run(self) -> Finished {
-        let (ctx, ws, out) = (self.req.ctx, self.ws, &self.out);
+    async fn run(mut self) -> Finished {
         let planned = &self.req.plan.steps[self.i];
-        let dep = &ctx.settings.deployments[self.i];
         let total = self.req.plan.steps.len();
-        let mut step_report = step_report(planned);
-        let mut finished = Finished {
-            index: self.i,
-            report: step_report.clone(),
-            published: None,
-            groups: Vec::new(),
-        };
+        let out = self.out.clone();
+        let mut report = step_report(planned);
         out.emit(Event::StepStarted {
             index: planned.index,
             total,
             alias: &planned.alias,
             plugin: &planned.plugin,
         });
-        step_report.started_at = Some(crate::report::time::now_rfc3339_millis());
-        let step_started = Instant::now();
-        let io = match step_io(self.io_dir, planned, self.inputs) {
+        report.started_at = Some(crate::report::time::now_rfc3339_millis());
+        let started = Instant::now();
+        let mut groups = Vec::new();
+        let published = self.resolve_and_run(&mut report, &mut groups).await;
+        report.seconds = started.elapsed().as_secs_f64();
+        report.finished_at = Some(crate::report::time::now_rfc3339_millis());
+        report.output_tail = out.take_tail();
+        out.emit(Event::StepFinished {
+            step: &report,
+            total,
+        });
+        Finished {
+            index: self.i,
+            report,
+            published,
+            groups,
+        }
+    }
+
+    /// The step resolved again with its inputs, its parts run, its outputs read: sets
+    /// `report`'s status (and parts, plugin source, outputs); what it published when it
+    /// ended well.
+    async fn resolve_and_run(
+        &mut self,
+        report: &mut StepReport,
+        groups: &mut Vec<i32>,
+    ) -> Option<Published> {
+        let (ctx, ws, out) = (self.req.ctx, self.ws, &self.out);
+        let planned = &self.req.plan.steps[self.i];
+        let dep = &ctx.settings.deployments[self.i];
+        let failed = |part: &str| Status::Failed {
+            part: part.into(),
+            exit_code: exit::FAILURE,
+        };
+        let io = match step_io(self.io_dir, planned, std::mem::take(&mut self.inputs)) {
             Ok(io) => io,
             Err(e) => {
                 out.notice(Tone::Bad, &format!("error: {e}"));
-                step_report.status = Status::Failed {
-                    part: "outputs".into(),
-                    exit_code: exit::FAILURE,
-                };
-                step_report.finished_at = Some(crate::report::time::now_rfc3339_millis());
-                out.emit(Event::StepFinished {
-                    step: &step_report,
-                    total,
-                });
-                finished.report = step_report;
-                return finished;
+                report.status = failed("outputs");
+                return None;
             }
         };
         let mut problems = Vec::new();
@@ -400,13 +416,13 @@ impl OneStep<'_, '_> {
                 origin.replacen(ws_root.as_ref(), repo.as_ref(), 1)
             );
         }
-        step_report.plugin_source = match (&step.plugin_dir, step.plugin_builtin) {
+        report.plugin_source = match (&step.plugin_dir, step.plugin_builtin) {
             (_, true) => "built in".into(),
             (Some(dir), false) => dir.to_string_lossy().into_owned(),
             (None, false) => "unknown".into(),
         };
         let errors: Vec<_> = problems.into_iter().filter(|p| p.is_error()).collect();
-        step_report.status = if let Some(first) = errors.first() {
+        report.status = if let Some(first) = errors.first() {
             for p in &errors {
                 out.emit(Event::Problem(p));
             }
@@ -427,7 +443,8 @@ impl OneStep<'_, '_> {
                 Ok(s) => s,
                 Err(e) => {
                     out.notice(Tone::Bad, &format!("error: {e}"));
-                    return finished;
+                    report.status = failed("deploy script");
+                    return None;
                 }
             };
             let mut run = StepRun {
@@ -437,52 +454,42 @@ impl OneStep<'_, '_> {
                 out,
                 signals: &mut signals,
                 cancel: self.cancel.clone(),
-                groups: &mut finished.groups,
-                parts: &mut step_report.parts,
+                groups,
+                parts: &mut report.parts,
                 heartbeat: self.req.heartbeat,
             };
             run.run().await
         };
-        if step_report.status == Status::Ok {
-            match read_outputs(&io.outputs_file, &ctx.settings.secret_env) {
-                Ok(published) => {
-                    // Before the report shows them: secret outputs join the masks.
-                    let secrets: Vec<String> = published
-                        .values()
-                        .filter(|o| o.secret)
-                        .map(|o| o.value.clone())
-                        .collect();
-                    out.sink().add_secrets(&secrets);
-                    step_report.outputs = published
-                        .iter()
-                        .map(|(k, o)| (k.clone(), o.value.clone()))
-                        .collect();
-                    finished.published = Some(published);
-                }
-                Err(why) => {
-                    out.notice(
-                        Tone::Bad,
-                        &format!(
-                            "error: the outputs `{}` wrote to $BITOPS_OUTPUTS cannot be read: {why}",
-                            step.alias
-                        ),
-                    );
-                    step_report.status = Status::Failed {
-                        part: "outputs".into(),
-                        exit_code: exit::FAILURE,
-                    };
-                }
+        if report.status != Status::Ok {
+            return None;
+        }
+        match read_outputs(&io.outputs_file, &ctx.settings.secret_env) {
+            Ok(published) => {
+                // Before the report shows them: secret outputs join the masks.
+                let secrets: Vec<String> = published
+                    .values()
+                    .filter(|o| o.secret)
+                    .map(|o| o.value.clone())
+                    .collect();
+                out.sink().add_secrets(&secrets);
+                report.outputs = published
+                    .iter()
+                    .map(|(k, o)| (k.clone(), o.value.clone()))
+                    .collect();
+                Some(published)
+            }
+            Err(why) => {
+                out.notice(
+                    Tone::Bad,
+                    &format!(
+                        "error: the outputs `{}` wrote to $BITOPS_OUTPUTS cannot be read: {why}",
+                        step.alias
+                    ),
+                );
+                report.status = failed("outputs");
+                None
             }
         }
-        step_report.seconds = step_started.elapsed().as_secs_f64();
-        step_report.finished_at = Some(crate::report::time::now_rfc3339_millis());
-        step_report.output_tail = out.take_tail();
-        out.emit(Event::StepFinished {
-            step: &step_report,
-            total,
-        });
-        finished.report = step_report;
-        finished
     }
 }
 
