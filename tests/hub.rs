@@ -31,6 +31,15 @@ struct Hub {
 impl Hub {
     /// A hub on a free port with `args` (`--database …` or `--state-dir …`), its stderr in
     /// `log`; returns once `/healthz` answers (at most 15 s).
+    /// A hub named `hub` with its SQLite database in `dir/state`.
+    fn in_state(dir: &Path) -> Hub {
+        Hub::start(
+            dir,
+            "hub",
+            &["--state-dir", &dir.join("state").to_string_lossy()],
+        )
+    }
+
     fn start(dir: &Path, name: &str, args: &[&str]) -> Hub {
         Hub::start_on(dir, name, free_port(), args)
     }
@@ -434,11 +443,7 @@ fn dashboard(hub: &Hub) -> String {
 #[test]
 fn registration_auth_and_bad_requests_are_refused_in_json() {
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let body = r#"{"name": "a1", "labels": {"env": "prod"}, "metadata": {}, "version": "0.1.0"}"#;
     let reg = hub.url(api::REGISTER);
     refused("POST", &reg, None, Some(body), 401, "join token");
@@ -773,11 +778,7 @@ fn serve_refuses_to_start_without_private_tokens() {
 #[test]
 fn ordered_deployment_stops_at_the_first_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let a = register(
         &hub,
         "web-a",
@@ -876,11 +877,7 @@ fn ordered_deployment_stops_at_the_first_failure() {
 #[test]
 fn all_at_once_hands_every_job_out_at_once_and_events_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let agents: Vec<Agent> = (1..=3)
         .map(|i| register(&hub, &format!("n{i}"), &[("role", "web")], &[]))
         .collect();
@@ -912,11 +909,7 @@ fn all_at_once_hands_every_job_out_at_once_and_events_are_idempotent() {
 #[test]
 fn rolling_deploys_two_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let agents: Vec<Agent> = (1..=5)
         .map(|i| register(&hub, &format!("r{i}"), &[("env", "prod")], &[]))
         .collect();
@@ -989,11 +982,7 @@ fn rolling_deploys_two_at_a_time() {
 #[test]
 fn rolling_stops_past_its_failure_threshold() {
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let agents: Vec<Agent> = (1..=4)
         .map(|i| register(&hub, &format!("r{i}"), &[("env", "prod")], &[]))
         .collect();
@@ -1037,11 +1026,7 @@ fn rolling_stops_past_its_failure_threshold() {
 #[test]
 fn pause_resume_and_cancel() {
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let agents: Vec<Agent> = (1..=3)
         .map(|i| register(&hub, &format!("p{i}"), &[("env", "prod")], &[]))
         .collect();
@@ -1096,11 +1081,7 @@ fn pause_resume_and_cancel() {
 #[test]
 fn redeploy_takes_only_a_revision_that_succeeded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let a = register(&hub, "a", &[("env", "prod")], &[]);
     let s = register(&hub, "s", &[("env", "staging")], &[]);
     group(&hub, "prod", &["env=prod"]);
@@ -1540,11 +1521,7 @@ fn dashboard_in_headless_chromium() {
         .find(|p| Path::new(p).exists())
         .expect("chromium is not installed (apt-get install chromium)");
     let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(
-        dir.path(),
-        "hub",
-        &["--state-dir", &dir.path().join("state").to_string_lossy()],
-    );
+    let mut hub = Hub::in_state(dir.path());
     let a = register(
         &hub,
         "web-1",
