@@ -114,14 +114,13 @@ impl Engine {
         for name in NOT_FOR_DEPLOYS {
             cmd.env_remove(name);
         }
-        let mut secret_names: Vec<String> = std::env::var("BITOPS_LOGGING_SECRET_ENV")
-            .ok()
-            .into_iter()
-            .flat_map(|v| v.split(',').map(String::from).collect::<Vec<_>>())
-            .filter(|n| !n.trim().is_empty())
-            .collect();
-        secret_names.extend(self.secrets.names());
-        cmd.env("BITOPS_LOGGING_SECRET_ENV", secret_names.join(","))
+        // The secrets' names join the caller's list (the deploy's settings parse it).
+        let mut secret_names = std::env::var("BITOPS_LOGGING_SECRET_ENV").unwrap_or_default();
+        for name in self.secrets.names() {
+            secret_names.push(',');
+            secret_names.push_str(&name);
+        }
+        cmd.env("BITOPS_LOGGING_SECRET_ENV", secret_names)
             .envs(self.secrets.vars.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
