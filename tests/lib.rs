@@ -18,6 +18,7 @@ mod hardening;
 mod hostile;
 mod hub;
 mod install;
+mod masking;
 mod operator;
 mod pipeline;
 mod plugin_ansible;

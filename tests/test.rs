@@ -311,7 +311,7 @@ impl Test {
     }
 
     /// The binary with the test's arguments and environment, in the test folder: only
-    /// PATH is inherited; HOME is the test folder, TMPDIR its `tmp/`, PROBE_LOG its
+    /// PATH is inherited (and BITOPS_HEARTBEAT is 1h); HOME is the test folder, TMPDIR its `tmp/`, PROBE_LOG its
     /// `log.txt`.
     fn base_command(&self) -> Command {
         std::fs::create_dir_all(self.root().join("tmp")).unwrap();
@@ -322,6 +322,9 @@ impl Test {
             .env("HOME", self.root())
             .env("TMPDIR", self.root().join("tmp"))
             .env("PROBE_LOG", self.root().join("log.txt"))
+            // A step slowed down by a busy machine must not print a heartbeat into
+            // compared output; the heartbeat tests pass `--heartbeat`.
+            .env("BITOPS_HEARTBEAT", "1h")
             .args(&self.args);
         for (k, v) in &self.env {
             cmd.env(k, v);

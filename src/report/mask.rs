@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use regex::bytes::{Regex, RegexSet};
 
 use crate::config::settings::{EnvVars, MaskRule};
+use crate::report::scan::Scan;
 
 pub use crate::config::settings::SECRET_MASK;
 
@@ -26,6 +27,10 @@ pub struct Masker {
     any_line: Option<RegexSet>,
     /// The rules in multi-line mode, to mask a chunk of lines in one pass per rule.
     chunk_rules: Vec<Regex>,
+    /// The rules' fast searchers for ASCII chunks.
+    scan: Scan,
+    /// Whether each replacement is ASCII (so masking keeps ASCII text ASCII).
+    ascii_replacements: Vec<bool>,
 }
 
 pub use crate::config::settings::is_secret_name;
@@ -74,7 +79,8 @@ fn replacement(text: &str) -> Vec<u8> {
 }
 
 /// `re.replace_all`, or `None` when a match spans a newline (line-by-line masking would
-/// not have made it).
+/// not have made it) or is empty (an empty match after the last newline, or twice at a
+/// line's start, is not one line by line).
 fn replace_within_lines<'a>(re: &Regex, rep: &[u8], text: &'a [u8]) -> Option<Cow<'a, [u8]>> {
     let mut out = Vec::new();
     let mut last = 0;
@@ -82,7 +88,7 @@ fn replace_within_lines<'a>(re: &Regex, rep: &[u8], text: &'a [u8]) -> Option<Co
     if groups {
         for caps in re.captures_iter(text) {
             let m = caps.get(0)?;
-            if m.as_bytes().contains(&b'\n') {
+            if m.is_empty() || m.as_bytes().contains(&b'\n') {
                 return None;
             }
             out.extend_from_slice(&text[last..m.start()]);
@@ -91,7 +97,7 @@ fn replace_within_lines<'a>(re: &Regex, rep: &[u8], text: &'a [u8]) -> Option<Co
         }
     } else {
         for m in re.find_iter(text) {
-            if m.as_bytes().contains(&b'\n') {
+            if m.is_empty() || m.as_bytes().contains(&b'\n') {
                 return None;
             }
             out.extend_from_slice(&text[last..m.start()]);
@@ -211,6 +217,12 @@ impl Masker {
         } else {
             Vec::new()
         };
+        let scan = if any_line.is_some() {
+            Scan::new(compiled.iter().map(|(r, _)| r.as_str()))
+        } else {
+            Scan::default()
+        };
+        let ascii_replacements = compiled.iter().map(|(_, rep)| rep.is_ascii()).collect();
         Masker {
             source_rules,
             secrets,
@@ -218,6 +230,8 @@ impl Masker {
             any,
             any_line,
             chunk_rules,
+            scan,
+            ascii_replacements,
         }
     }
 
@@ -233,15 +247,32 @@ impl Masker {
         if self.rules.is_empty() {
             return Cow::Borrowed(chunk);
         }
-        if check && !self.may_match(chunk) {
-            return Cow::Borrowed(chunk);
+        // ASCII text is searched with the fast searchers (see `scan`).
+        let mut ascii = self.chunk_rules.len() == self.rules.len() && chunk.is_ascii();
+        if check {
+            let may = if ascii && self.scan.complete() {
+                self.scan.may_match(chunk)
+            } else {
+                self.may_match(chunk)
+            };
+            if !may {
+                return Cow::Borrowed(chunk);
+            }
         }
         if self.chunk_rules.len() == self.rules.len() {
             let mut text = Cow::Borrowed(chunk);
             let mut whole = true;
-            for (re, (_, rep)) in self.chunk_rules.iter().zip(&self.rules) {
-                match replace_within_lines(re, rep, &text) {
-                    Some(Cow::Owned(new)) => text = Cow::Owned(new),
+            for (i, (re, (_, rep))) in self.chunk_rules.iter().zip(&self.rules).enumerate() {
+                let masked = if ascii && self.scan.has(i) {
+                    self.replace_ascii(i, re, rep, &text)
+                } else {
+                    replace_within_lines(re, rep, &text)
+                };
+                match masked {
+                    Some(Cow::Owned(new)) => {
+                        text = Cow::Owned(new);
+                        ascii &= self.ascii_replacements[i];
+                    }
                     Some(Cow::Borrowed(_)) => {}
                     None => {
                         whole = false;
@@ -262,6 +293,51 @@ impl Masker {
             }
         }
         Cow::Owned(out)
+    }
+
+    /// `replace_within_lines` of rule `i` on ASCII `text`, by its fast searcher.
+    fn replace_ascii<'a>(
+        &self,
+        i: usize,
+        re: &Regex,
+        rep: &[u8],
+        text: &'a [u8],
+    ) -> Option<Cow<'a, [u8]>> {
+        let mut out = Vec::new();
+        let mut last = 0;
+        let mut within_lines = true;
+        let groups = rep.contains(&b'$');
+        self.scan.each_match(i, text, &mut |start, end| {
+            if memchr::memchr(b'\n', &text[start..end]).is_some() {
+                within_lines = false;
+                return false;
+            }
+            out.extend_from_slice(&text[last..start]);
+            if groups {
+                // The same match, found again by the regex for its groups.
+                match re.captures_at(text, start) {
+                    Some(caps) if caps.get(0).is_some_and(|m| m.range() == (start..end)) => {
+                        caps.expand(rep, &mut out)
+                    }
+                    _ => {
+                        within_lines = false;
+                        return false;
+                    }
+                }
+            } else {
+                out.extend_from_slice(rep);
+            }
+            last = end;
+            true
+        });
+        if !within_lines {
+            return None;
+        }
+        if last == 0 {
+            return Some(Cow::Borrowed(text));
+        }
+        out.extend_from_slice(&text[last..]);
+        Some(Cow::Owned(out))
     }
 
     /// Whether any line of `chunk` may need masking (never a wrong "no").
@@ -327,6 +403,23 @@ impl Masker {
             Cow::Borrowed(_) => Cow::Borrowed(text),
             Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
         }
+    }
+}
+
+/// Masks a stream of output chunks: while chunks keep needing masks, the whole-chunk
+/// pre-check (wasted then) is skipped.
+#[derive(Debug, Default)]
+pub struct MaskStream {
+    masking: std::sync::atomic::AtomicBool,
+}
+
+impl MaskStream {
+    pub fn mask<'a>(&self, m: &Masker, chunk: &'a [u8]) -> Cow<'a, [u8]> {
+        use std::sync::atomic::Ordering;
+        let masked = m.mask_lines_checked(chunk, !self.masking.load(Ordering::Relaxed));
+        self.masking
+            .store(matches!(masked, Cow::Owned(_)), Ordering::Relaxed);
+        masked
     }
 }
 

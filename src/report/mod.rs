@@ -13,6 +13,7 @@ pub mod mask;
 pub mod model;
 pub mod plan_text;
 pub mod render;
+pub mod scan;
 pub mod sink;
 pub mod summary;
 pub mod terminal;

@@ -3,14 +3,13 @@
 //! order. Each running step sees it as a `StepOut`, which keeps the last lines of the
 //! step's output for the reports.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::report::event::{Event, Reporter, Tag, Tone};
-use crate::report::mask::{Masker, masked};
+use crate::report::mask::{MaskStream, Masker, masked};
 use crate::report::terminal::Terminal;
 
 /// Lines of output kept per step for reports.
@@ -153,8 +152,7 @@ pub struct StepOut {
     /// `None` for the run's own processes (an install script).
     pub tag: Option<Tag>,
     tail: Mutex<VecDeque<String>>,
-    /// Whether the last chunk of output needed masking.
-    masking: AtomicBool,
+    masking: MaskStream,
     /// When output or a heartbeat of this step was last shown.
     last_shown: Mutex<std::time::Instant>,
 }
@@ -165,7 +163,7 @@ impl StepOut {
             sink: sink.clone(),
             tag,
             tail: Mutex::new(VecDeque::new()),
-            masking: AtomicBool::new(false),
+            masking: MaskStream::default(),
             last_shown: Mutex::new(std::time::Instant::now()),
         })
     }
@@ -204,12 +202,7 @@ impl StepOut {
     /// Complete lines of a hook's or plugin's output (each ending in a newline).
     pub fn output(&self, chunk: &[u8]) {
         self.touch();
-        let m = self.masker();
-        // While chunks keep needing masks, skip the whole-chunk pre-check.
-        let check = !self.masking.load(Ordering::Relaxed);
-        let masked = m.mask_lines_checked(chunk, check);
-        self.masking
-            .store(matches!(masked, Cow::Owned(_)), Ordering::Relaxed);
+        let masked = self.masking.mask(&self.masker(), chunk);
         self.keep_tail(tail_of(&masked));
         self.sink
             .dispatch(&Event::Output(&masked), self.tag.as_ref());

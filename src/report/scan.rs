@@ -1,0 +1,391 @@
+//! Masks found fast in ASCII output. For each mask rule: the places a match can start
+//! (its literal prefixes, or the bytes a match can begin with), found with SIMD
+//! searchers, and an anchored DFA run from each of them. One pass over a chunk tells
+//! whether any rule can match at all: most output needs no masking.
+//!
+//! Only for ASCII text: there Unicode classes (`\w`, `\d`, `\s`, `\b`) mean what their
+//! ASCII forms mean, so automata built without Unicode find exactly what the masks'
+//! own regexes find. Pure.
+
+use aho_corasick::AhoCorasick;
+use aho_corasick::packed;
+use memchr::memmem;
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+/// At most this many prefixes per rule: more (a case-insensitive word, a large class)
+/// and the rule is searched with its regex instead.
+const MAX_PREFIXES: usize = 64;
+/// Prefixes are cut to this many bytes.
+const PREFIX_LEN: usize = 4;
+/// A rule's DFA larger than this is not built; the rule is searched with its regex.
+const DFA_LIMIT: usize = 1 << 20;
+
+/// Where a rule's matches can start.
+#[derive(Debug, Clone)]
+enum Starts {
+    /// One literal every match begins with.
+    One(memmem::Finder<'static>),
+    /// Several literals, two bytes or longer.
+    Many(Searcher),
+    /// The bytes a match can begin with.
+    Bytes(Box<[bool; 256]>),
+}
+
+/// Teddy (SIMD) when the CPU has it, else an Aho-Corasick automaton.
+#[derive(Debug, Clone)]
+enum Searcher {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Searcher {
+    fn new(literals: &[Vec<u8>]) -> Option<Searcher> {
+        let packed = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(literals)
+            .build();
+        match packed {
+            Some(s) => Some(Searcher::Packed(s)),
+            None => AhoCorasick::new(literals).ok().map(Searcher::Automaton),
+        }
+    }
+
+    /// The first position at or after `from` where one of the literals starts.
+    fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
+        match self {
+            Searcher::Packed(s) => s.find_in(hay, aho_corasick::Span::from(from..hay.len())),
+            Searcher::Automaton(a) => a.find(aho_corasick::Input::new(hay).range(from..)),
+        }
+        .map(|m| m.start())
+    }
+}
+
+/// One rule, searchable in ASCII text.
+#[derive(Debug, Clone)]
+struct Rule {
+    starts: Starts,
+    /// Anchored, leftmost-first, `^`/`$` at each line.
+    dfa: dense::DFA<Vec<u32>>,
+    /// The DFA's start state after each byte (the look-behind of `\b`, `^`), and at the
+    /// start of the text (index 256).
+    start_after: Box<[StateID; 257]>,
+}
+
+/// The fast searchers of a masker's rules.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Per rule, in the masker's order; `None` for a rule searched with its regex.
+    rules: Vec<Option<Rule>>,
+    /// Every literal prefix of every rule, for the one pass that finds out whether a
+    /// chunk needs masking at all.
+    any_literal: Option<Searcher>,
+    /// Every one-byte start of every rule, for the same pass.
+    any_byte: Option<ByteSet>,
+}
+
+/// A set of bytes to look for: a SIMD searcher for a few, a table for many.
+#[derive(Debug, Clone)]
+enum ByteSet {
+    Few(Searcher),
+    Many(Box<[bool; 256]>),
+}
+
+impl ByteSet {
+    fn new(bytes: Box<[bool; 256]>) -> ByteSet {
+        let few: Vec<Vec<u8>> = (0..=255u8)
+            .filter(|&b| bytes[usize::from(b)])
+            .map(|b| vec![b])
+            .collect();
+        if few.len() <= 16
+            && let Some(Searcher::Packed(s)) = Searcher::new(&few)
+        {
+            return ByteSet::Few(Searcher::Packed(s));
+        }
+        ByteSet::Many(bytes)
+    }
+
+    fn any_in(&self, hay: &[u8]) -> bool {
+        match self {
+            ByteSet::Few(s) => s.find(hay, 0).is_some(),
+            ByteSet::Many(table) => hay.iter().any(|&c| table[usize::from(c)]),
+        }
+    }
+}
+
+/// Patterns read as ASCII-only syntax, `^`/`$` at each line.
+fn ascii_syntax() -> regex_automata::util::syntax::Config {
+    regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(true)
+}
+
+/// The literal prefixes every match of `pattern` (read as ASCII) begins with; `None`
+/// when there is no short finite set of them or a match could be empty.
+fn prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(true)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(64)
+        .limit_total(MAX_PREFIXES)
+        .extract(&hir);
+    // Four bytes tell starts apart well enough (the DFA checks each one), and keep the
+    // sets small: a few literals for a SIMD searcher, not a class's every spelling.
+    seq.keep_first_bytes(PREFIX_LEN);
+    seq.dedup();
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.len() > MAX_PREFIXES || seq.min_literal_len()? == 0 {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+fn dfa(pattern: &str) -> Option<dense::DFA<Vec<u32>>> {
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .start_kind(regex_automata::dfa::StartKind::Anchored)
+                .match_kind(MatchKind::LeftmostFirst)
+                .dfa_size_limit(Some(DFA_LIMIT))
+                .determinize_size_limit(Some(2 * DFA_LIMIT)),
+        )
+        .syntax(ascii_syntax())
+        .build(pattern)
+        .ok()
+}
+
+fn rule(pattern: &str) -> Option<(Rule, Vec<Vec<u8>>)> {
+    // A pattern that is not ASCII may mean more on ASCII text than its ASCII reading
+    // does: `(?i)\u{212A}` (the Kelvin sign) matches `k`.
+    if !pattern.is_ascii() || pattern.contains("\\x{") || pattern.contains("\\u") {
+        return None;
+    }
+    let literals = prefixes(pattern)?;
+    let dfa = dfa(pattern)?;
+    let mut start_after = Box::new([StateID::ZERO; 257]);
+    for (i, sid) in start_after.iter_mut().enumerate() {
+        let behind = u8::try_from(i).ok();
+        let config = start::Config::new()
+            .anchored(Anchored::Yes)
+            .look_behind(behind);
+        *sid = dfa.start_state(&config).ok()?;
+    }
+    let starts = if literals.len() == 1 && literals[0].len() > 1 {
+        Starts::One(memmem::Finder::new(&literals[0]).into_owned())
+    } else if literals.iter().all(|l| l.len() > 1) {
+        Starts::Many(Searcher::new(&literals)?)
+    } else {
+        let mut bytes = Box::new([false; 256]);
+        for l in &literals {
+            bytes[l[0] as usize] = true;
+        }
+        Starts::Bytes(bytes)
+    };
+    Some((
+        Rule {
+            starts,
+            dfa,
+            start_after,
+        },
+        literals,
+    ))
+}
+
+impl Scan {
+    /// Searchers for `patterns`, the rules in the masker's order.
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Scan {
+        let mut rules = Vec::new();
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut any_byte = Box::new([false; 256]);
+        let mut has_bytes = false;
+        for pattern in patterns {
+            let built = rule(pattern);
+            if let Some((r, prefixes)) = &built {
+                match &r.starts {
+                    Starts::Bytes(b) => {
+                        has_bytes = true;
+                        for (i, on) in b.iter().enumerate() {
+                            any_byte[i] |= on;
+                        }
+                    }
+                    _ => literals.extend(prefixes.iter().cloned()),
+                }
+            }
+            rules.push(built.map(|(r, _)| r));
+        }
+        literals.sort();
+        literals.dedup();
+        let any_literal = if literals.is_empty() {
+            None
+        } else {
+            Searcher::new(&literals)
+        };
+        Scan {
+            rules,
+            any_literal,
+            any_byte: has_bytes.then(|| ByteSet::new(any_byte)),
+        }
+    }
+
+    /// Whether rule `i` can be searched here (in ASCII text).
+    pub fn has(&self, i: usize) -> bool {
+        self.rules.get(i).is_some_and(Option::is_some)
+    }
+
+    /// Whether every rule can be searched here.
+    pub fn complete(&self) -> bool {
+        self.rules.iter().all(Option::is_some)
+    }
+
+    /// Whether a match of some rule may start in `ascii` (an ASCII chunk); never a
+    /// wrong "no" when `complete()`.
+    pub fn may_match(&self, ascii: &[u8]) -> bool {
+        let literal = self
+            .any_literal
+            .as_ref()
+            .is_some_and(|s| s.find(ascii, 0).is_some());
+        literal || self.any_byte.as_ref().is_some_and(|b| b.any_in(ascii))
+    }
+
+    /// The matches of rule `i` in `ascii`, as `find_iter` of its regex would give them
+    /// (leftmost-first, not overlapping): calls `each(start, end)` for each; stops and
+    /// returns false as soon as `each` does.
+    pub fn each_match(
+        &self,
+        i: usize,
+        ascii: &[u8],
+        each: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> bool {
+        let Some(Some(rule)) = self.rules.get(i) else {
+            return false;
+        };
+        let mut at = 0;
+        while at < ascii.len() {
+            let Some(start) = rule.next_start(ascii, at) else {
+                break;
+            };
+            match rule.match_at(ascii, start) {
+                Some(end) => {
+                    if !each(start, end) {
+                        return false;
+                    }
+                    // Matches are never empty: every one begins with a prefix.
+                    at = end.max(start + 1);
+                }
+                None => at = start + 1,
+            }
+        }
+        true
+    }
+}
+
+impl Rule {
+    fn next_start(&self, hay: &[u8], from: usize) -> Option<usize> {
+        match &self.starts {
+            Starts::One(f) => f.find(&hay[from..]).map(|i| from + i),
+            Starts::Many(s) => s.find(hay, from),
+            Starts::Bytes(b) => hay[from..]
+                .iter()
+                .position(|&c| b[c as usize])
+                .map(|i| from + i),
+        }
+    }
+
+    /// The end of the leftmost-first match starting at `start`, if there is one.
+    fn match_at(&self, hay: &[u8], start: usize) -> Option<usize> {
+        let dfa = &self.dfa;
+        let behind = start.checked_sub(1).map_or(256, |p| usize::from(hay[p]));
+        let mut sid = self.start_after[behind];
+        let mut end = None;
+        // A DFA reports a match one byte late: entering a match state on byte `at`
+        // means a match ended just before it.
+        for (at, &byte) in hay.iter().enumerate().skip(start) {
+            sid = dfa.next_state(sid, byte);
+            if dfa.is_special_state(sid) {
+                if dfa.is_match_state(sid) {
+                    end = Some(at);
+                } else if dfa.is_dead_state(sid) || dfa.is_quit_state(sid) {
+                    return end;
+                }
+            }
+        }
+        sid = dfa.next_eoi_state(sid);
+        if dfa.is_match_state(sid) {
+            end = Some(hay.len());
+        }
+        end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, hay: &str) -> Vec<(usize, usize)> {
+        let scan = Scan::new([pattern]);
+        assert!(scan.has(0), "{pattern} has no fast search");
+        let mut found = Vec::new();
+        scan.each_match(0, hay.as_bytes(), &mut |s, e| {
+            found.push((s, e));
+            true
+        });
+        found
+    }
+
+    fn by_regex(pattern: &str, hay: &str) -> Vec<(usize, usize)> {
+        regex::bytes::RegexBuilder::new(pattern)
+            .multi_line(true)
+            .build()
+            .unwrap()
+            .find_iter(hay.as_bytes())
+            .map(|m| (m.start(), m.end()))
+            .collect()
+    }
+
+    #[test]
+    fn finds_what_the_regex_finds() {
+        let hay = "a token=abc1 x1.2.3.4 10.0.0.1z 1.2.3.4\npassword: hunter2 token=\nend$ ^start";
+        for pattern in [
+            r"token=\w+",
+            r"\b\d{1,3}(\.\d{1,3}){3}\b",
+            r"password: \S+",
+            r"(?i)TOKEN=\w*",
+            r"^start|end$",
+            r"^\w+",
+            r"\w+$",
+            r"x[0-9]\.|a t",
+        ] {
+            assert_eq!(matches(pattern, hay), by_regex(pattern, hay), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn rules_without_a_prefix_or_beyond_ascii_are_left_to_the_regex() {
+        let scan = Scan::new([r"x*", r"\w+", r"(?i)\u{212A}ey", "é+", r"\p{Greek}+", "a"]);
+        assert!(!scan.has(0), "a match may be empty");
+        assert!(scan.has(1), r"\w starts with one of 63 bytes");
+        assert!(!scan.has(2) && !scan.has(3) && !scan.has(4));
+        assert!(scan.has(5));
+        assert!(!scan.complete());
+    }
+
+    #[test]
+    fn may_match_sees_literals_and_start_bytes() {
+        let scan = Scan::new([r"token=\w+", r"\b\d+\b"]);
+        assert!(scan.complete());
+        assert!(!scan.may_match(b"nothing to hide here\n"));
+        assert!(scan.may_match(b"the token=x\n"));
+        assert!(scan.may_match(b"port 8080\n"));
+    }
+}
