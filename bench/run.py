@@ -32,6 +32,7 @@ P8  scale: 1,000 deployments, each a before-hook, an after-hook and a no-op plug
     P8a bitops plan wall time.                                        target <= 100 ms
     P8b deploy against a bash script running the same 3,000 scripts with bash, in order,
     each from its tool folder (as P1's floor).                        target <= 1.2x
+    Also with TMPDIR on tmpfs (/dev/shm), where the workspace is staged, as in P6b.
 P9  10,000 hooks in one folder: bitops plan of one deployment whose before-hook folder
     holds 10,000 scripts, minus the plan of the same repo with the folder empty; the
     difference is what listing (and showing) the hooks costs.         target <= 50 ms
@@ -343,8 +344,19 @@ def p8(runs, work, bins, count=1000):
     plan = medians_interleaved(runs, plan_fns)
     cmds = [[b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"] for b in bins]
     fns = [lambda: timed(["bash", script], env=env)[0]] + [lambda c=c: timed(c, env=env)[0] for c in cmds]
-    base, *ours = medians_interleaved(runs, fns)
-    return count, plan, base, ours
+    # As in P6: the workspace (one folder and the files of each tool folder) is created
+    # under TMPDIR, so the current binary is also measured with TMPDIR on tmpfs.
+    shm = tempfile.mkdtemp(prefix="bitops-bench-", dir="/dev/shm") if os.path.isdir("/dev/shm") else None
+    if shm:
+        env_shm = dict(env, TMPDIR=shm)
+        fns.append(lambda c=cmds[0]: timed(c, env=env_shm)[0])
+    try:
+        base, *ours = medians_interleaved(runs, fns)
+    finally:
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
+    tmpfs = ours.pop() if shm else None
+    return count, plan, base, ours, tmpfs
 
 
 def p9(runs, work, bins, count=10_000):
@@ -521,7 +533,7 @@ def main():
                 rows.append((f"P6b {steps} no-op steps, --parallel 1, TMPDIR on tmpfs", f"bash {base*1000:.1f} ms",
                              f"bitops {tmpfs*1000:.1f} ms", f"{tmpfs/base:.2f}x, {(tmpfs-base)/steps*1000:+.2f} ms/step", "reported"))
         if "P8" in only:
-            count, plan, base, ours = p8(args.runs, work, bins)
+            count, plan, base, ours, tmpfs = p8(args.runs, work, bins)
             rows.append((f"P8a plan of {count} deployments x 2 hooks", "", f"bitops {plan[0]*1000:.1f} ms", "", "<= 100 ms"))
             if args.compare:
                 rows.append(("P8a, the --compare binary", "", f"old {plan[1]*1000:.1f} ms", "", "reported"))
@@ -529,6 +541,9 @@ def main():
                 name = f"P8b deploy of {count} x (2 hooks + no-op plugin)" if i == 0 else "P8b, the --compare binary"
                 rows.append((name, f"bash {base:.3f} s", f"{who} {ours[i]:.3f} s",
                              f"{ours[i]/base:.2f}x, {(ours[i]-base)/count*1000:+.2f} ms/step", "<= 1.2x" if i == 0 else "reported"))
+            if tmpfs is not None:
+                rows.append((f"P8b deploy of {count} x (2 hooks + no-op plugin), TMPDIR on tmpfs", f"bash {base:.3f} s",
+                             f"bitops {tmpfs:.3f} s", f"{tmpfs/base:.2f}x, {(tmpfs-base)/count*1000:+.2f} ms/step", "reported"))
         if "P9" in only:
             count, pairs = p9(args.runs, work, bins)
             for i, (empty, full) in enumerate(pairs):

@@ -26,7 +26,8 @@ pub struct Hook {
 pub fn list(view: &EnvView, tool: &Path, folder: &str) -> Result<Vec<Hook>, Problem> {
     let rel = tool.join(folder);
     let real = view.env_dir.join(&rel);
-    if real.exists() && !real.is_dir() {
+    // One `stat`, not two (`exists`, then `is_dir`): it follows links as they do.
+    if std::fs::metadata(&real).is_ok_and(|m| !m.is_dir()) {
         return Err(Problem::error(format!(
             "`{folder}` must be a folder of hook scripts, but it is a file"
         ))
