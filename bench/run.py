@@ -4,7 +4,7 @@ prints a Markdown table of medians and ratios. Not part of the test suite.
 
     cargo build --release && python3 bench/run.py [--runs 7] [--only P1,P3] [--compare OLD]
 
---compare OLD also runs P1, P3, P5 and P6 with the binary OLD (say, a build of the previous
+--compare OLD also runs P1, P3, P5, P6, P8 and P9 with the binary OLD (say, a build of the previous
 commit), interleaved run by run with the current one, and reports both side by side.
 
 P1  orchestration overhead: 4 deployments x (2 hooks + a no-op plugin), bitops versus a
@@ -27,6 +27,15 @@ P6  a 200-step graph, random edges (seeded; each step depends on 0-3 earlier one
 P7  hub under load: one `bitops hub serve` on SQLite, 200 simulated agents (threads with
     a kept-alive connection each) polling every second for 60 s (--hub-seconds): p50 and
     p99 poll latency, errors, and the hub's peak RSS.                           reported
+
+P8  scale: 1,000 deployments, each a before-hook, an after-hook and a no-op plugin (`true`):
+    P8a bitops plan wall time.                                        target <= 100 ms
+    P8b deploy against a bash script running the same 3,000 scripts with bash, in order,
+    each from its tool folder (as P1's floor).                        target <= 1.2x
+    Also with TMPDIR on tmpfs (/dev/shm), where the workspace is staged, as in P6b.
+P9  10,000 hooks in one folder: bitops plan of one deployment whose before-hook folder
+    holds 10,000 scripts, minus the plan of the same repo with the folder empty; the
+    difference is what listing (and showing) the hooks costs.         target <= 50 ms
 
 P5 and P6 need depends_on and --parallel; --compare skips them, with a message, for an
 older binary without them.
@@ -310,6 +319,70 @@ def p6(runs, work, bins):
     return len(deps), edges, plan, base, {1: rest[:k], 4: rest[k:2 * k]}, rest[2 * k] if shm else None, bins
 
 
+def p8(runs, work, bins, count=1000):
+    """`count` deployments, each a before-hook, an after-hook and a no-op plugin, no
+    depends_on (the listed order): plan time, and deploy against the bash floor."""
+    repo, plugins = os.path.join(work, "p8", "repo"), os.path.join(work, "p8", "plugins")
+    write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
+    write(os.path.join(plugins, "noop", "deploy.sh"), "true\n")
+    aliases = [f"d{i:04}" for i in range(count)]
+    write(os.path.join(repo, "dev", "bitops.config.yaml"),
+          "bitops:\n  deployments:\n" + "".join(f"    {a}: {{plugin: noop}}\n" for a in aliases))
+    floor = ["set -e"]
+    for a in aliases:
+        tool = os.path.join(repo, "dev", a)
+        write(os.path.join(tool, "bitops.config.yaml"), "noop: {}\n")
+        for phase in ("before", "after"):
+            write(os.path.join(tool, f"bitops.{phase}-deploy.d", "01.sh"), "true\n")
+        floor += [f"cd {tool}", "bash bitops.before-deploy.d/01.sh",
+                  f"bash {plugins}/noop/deploy.sh plan", "bash bitops.after-deploy.d/01.sh"]
+    script = os.path.join(work, "p8", "floor.sh")
+    write(script, "\n".join(floor) + "\n")
+    env = bench_env(os.path.join(work, "p8"))
+    plan_fns = [lambda b=b: timed([b, "plan", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins,
+                                   "--color", "never"], env=env)[0] for b in bins]
+    plan = medians_interleaved(runs, plan_fns)
+    cmds = [[b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"] for b in bins]
+    fns = [lambda: timed(["bash", script], env=env)[0]] + [lambda c=c: timed(c, env=env)[0] for c in cmds]
+    # As in P6: the workspace (one folder and the files of each tool folder) is created
+    # under TMPDIR, so the current binary is also measured with TMPDIR on tmpfs.
+    shm = tempfile.mkdtemp(prefix="bitops-bench-", dir="/dev/shm") if os.path.isdir("/dev/shm") else None
+    if shm:
+        env_shm = dict(env, TMPDIR=shm)
+        fns.append(lambda c=cmds[0]: timed(c, env=env_shm)[0])
+    try:
+        base, *ours = medians_interleaved(runs, fns)
+    finally:
+        if shm:
+            shutil.rmtree(shm, ignore_errors=True)
+    tmpfs = ours.pop() if shm else None
+    return count, plan, base, ours, tmpfs
+
+
+def p9(runs, work, bins, count=10_000):
+    """One deployment whose before-hook folder holds `count` scripts, against the same
+    repo with the folder empty: `bitops plan` (which lists every hook) of each."""
+    plugins = os.path.join(work, "p9", "plugins")
+    write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
+    write(os.path.join(plugins, "noop", "deploy.sh"), "true\n")
+    repos = []
+    for name, n in (("empty", 0), ("full", count)):
+        repo = os.path.join(work, "p9", name)
+        write(os.path.join(repo, "dev", "bitops.config.yaml"), "bitops:\n  deployments:\n    app: {plugin: noop}\n")
+        write(os.path.join(repo, "dev", "app", "bitops.config.yaml"), "noop: {}\n")
+        hooks = os.path.join(repo, "dev", "app", "bitops.before-deploy.d")
+        os.makedirs(hooks, exist_ok=True)
+        for i in range(n):
+            with open(os.path.join(hooks, f"{i:05}.sh"), "w") as f:
+                f.write("true\n")
+        repos.append(repo)
+    env = bench_env(os.path.join(work, "p9"))
+    fns = [lambda b=b, r=r: timed([b, "plan", "-e", "dev", "--ops-repo", r, "--plugins-dir", plugins,
+                                   "--color", "never"], env=env)[0] for b in bins for r in repos]
+    times = medians_interleaved(runs, fns)
+    return count, [(times[2 * i], times[2 * i + 1]) for i in range(len(bins))]
+
+
 def free_port():
     import socket
     with socket.socket() as sock:
@@ -402,9 +475,9 @@ def p7(work, agents=200, seconds=60):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7")
+    ap.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7,P8,P9")
     ap.add_argument("--hub-seconds", type=int, default=60, help="P7: how long the agents poll")
-    ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3, P5, P6)")
+    ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3, P5, P6, P8, P9)")
     args = ap.parse_args()
     if not os.path.exists(BITOPS):
         sys.exit("build first: cargo build --release")
@@ -459,6 +532,24 @@ def main():
             if tmpfs is not None:
                 rows.append((f"P6b {steps} no-op steps, --parallel 1, TMPDIR on tmpfs", f"bash {base*1000:.1f} ms",
                              f"bitops {tmpfs*1000:.1f} ms", f"{tmpfs/base:.2f}x, {(tmpfs-base)/steps*1000:+.2f} ms/step", "reported"))
+        if "P8" in only:
+            count, plan, base, ours, tmpfs = p8(args.runs, work, bins)
+            rows.append((f"P8a plan of {count} deployments x 2 hooks", "", f"bitops {plan[0]*1000:.1f} ms", "", "<= 100 ms"))
+            if args.compare:
+                rows.append(("P8a, the --compare binary", "", f"old {plan[1]*1000:.1f} ms", "", "reported"))
+            for i, who in enumerate(["bitops", "old"][:len(bins)]):
+                name = f"P8b deploy of {count} x (2 hooks + no-op plugin)" if i == 0 else "P8b, the --compare binary"
+                rows.append((name, f"bash {base:.3f} s", f"{who} {ours[i]:.3f} s",
+                             f"{ours[i]/base:.2f}x, {(ours[i]-base)/count*1000:+.2f} ms/step", "<= 1.2x" if i == 0 else "reported"))
+            if tmpfs is not None:
+                rows.append((f"P8b deploy of {count} x (2 hooks + no-op plugin), TMPDIR on tmpfs", f"bash {base:.3f} s",
+                             f"bitops {tmpfs:.3f} s", f"{tmpfs/base:.2f}x, {(tmpfs-base)/count*1000:+.2f} ms/step", "reported"))
+        if "P9" in only:
+            count, pairs = p9(args.runs, work, bins)
+            for i, (empty, full) in enumerate(pairs):
+                name = f"P9 {count} hooks in one folder, listed by plan" if i == 0 else "P9, the --compare binary"
+                rows.append((name, f"empty folder {empty*1000:.1f} ms", f"{['bitops', 'old'][i]} {full*1000:.1f} ms",
+                             f"+{(full-empty)*1000:.1f} ms", "<= 50 ms" if i == 0 else "reported"))
         if "P7" in only:
             polls, errors, p50, p99, worst, rss = p7(work, seconds=args.hub_seconds)
             rows.append((f"P7 hub, 200 agents polling 1/s for {args.hub_seconds} s (SQLite)", f"{polls} polls, {errors} errors",

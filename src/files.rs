@@ -112,7 +112,9 @@ pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     if meta.len() > max {
         return Err(too_big(meta.len().to_string()));
     }
-    let mut bytes = Vec::new();
+    // Room for the whole file at once (and one byte to see that it ended): `take` hides
+    // the size from `read_to_end`, which would otherwise start at 32 bytes and double.
+    let mut bytes = Vec::with_capacity(meta.len().min(max) as usize + 1);
     file.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
         return Err(too_big(format!("over {max}")));

@@ -1,7 +1,7 @@
 //! A step's environment: the one place the variables a hook, a deploy script or an
 //! install script sees are built.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::settings::{Deployment, EnvVars};
 use crate::plan::{Context, Target};
@@ -60,8 +60,10 @@ pub fn step_env(
             ctx.settings.default_folder.clone(),
         ),
     ]);
-    if let Ok(exe) = std::env::current_exe() {
-        vars.push(("BITOPS_BIN".into(), s(&exe)));
+    // Read once per process, not once per step (a `readlink` of /proc/self/exe).
+    static EXE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    if let Some(exe) = EXE.get_or_init(|| std::env::current_exe().ok()) {
+        vars.push(("BITOPS_BIN".into(), s(exe)));
     }
     // Outputs: where this step publishes, what the steps it depends on published.
     if let Some(io) = target.io {

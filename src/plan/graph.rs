@@ -52,10 +52,15 @@ impl Graph {
         let mut deps: Vec<Vec<usize>> = vec![Vec::new(); aliases.len()];
         // The line of each edge, for messages about cycles.
         let mut lines = std::collections::HashMap::new();
+        // The first deployment of each alias, as a scan of `aliases` would find it.
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, a) in aliases.iter().enumerate() {
+            index.entry(a.as_str()).or_insert(i);
+        }
         for (i, dep) in deployments.iter().enumerate() {
             let key = format!("bitops.deployments.{}.depends_on", dep.alias);
             for (name, line) in dep.depends_on.iter().flatten() {
-                match aliases.iter().position(|a| a == name) {
+                match index.get(name.as_str()).copied() {
                     Some(j) if j == i => problems.push(at(
                         Problem::error(format!("deployment `{name}` depends on itself"))
                             .key(key.clone())
@@ -200,6 +205,11 @@ impl Graph {
     /// The graph of the steps in `keep` (ascending indexes): a step waits for the kept
     /// steps it waited for, also through steps that were left out.
     pub fn restricted(&self, keep: &[usize]) -> Graph {
+        // Where each step is in `keep`: one lookup per edge, not a scan of `keep`.
+        let mut position = vec![None; self.aliases.len()];
+        for (pos, &k) in keep.iter().enumerate() {
+            position[k] = Some(pos);
+        }
         let deps = keep
             .iter()
             .map(|&i| {
@@ -210,7 +220,7 @@ impl Graph {
                     if !seen.insert(d) {
                         continue;
                     }
-                    match keep.iter().position(|&k| k == d) {
+                    match position[d] {
                         Some(pos) => {
                             direct.insert(pos);
                         }
@@ -230,37 +240,43 @@ impl Graph {
     /// The steps in levels: each level's steps wait only for steps of earlier levels,
     /// so the steps of one level can run together. In listed order within a level.
     pub fn levels(&self) -> Vec<Vec<usize>> {
-        let mut level = vec![None::<usize>; self.aliases.len()];
+        // In rounds (Kahn): a round is the steps whose last dependency was in the one
+        // before; each edge is looked at once, so a long chain is not quadratic.
+        let n = self.aliases.len();
+        let mut waiting: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, deps) in self.deps.iter().enumerate() {
+            for &d in deps {
+                dependents[d].push(i);
+            }
+        }
+        let mut placed = vec![false; n];
         let mut levels: Vec<Vec<usize>> = Vec::new();
-        let mut remaining = self.aliases.len();
+        let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+        let mut remaining = n;
         while remaining > 0 {
-            let ready: Vec<usize> = (0..self.aliases.len())
-                .filter(|&i| {
-                    level[i].is_none()
-                        && self.deps[i]
-                            .iter()
-                            .all(|&d| level[d].is_some_and(|l| l < levels.len()))
-                })
-                .collect();
             if ready.is_empty() {
                 // Only with a cycle, which `of` removes: keep the rest in listed order.
-                levels.push(
-                    (0..self.aliases.len())
-                        .filter(|&i| level[i].is_none())
-                        .collect(),
-                );
+                levels.push((0..n).filter(|&i| !placed[i]).collect());
                 break;
             }
+            let mut next = Vec::new();
             for &i in &ready {
-                level[i] = Some(levels.len());
+                placed[i] = true;
+                for &j in &dependents[i] {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 {
+                        next.push(j);
+                    }
+                }
             }
+            next.sort_unstable();
             remaining -= ready.len();
-            levels.push(ready);
+            levels.push(std::mem::replace(&mut ready, next));
         }
         levels
     }
 
-    /// Every edge as (dependency, dependent), by aliases.
     pub fn edges(&self) -> Vec<(String, String)> {
         self.deps
             .iter()

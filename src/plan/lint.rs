@@ -19,12 +19,13 @@ pub fn unlisted_tool_folders(ctx: &Context, view: &EnvView, aliases: &[String]) 
         return problems;
     };
     let skip = [ctx.settings.default_folder.as_str()];
+    let listed: std::collections::HashSet<&str> = aliases.iter().map(String::as_str).collect();
     for entry in entries {
         let name = entry.name.to_string_lossy().into_owned();
         if entry.source != Source::Dir
             || name.starts_with('.')
             || skip.contains(&name.as_str())
-            || aliases.contains(&name)
+            || listed.contains(name.as_str())
         {
             continue;
         }

@@ -26,7 +26,8 @@ pub struct Hook {
 pub fn list(view: &EnvView, tool: &Path, folder: &str) -> Result<Vec<Hook>, Problem> {
     let rel = tool.join(folder);
     let real = view.env_dir.join(&rel);
-    if real.exists() && !real.is_dir() {
+    // One `stat`, not two (`exists`, then `is_dir`): it follows links as they do.
+    if std::fs::metadata(&real).is_ok_and(|m| !m.is_dir()) {
         return Err(Problem::error(format!(
             "`{folder}` must be a folder of hook scripts, but it is a file"
         ))
@@ -42,11 +43,17 @@ pub fn list(view: &EnvView, tool: &Path, folder: &str) -> Result<Vec<Hook>, Prob
             continue;
         };
         let name = entry.name.to_string_lossy().into_owned();
-        let meta = std::fs::metadata(&path);
-        let is_file = meta.as_ref().is_ok_and(|m| m.is_file());
+        // A `.sh` file that the listing says is regular needs no `stat`: only a link
+        // (followed here) or another kind of file, or the mode bits, need one.
+        let shell = name.ends_with(".sh");
+        let meta = (!(shell && entry.regular)).then(|| std::fs::metadata(&path));
+        let is_file = match &meta {
+            None => true,
+            Some(m) => m.as_ref().is_ok_and(|m| m.is_file()),
+        };
         if !is_file {
             hooks.push(skipped(name, path, "not a regular file"));
-        } else if name.ends_with(".sh") {
+        } else if shell {
             let argv = vec!["bash".to_string(), path.to_string_lossy().into_owned()];
             hooks.push(Hook {
                 name,
@@ -54,7 +61,7 @@ pub fn list(view: &EnvView, tool: &Path, folder: &str) -> Result<Vec<Hook>, Prob
                 argv: Some(argv),
                 skip_reason: None,
             });
-        } else if meta.is_ok_and(|m| m.permissions().mode() & 0o111 != 0) {
+        } else if meta.is_some_and(|m| m.is_ok_and(|m| m.permissions().mode() & 0o111 != 0)) {
             let argv = vec![path.to_string_lossy().into_owned()];
             hooks.push(Hook {
                 name,

@@ -34,6 +34,9 @@ pub enum Source {
 pub struct Entry {
     pub name: OsString,
     pub source: Source,
+    /// A regular file (as the folder listing says, links not followed): known without
+    /// a `stat` of its own.
+    pub regular: bool,
 }
 
 impl EnvView {
@@ -72,8 +75,18 @@ impl EnvView {
             Some(d) => list(&d)?,
             None => Vec::new(),
         };
+        // Where each of the environment's names is: one lookup per default entry, not
+        // a scan (a folder of thousands of hooks on both sides is not quadratic).
+        let at: std::collections::HashMap<OsString, usize> = if default_entries.is_empty() {
+            Default::default()
+        } else {
+            out.iter()
+                .enumerate()
+                .map(|(i, e)| (e.name.clone(), i))
+                .collect()
+        };
         for theirs in default_entries {
-            let Some(i) = out.iter().position(|e| e.name == theirs.name) else {
+            let Some(&i) = at.get(&theirs.name) else {
                 out.push(theirs);
                 continue;
             };
@@ -177,7 +190,8 @@ fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for entry in read {
         let entry = entry?;
-        let source = if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        let source = if kind.is_dir() {
             Source::Dir
         } else {
             Source::File(entry.path())
@@ -185,6 +199,7 @@ fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
         out.push(Entry {
             name: entry.file_name(),
             source,
+            regular: kind.is_file(),
         });
     }
     Ok(out)

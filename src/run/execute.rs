@@ -154,6 +154,7 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
     let mut groups = Vec::new();
     let mut busy: Vec<(usize, PathBuf)> = Vec::new();
     let mut running: Vec<Running> = Vec::new();
+    let mut first_waiting = 0;
     loop {
         if first_error.is_none()
             && let Some(signal) = crate::stop::requested()
@@ -166,11 +167,15 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
             // The others stop as on a signal; their reports say `cancelled`.
             let _ = cancel_tx.send(true);
         }
-        // Start what can start, again after each skip (it may free a later step).
+        // Start what can start, again after each skip (it may free a later step). The
+        // steps before the first waiting one have all started: not looked at again.
+        while first_waiting < total && state[first_waiting] != State::Waiting {
+            first_waiting += 1;
+        }
         let mut changed = !stopping;
         while changed {
             changed = false;
-            for i in 0..total {
+            for i in first_waiting..total {
                 if running.len() >= req.parallel.max(1) {
                     break;
                 }
@@ -211,14 +216,19 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
                 }
                 busy.push((i, dir));
                 state[i] = State::Running;
-                let inputs: Outputs = graph
-                    .ancestors(i)
-                    .into_iter()
-                    .filter_map(|a| {
-                        let alias = &plan.steps[a].alias;
-                        outputs.get(alias).map(|p| (alias.clone(), p.clone()))
-                    })
-                    .collect();
+                // Nothing published yet: no inputs, and no walk of the ancestors (a
+                // long listed-order chain would make that quadratic).
+                let inputs: Outputs = if outputs.is_empty() {
+                    Default::default()
+                } else {
+                    graph.ancestors(i)
+                }
+                .into_iter()
+                .filter_map(|a| {
+                    let alias = &plan.steps[a].alias;
+                    outputs.get(alias).map(|p| (alias.clone(), p.clone()))
+                })
+                .collect();
                 let one = OneStep {
                     req,
                     ws,
