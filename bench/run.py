@@ -9,6 +9,10 @@ commit), interleaved run by run with the current one, and reports both side by s
 
 P1  orchestration overhead: 4 deployments x (2 hooks + a no-op plugin), bitops versus a
     plain bash script running the same scripts in the same order.     target <= 1.15x
+P1i the same deploy under `valgrind --tool=callgrind` (children not traced: only bitops'
+    own instructions), total Ir / 12 child processes, versus callgrind of `bash noop.sh`
+    (a script holding `true`). Deterministic, unlike P1's wall time on a busy machine.
+    --only P1I; skipped, with a message, without valgrind.              target <= 25%
 P2  large-repo start-up: 50 environments x 40 MB + the chosen 5 MB environment, versus a
     repo holding only that environment; time until the first hook starts. target <= 1.5x
 P3  output path: a plugin prints 200 MB of mixed-length lines through 10 masks, bitops'
