@@ -631,7 +631,7 @@ impl StepRun<'_, '_> {
                     .map(|h| hook_part(PartKind::AfterHook, h)),
             )
             .collect();
-        let env: ChildEnv = Arc::new(crate::run::spawn::Env::new(self.ctx.env.with(&step.env)));
+        let env: ChildEnv = Arc::new(crate::run::spawn::Env::new(&self.ctx.env.1, &step.env));
         let mut status = Status::Ok;
         for part in parts {
             if part.kind == PartKind::AfterHook

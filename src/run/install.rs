@@ -147,7 +147,7 @@ pub fn install(
                     script.clone().into_os_string(),
                 ],
                 cwd: target.clone(),
-                env: std::sync::Arc::new(crate::run::spawn::Env::new(env.with(&vars))),
+                env: std::sync::Arc::new(crate::run::spawn::Env::new(&env.1, &vars)),
                 timeout: None,
                 grace: Duration::from_secs(10),
                 heartbeat: Some(Duration::from_secs(30)),

@@ -16,10 +16,10 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 
-/// The complete environment of a child, as pairs and as the `envp` array it is handed.
+/// The complete environment of a child: the `KEY=value` strings and the `envp` array
+/// pointing at them.
 pub struct Env {
-    pairs: Vec<(OsString, OsString)>,
-    /// `KEY=value`, what `envp` points into; never changed after `new`.
+    /// Never changed after `new`: `envp` points into it.
     strings: Vec<CString>,
     envp: Vec<*const c_char>,
     /// A variable holding a NUL byte: it cannot be passed, and a spawn fails (as
@@ -33,43 +33,45 @@ unsafe impl Send for Env {}
 unsafe impl Sync for Env {}
 
 impl Env {
-    pub fn new(pairs: Vec<(OsString, OsString)>) -> Self {
+    /// The caller's variables (`parent`), then `vars` on top: a variable of `vars`
+    /// replaces the caller's of that name, and of two in `vars` the later one counts.
+    pub fn new(parent: &[(OsString, OsString)], vars: &[(String, String)]) -> Self {
         let mut nul = false;
-        let strings: Vec<CString> = pairs
-            .iter()
-            .filter_map(|(k, v)| {
-                let mut text = Vec::with_capacity(k.len() + v.len() + 1);
-                text.extend_from_slice(k.as_bytes());
-                text.push(b'=');
-                text.extend_from_slice(v.as_bytes());
-                let c = CString::new(text).ok();
-                nul |= c.is_none();
-                c
-            })
-            .collect();
+        let mut strings = Vec::with_capacity(parent.len() + vars.len());
+        let mut add = |k: &[u8], v: &[u8]| {
+            let mut text = Vec::with_capacity(k.len() + v.len() + 2);
+            text.extend_from_slice(k);
+            text.push(b'=');
+            text.extend_from_slice(v);
+            match CString::new(text) {
+                Ok(c) => strings.push(c),
+                Err(_) => nul = true,
+            }
+        };
+        for (k, v) in parent {
+            if !vars.iter().any(|(name, _)| name.as_bytes() == k.as_bytes()) {
+                add(k.as_bytes(), v.as_bytes());
+            }
+        }
+        for (i, (k, v)) in vars.iter().enumerate() {
+            if !vars[i + 1..].iter().any(|(later, _)| later == k) {
+                add(k.as_bytes(), v.as_bytes());
+            }
+        }
         let envp = strings
             .iter()
             .map(|s| s.as_ptr())
             .chain(std::iter::once(std::ptr::null()))
             .collect();
-        Env {
-            pairs,
-            strings,
-            envp,
-            nul,
-        }
+        Env { strings, envp, nul }
     }
 
     /// A variable's value.
     pub fn get(&self, key: &str) -> Option<&OsStr> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_os_str())
-    }
-
-    pub fn pairs(&self) -> &[(OsString, OsString)] {
-        &self.pairs
+        self.strings.iter().find_map(|s| {
+            let rest = s.as_bytes().strip_prefix(key.as_bytes())?;
+            rest.strip_prefix(b"=").map(OsStr::from_bytes)
+        })
     }
 }
 
