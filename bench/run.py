@@ -9,6 +9,10 @@ commit), interleaved run by run with the current one, and reports both side by s
 
 P1  orchestration overhead: 4 deployments x (2 hooks + a no-op plugin), bitops versus a
     plain bash script running the same scripts in the same order.     target <= 1.15x
+P1i the same deploy under `valgrind --tool=callgrind` (children not traced: only bitops'
+    own instructions), total Ir / 12 child processes, versus callgrind of `bash noop.sh`
+    (a script holding `true`). Deterministic, unlike P1's wall time on a busy machine.
+    --only P1I; skipped, with a message, without valgrind.              target <= 25%
 P2  large-repo start-up: 50 environments x 40 MB + the chosen 5 MB environment, versus a
     repo holding only that environment; time until the first hook starts. target <= 1.5x
 P3  output path: a plugin prints 200 MB of mixed-length lines through 10 masks, bitops'
@@ -43,6 +47,7 @@ older binary without them.
 import argparse
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -123,8 +128,8 @@ def bench_env(base):
     return env
 
 
-def p1(runs, work, bins):
-    """4 deployments, each 2 hooks and a no-op plugin."""
+def p1_inputs(work):
+    """P1's repo, plugins folder, bash floor script and environment."""
     repo, plugins = os.path.join(work, "p1", "repo"), os.path.join(work, "p1", "plugins")
     write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
     write(os.path.join(plugins, "noop", "deploy.sh"), "true\n")
@@ -143,11 +148,63 @@ def p1(runs, work, bins):
     script = os.path.join(work, "p1", "floor.sh")
     write(script, "\n".join(floor) + "\n")
     env = bench_env(os.path.join(work, "p1"))
-    cmds = [[b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"] for b in bins]
+    return repo, plugins, script, env
+
+
+def p1_cmd(b, repo, plugins):
+    return [b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"]
+
+
+# P1's child processes: 4 deployments x (before-hook, plugin, after-hook).
+P1_CHILDREN = 12
+
+
+def p1(runs, work, bins):
+    """4 deployments, each 2 hooks and a no-op plugin."""
+    repo, plugins, script, env = p1_inputs(work)
+    cmds = [p1_cmd(b, repo, plugins) for b in bins]
     fns = [lambda: timed(["bash", script], env=env)[0]] + [lambda c=c: timed(c, env=env)[0] for c in cmds]
     base, *ours = medians_interleaved(runs, fns)
     rss = max(timed(cmds[0], env=env, rss=True)[1] for _ in range(runs))
     return base, ours, rss
+
+
+def callgrind_ir(argv, env, out_dir):
+    """The instructions (Ir) callgrind counts in the process `argv` starts, its children
+    not traced (`--trace-children=no`: each child runs natively from its exec on)."""
+    os.makedirs(out_dir, exist_ok=True)
+    pattern = os.path.join(out_dir, "callgrind.out.%p")
+    p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={pattern}", *argv],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit(f"valgrind {argv[0]} failed with {p.returncode}: {p.stderr[-2000:]}")
+    # The pid of the traced process, as valgrind prints it on every line (==PID==); a
+    # forked child writes no file of its own before its exec, but be sure to read ours.
+    m = re.search(r"^==(\d+)==", p.stderr, re.M)
+    path = os.path.join(out_dir, f"callgrind.out.{m.group(1)}") if m else None
+    if not path or not os.path.exists(path):
+        files = sorted(os.listdir(out_dir))
+        sys.exit(f"callgrind wrote no profile for {argv[0]} (found {files})")
+    total = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                total = int(line.split()[1])
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return total
+
+
+def p1i(work):
+    """P1's instruction count per child process, against bash running a no-op script."""
+    if not shutil.which("valgrind"):
+        return None
+    repo, plugins, _, env = p1_inputs(work)
+    noop = os.path.join(work, "p1", "noop.sh")
+    write(noop, "true\n")
+    out = os.path.join(work, "p1", "callgrind")
+    bash = callgrind_ir(["bash", noop], env, out)
+    ours = callgrind_ir(p1_cmd(BITOPS, repo, plugins), env, out)
+    return bash, ours
 
 
 def fill(folder, total, rng):
@@ -475,7 +532,7 @@ def p7(work, agents=200, seconds=60):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7,P8,P9")
+    ap.add_argument("--only", default="P1,P1I,P2,P3,P4,P5,P6,P7,P8,P9")
     ap.add_argument("--hub-seconds", type=int, default=60, help="P7: how long the agents poll")
     ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3, P5, P6, P8, P9)")
     args = ap.parse_args()
@@ -495,6 +552,16 @@ def main():
             if "P4" in only:
                 rows.append(("P4 peak RSS during P1", "", f"{rss/1024:.1f} MB", "", "<= 10 MB"))
                 rows.append(("P4 release binary size", "", f"{os.path.getsize(BITOPS)/1024/1024:.1f} MB", "", "reported"))
+        if "P1I" in only:
+            counted = p1i(work)
+            if counted is None:
+                print("P1i: valgrind is not installed; skipped (no row)", file=sys.stderr)
+            else:
+                bash, ours = counted
+                per = ours / P1_CHILDREN
+                rows.append((f"P1i instructions per child process (callgrind, {P1_CHILDREN} children)",
+                             f"bash noop {bash/1e6:.2f} M", f"bitops {per/1e3:.0f} K ({ours/1e6:.2f} M in all)",
+                             f"{per/bash*100:.0f}%", "<= 25%"))
         if "P2" in only:
             small, big = p2(args.runs, work)
             rows.append(("P2 start-up, 2 GB repo vs 5 MB env alone", f"small {small*1000:.1f} ms", f"big {big*1000:.1f} ms", f"{big/small:.2f}x", "<= 1.5x"))

@@ -29,7 +29,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Each command's arguments are defined only when it is the one invoked (or for help
+/// and completion): a `deploy` does not build the flags of the hub's commands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run the deployments of one environment: before-hooks, plugin, after-hooks per tool
     #[command(after_help = "\

@@ -88,7 +88,9 @@ pub fn script(shell: clap_complete::Shell) -> Result<String> {
 
 /// The command line with the repo's values as candidates of `-e`, `--only`, `--skip` and
 /// `plugins show`.
-fn with_repo_values(cmd: clap::Command, line: &Arc<Line>) -> clap::Command {
+fn with_repo_values(mut cmd: clap::Command, line: &Arc<Line>) -> clap::Command {
+    // The commands' arguments are deferred (`cli::Command`): defined before they get values.
+    cmd.build();
     add_values(cmd, "", line)
 }
 

@@ -28,13 +28,6 @@ impl EnvVars {
         EnvVars(text, raw)
     }
 
-    /// The environment of a child: the caller's, then `vars` on top.
-    pub fn with(&self, vars: &[(String, String)]) -> Vec<(OsString, OsString)> {
-        let mut env: BTreeMap<OsString, OsString> = self.1.iter().cloned().collect();
-        env.extend(vars.iter().map(|(k, v)| (k.into(), v.into())));
-        env.into_iter().collect()
-    }
-
     /// A set variable, even when empty (`VAR=`): an override that is set to nothing.
     pub fn get_set(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

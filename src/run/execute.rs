@@ -614,8 +614,9 @@ struct StepRun<'a, 'r> {
     heartbeat: Option<Duration>,
 }
 
-/// The environment of a step's processes: the caller's, then the step's variables.
-type ChildEnv = Arc<[(std::ffi::OsString, std::ffi::OsString)]>;
+/// The environment of a step's processes: the caller's, then the step's variables;
+/// made once per step, ready to hand to each of its processes.
+type ChildEnv = Arc<crate::run::spawn::Env>;
 
 impl StepRun<'_, '_> {
     async fn run(&mut self) -> Status {
@@ -640,7 +641,7 @@ impl StepRun<'_, '_> {
                     .map(|h| hook_part(PartKind::AfterHook, h)),
             )
             .collect();
-        let env: ChildEnv = self.ctx.env.with(&step.env).into();
+        let env: ChildEnv = Arc::new(crate::run::spawn::Env::new(&self.ctx.env.1, &step.env));
         let mut status = Status::Ok;
         for part in parts {
             if part.kind == PartKind::AfterHook

@@ -147,7 +147,7 @@ pub fn install(
                     script.clone().into_os_string(),
                 ],
                 cwd: target.clone(),
-                env: env.with(&vars).into(),
+                env: std::sync::Arc::new(crate::run::spawn::Env::new(&env.1, &vars)),
                 timeout: None,
                 grace: Duration::from_secs(10),
                 heartbeat: Some(Duration::from_secs(30)),

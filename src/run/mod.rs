@@ -7,6 +7,7 @@ pub mod lock;
 pub mod process;
 pub mod reaper;
 pub mod signals;
+pub mod spawn;
 pub mod workspace;
 
 /// The single-threaded runtime that drives child processes.

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
 
 use crate::error::Signal;
 use crate::report::lines::Lines;
 use crate::report::sink::StepOut;
 use crate::run::signals::Signals;
+use crate::run::spawn::{self, Child, Env, Spawned};
 
 /// How long to wait for a child's pipes to close after it exits; a background
 /// grandchild may hold them open for ever.
@@ -28,7 +28,7 @@ pub struct Spec {
     pub cwd: PathBuf,
     /// The complete environment of the child.
     /// Shared: the parts of a step run with the same environment.
-    pub env: Arc<[(OsString, OsString)]>,
+    pub env: Arc<Env>,
     pub timeout: Option<Duration>,
     pub grace: Duration,
     /// After this long without output, say the process is still running (again after
@@ -125,18 +125,14 @@ pub async fn stop_group(pgid: i32, grace: Duration, leader: Option<&mut Child>) 
 
 /// The program's path on the child's `PATH`, looked up once per run (like a shell's
 /// hash table) instead of by trying every `PATH` entry on every spawn.
-fn resolve_program(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> PathBuf {
+fn resolve_program(program: &std::ffi::OsStr, env: &Env) -> PathBuf {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     static FOUND: OnceLock<Mutex<HashMap<(OsString, OsString), PathBuf>>> = OnceLock::new();
     if std::os::unix::ffi::OsStrExt::as_bytes(program).contains(&b'/') {
         return PathBuf::from(program);
     }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let path = env.get("PATH").map(OsString::from).unwrap_or_default();
     let key = (program.to_owned(), path.clone());
     let cache = FOUND.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
@@ -180,18 +176,12 @@ pub async fn run(
         crate::plugin::schema::shell_join(&words),
         spec.cwd.display()
     );
-    let mut cmd = Command::new(resolved);
-    cmd.args(args)
-        .current_dir(&spec.cwd)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
+    let Spawned {
+        mut child,
+        stdout,
+        stderr,
+    } = match spawn::spawn(&resolved, args, &spec.cwd, &spec.env) {
+        Ok(spawned) => spawned,
         Err(e) => {
             return (
                 Outcome::SpawnFailed {
@@ -203,14 +193,8 @@ pub async fn run(
     };
     let pgid = child.id().map_or(0, |id| id as i32);
     let readers = [
-        child
-            .stdout
-            .take()
-            .map(|p| tokio::spawn(pump(p, sink.clone()))),
-        child
-            .stderr
-            .take()
-            .map(|p| tokio::spawn(pump(p, sink.clone()))),
+        tokio::spawn(pump(stdout, sink.clone())),
+        tokio::spawn(pump(stderr, sink.clone())),
     ];
     let timeout = async {
         match spec.timeout {
@@ -265,7 +249,7 @@ pub async fn run(
     // The output still in the pipes, for as long as the process's own writes keep
     // coming or the terminal is catching up (not after a timeout or a signal).
     let exited = matches!(outcome, Outcome::Exited { .. });
-    for mut reader in readers.into_iter().flatten() {
+    for mut reader in readers {
         loop {
             match tokio::time::timeout(PIPE_DRAIN, &mut reader).await {
                 Ok(_) => break,
