@@ -16,7 +16,7 @@ P1i the same deploy under `valgrind --tool=callgrind` (children not traced: only
 P2  large-repo start-up: 50 environments x 40 MB + the chosen 5 MB environment, versus a
     repo holding only that environment; time until the first hook starts. target <= 1.5x
 P3  output path: a plugin prints 200 MB of mixed-length lines through 10 masks, bitops'
-    stdout to a file.                          targets >= 200 MB/s, peak RSS <= 30 MB
+    stdout to a file. targets: >= 400 MB/s dense, >= 1 GB/s sparse, peak RSS <= 16 MB
 P4  footprint: peak RSS of bitops during P1 (target <= 10 MB), release binary size.
 P5  parallel steps: 8 independent deployments (depends_on: []) whose plugin sleeps 1 s,
     deploy --parallel 4, wall time (ideal 2 s).                        target <= 2.2 s
@@ -570,10 +570,10 @@ def main():
                 size, floor, ours, rss = p3(args.runs, work, bins, dense)
                 mb = size / 1024 / 1024
                 kind = "every line masked" if dense else "1 line in 2000 masked"
-                rows.append((f"P3 200 MB through 10 masks, {kind}", f"cat {mb/floor:.0f} MB/s", f"bitops {mb/ours[0]:.0f} MB/s", f"{ours[0]/floor:.2f}x", ">= 200 MB/s"))
+                rows.append((f"P3 200 MB through 10 masks, {kind}", f"cat {mb/floor:.0f} MB/s", f"bitops {mb/ours[0]:.0f} MB/s", f"{ours[0]/floor:.2f}x", ">= 400 MB/s" if dense else ">= 1024 MB/s"))
                 if args.compare:
                     rows.append((f"P3, the --compare binary, {kind}", f"cat {mb/floor:.0f} MB/s", f"old {mb/ours[1]:.0f} MB/s", f"{ours[1]/floor:.2f}x", "reported"))
-                rows.append((f"P3 peak RSS, {kind}", "", f"{rss/1024:.1f} MB", "", "<= 30 MB"))
+                rows.append((f"P3 peak RSS, {kind}", "", f"{rss/1024:.1f} MB", "", "<= 16 MB"))
         if "P5" in only:
             p5_times, p5_bins = p5(args.runs, work, bins)
             targets = {1: "reported", 4: "<= 2.2 s", 8: "reported"}

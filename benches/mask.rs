@@ -96,7 +96,7 @@ fn main() {
             replace: "***".into(),
         })
         .collect();
-    let masker = Masker::new(&rules, &EnvVars::default(), &[]);
+    let masker = std::sync::Arc::new(Masker::new(&rules, &EnvVars::default(), &[]));
     for dense in [true, false] {
         let data = output(dense);
         let mut best = f64::MAX;

@@ -244,21 +244,74 @@ impl Masker {
     /// `mask_lines`; `check` first tests the whole chunk with one pass, which pays off
     /// when most chunks need no masking and is wasted when most do.
     pub fn mask_lines_checked<'a>(&self, chunk: &'a [u8], check: bool) -> Cow<'a, [u8]> {
+        self.mask_chunk(chunk, check).0
+    }
+
+    /// `mask_lines_checked`, also saying whether the chunk was dense with masks (masked
+    /// in passes over the whole chunk rather than line by line).
+    pub fn mask_chunk<'a>(&self, chunk: &'a [u8], check: bool) -> (Cow<'a, [u8]>, bool) {
         if self.rules.is_empty() {
-            return Cow::Borrowed(chunk);
+            return (Cow::Borrowed(chunk), false);
         }
         // ASCII text is searched with the fast searchers (see `scan`).
-        let mut ascii = self.chunk_rules.len() == self.rules.len() && chunk.is_ascii();
-        if check {
-            let may = if ascii && self.scan.complete() {
-                self.scan.may_match(chunk)
-            } else {
-                self.may_match(chunk)
-            };
-            if !may {
-                return Cow::Borrowed(chunk);
-            }
+        let ascii = self.chunk_rules.len() == self.rules.len() && chunk.is_ascii();
+        if ascii && self.scan.complete() {
+            return self.mask_sparse(chunk);
         }
+        if check && !self.may_match(chunk) {
+            return (Cow::Borrowed(chunk), false);
+        }
+        let masked = self.mask_passes(chunk, ascii);
+        let dense = matches!(masked, Cow::Owned(_));
+        (masked, dense)
+    }
+
+    /// An ASCII chunk, every rule with a fast searcher: the lines where no match can
+    /// start are kept as they are (no rule changes them), the others masked; once many
+    /// lines needed masking, the rest of the chunk is masked in passes.
+    fn mask_sparse<'a>(&self, chunk: &'a [u8]) -> (Cow<'a, [u8]>, bool) {
+        /// Lines masked on their own before the rest of the chunk is masked in passes.
+        const FEW: usize = 8;
+        let mut out = Vec::new();
+        let mut copied = 0;
+        let mut changed = false;
+        let mut at = 0;
+        let mut lines = 0;
+        let mut dense = false;
+        while at < chunk.len() {
+            let Some(hit) = self.scan.first_start(&chunk[at..]) else {
+                break;
+            };
+            let hit = at + hit;
+            let start = memchr::memrchr(b'\n', &chunk[at..hit]).map_or(at, |i| at + i + 1);
+            lines += 1;
+            dense = lines > FEW;
+            let end = if dense {
+                chunk.len()
+            } else {
+                memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i + 1)
+            };
+            if let Cow::Owned(masked) = self.mask_passes(&chunk[start..end], true) {
+                if !changed {
+                    out.reserve(chunk.len() + 64);
+                }
+                out.extend_from_slice(&chunk[copied..start]);
+                out.extend_from_slice(&masked);
+                copied = end;
+                changed = true;
+            }
+            at = end;
+        }
+        if !changed {
+            return (Cow::Borrowed(chunk), dense);
+        }
+        out.extend_from_slice(&chunk[copied..]);
+        (Cow::Owned(out), dense)
+    }
+
+    /// Every rule, one pass over the chunk each.
+    fn mask_passes<'a>(&self, chunk: &'a [u8], ascii: bool) -> Cow<'a, [u8]> {
+        let mut ascii = ascii;
         if self.chunk_rules.len() == self.rules.len() {
             let mut text = Cow::Borrowed(chunk);
             let mut whole = true;
@@ -406,20 +459,91 @@ impl Masker {
     }
 }
 
-/// Masks a stream of output chunks: while chunks keep needing masks, the whole-chunk
-/// pre-check (wasted then) is skipped.
+/// Masks a stream of output chunks: while chunks are dense with masks, the whole-chunk
+/// pre-check (wasted then) is skipped, and a large chunk is masked in two halves on two
+/// cores (lines are masked independently of each other; the halves are written in order).
 #[derive(Debug, Default)]
 pub struct MaskStream {
     masking: std::sync::atomic::AtomicBool,
+    /// The thread masking second halves, started when output first keeps needing masks.
+    helper: std::sync::Mutex<Option<Helper>>,
+}
+
+/// A chunk this large is split in two while output keeps needing masks.
+const SPLIT_AT: usize = 32 * 1024;
+
+type Job = (std::sync::Arc<Masker>, Vec<u8>);
+
+/// A thread that masks the chunks it is sent, answering with each one masked and
+/// whether anything was masked in it. It ends with the stream (its channel closes).
+#[derive(Debug)]
+struct Helper {
+    to: std::sync::mpsc::Sender<Job>,
+    from: std::sync::mpsc::Receiver<(Vec<u8>, bool, bool)>,
+}
+
+impl Helper {
+    fn start() -> Option<Helper> {
+        let (to, jobs) = std::sync::mpsc::channel::<Job>();
+        let (done, from) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("bitops-mask".into())
+            .spawn(move || {
+                for (m, chunk) in jobs {
+                    let answer = match m.mask_chunk(&chunk, false) {
+                        (Cow::Owned(masked), dense) => (masked, true, dense),
+                        (Cow::Borrowed(_), dense) => (chunk, false, dense),
+                    };
+                    if done.send(answer).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Helper { to, from })
+    }
 }
 
 impl MaskStream {
-    pub fn mask<'a>(&self, m: &Masker, chunk: &'a [u8]) -> Cow<'a, [u8]> {
+    pub fn mask<'a>(&self, m: &std::sync::Arc<Masker>, chunk: &'a [u8]) -> Cow<'a, [u8]> {
         use std::sync::atomic::Ordering;
-        let masked = m.mask_lines_checked(chunk, !self.masking.load(Ordering::Relaxed));
-        self.masking
-            .store(matches!(masked, Cow::Owned(_)), Ordering::Relaxed);
+        let masking = self.masking.load(Ordering::Relaxed);
+        let (masked, dense) = if masking && chunk.len() >= SPLIT_AT {
+            self.mask_halves(m, chunk)
+                .unwrap_or_else(|| m.mask_chunk(chunk, false))
+        } else {
+            m.mask_chunk(chunk, !masking)
+        };
+        self.masking.store(dense, Ordering::Relaxed);
         masked
+    }
+
+    /// `chunk` masked as two halves (cut after a newline), the second by the helper.
+    fn mask_halves<'a>(
+        &self,
+        m: &std::sync::Arc<Masker>,
+        chunk: &'a [u8],
+    ) -> Option<(Cow<'a, [u8]>, bool)> {
+        let half = chunk.len() / 2;
+        let cut = half + memchr::memchr(b'\n', &chunk[half..])? + 1;
+        if cut >= chunk.len() {
+            return None;
+        }
+        let mut helper = self.helper.lock().ok()?;
+        if helper.is_none() {
+            *helper = Helper::start();
+        }
+        let h = helper.as_ref()?;
+        h.to.send((m.clone(), chunk[cut..].to_vec())).ok()?;
+        let (first, first_dense) = m.mask_chunk(&chunk[..cut], false);
+        let (second, changed, second_dense) = h.from.recv().ok()?;
+        let dense = first_dense || second_dense;
+        if !changed && matches!(first, Cow::Borrowed(_)) {
+            return Some((Cow::Borrowed(chunk), dense));
+        }
+        let mut out = first.into_owned();
+        out.extend_from_slice(&second);
+        Some((Cow::Owned(out), dense))
     }
 }
 

@@ -109,10 +109,10 @@ impl ByteSet {
         ByteSet::Many(bytes)
     }
 
-    fn any_in(&self, hay: &[u8]) -> bool {
+    fn first_in(&self, hay: &[u8]) -> Option<usize> {
         match self {
-            ByteSet::Few(s) => s.find(hay, 0).is_some(),
-            ByteSet::Many(table) => hay.iter().any(|&c| table[usize::from(c)]),
+            ByteSet::Few(s) => s.find(hay, 0),
+            ByteSet::Many(table) => hay.iter().position(|&c| table[usize::from(c)]),
         }
     }
 }
@@ -251,11 +251,17 @@ impl Scan {
     /// Whether a match of some rule may start in `ascii` (an ASCII chunk); never a
     /// wrong "no" when `complete()`.
     pub fn may_match(&self, ascii: &[u8]) -> bool {
-        let literal = self
-            .any_literal
-            .as_ref()
-            .is_some_and(|s| s.find(ascii, 0).is_some());
-        literal || self.any_byte.as_ref().is_some_and(|b| b.any_in(ascii))
+        self.first_start(ascii).is_some()
+    }
+
+    /// The first place in `ascii` where a match of some rule may start: no rule matches
+    /// anything before it (when `complete()`).
+    pub fn first_start(&self, ascii: &[u8]) -> Option<usize> {
+        let literal = self.any_literal.as_ref().and_then(|s| s.find(ascii, 0));
+        // Bytes are looked for only before the first literal.
+        let before = literal.map_or(ascii, |at| &ascii[..at]);
+        let byte = self.any_byte.as_ref().and_then(|b| b.first_in(before));
+        byte.or(literal)
     }
 
     /// The matches of rule `i` in `ascii`, as `find_iter` of its regex would give them
