@@ -3,7 +3,6 @@
 //! order. Each running step sees it as a `StepOut`, which keeps the last lines of the
 //! step's output for the reports.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -14,6 +13,8 @@ use crate::report::terminal::Terminal;
 
 /// Lines of output kept per step for reports.
 pub const TAIL_LINES: usize = 40;
+/// Bytes of a line kept for reports.
+const LINE_KEPT: usize = 1024;
 
 pub struct Sink {
     masker: RwLock<Arc<Masker>>,
@@ -151,7 +152,9 @@ pub struct StepOut {
     sink: Arc<Sink>,
     /// `None` for the run's own processes (an install script).
     pub tag: Option<Tag>,
-    tail: Mutex<VecDeque<String>>,
+    /// The last `TAIL_LINES` lines of output, masked, as bytes (turned into text once,
+    /// when a report asks).
+    tail: Mutex<Vec<u8>>,
     masking: MaskStream,
     /// When output or a heartbeat of this step was last shown.
     last_shown: Mutex<std::time::Instant>,
@@ -162,7 +165,7 @@ impl StepOut {
         Arc::new(StepOut {
             sink: sink.clone(),
             tag,
-            tail: Mutex::new(VecDeque::new()),
+            tail: Mutex::new(Vec::new()),
             masking: MaskStream::default(),
             last_shown: Mutex::new(std::time::Instant::now()),
         })
@@ -203,36 +206,57 @@ impl StepOut {
     pub fn output(&self, chunk: &[u8]) {
         self.touch();
         let masked = self.masking.mask(&self.masker(), chunk);
-        self.keep_tail(tail_of(&masked));
+        self.keep_tail(&masked);
         self.sink
             .dispatch(&Event::Output(&masked), self.tag.as_ref());
     }
 
     /// The last lines of this step's output, masked.
     pub fn take_tail(&self) -> Vec<String> {
-        self.tail
-            .lock()
-            .map(|mut t| t.drain(..).collect())
-            .unwrap_or_default()
+        let Ok(mut tail) = self.tail.lock() else {
+            return Vec::new();
+        };
+        let bytes = std::mem::take(&mut *tail);
+        if bytes.is_empty() {
+            return Vec::new();
+        }
+        bytes
+            .strip_suffix(b"\n")
+            .unwrap_or(&bytes)
+            .split(|&b| b == b'\n')
+            .map(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                // A report keeps at most 1 KiB of a line.
+                String::from_utf8_lossy(&line[..line.len().min(LINE_KEPT)]).into_owned()
+            })
+            .collect()
     }
 
+    /// Keeps the last lines of `masked` (complete lines) with those kept before.
     fn keep_tail(&self, masked: &[u8]) {
         let Ok(mut tail) = self.tail.lock() else {
             return;
         };
-        let lines: Vec<&[u8]> = masked
-            .strip_suffix(b"\n")
-            .unwrap_or(masked)
-            .rsplit(|&b| b == b'\n')
-            .take(TAIL_LINES)
-            .collect();
-        for line in lines.into_iter().rev() {
-            if tail.len() == TAIL_LINES {
-                tail.pop_front();
-            }
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            // A report keeps at most 1 KiB of a line.
-            tail.push_back(String::from_utf8_lossy(&line[..line.len().min(1024)]).into_owned());
+        let last = tail_of(masked);
+        if masked.len() > last.len() {
+            // The chunk alone holds more lines than are kept.
+            tail.clear();
+        }
+        tail.extend_from_slice(last);
+        let drop = tail.len() - tail_of(&tail).len();
+        tail.drain(..drop);
+        if tail.len() > 2 * TAIL_LINES * LINE_KEPT {
+            // Long lines: only their first KiB is ever shown.
+            let capped: Vec<u8> = tail
+                .split_inclusive(|&b| b == b'\n')
+                .flat_map(|line| {
+                    let body = line.strip_suffix(b"\n").unwrap_or(line);
+                    let newline = &line[body.len()..];
+                    body[..body.len().min(LINE_KEPT)].iter().chain(newline)
+                })
+                .copied()
+                .collect();
+            *tail = capped;
         }
     }
 
