@@ -27,8 +27,9 @@ pub struct Masker {
     any_line: Option<RegexSet>,
     /// The rules in multi-line mode, to mask a chunk of lines in one pass per rule.
     chunk_rules: Vec<Regex>,
-    /// The rules' fast searchers for ASCII chunks.
-    scan: Scan,
+    /// The rules' fast searchers for ASCII chunks, built when output is first masked
+    /// (a masker that never sees a step's output costs no DFA).
+    scan: std::sync::OnceLock<Scan>,
     /// Whether each replacement is ASCII (so masking keeps ASCII text ASCII).
     ascii_replacements: Vec<bool>,
 }
@@ -217,11 +218,6 @@ impl Masker {
         } else {
             Vec::new()
         };
-        let scan = if any_line.is_some() {
-            Scan::new(compiled.iter().map(|(r, _)| r.as_str()))
-        } else {
-            Scan::default()
-        };
         let ascii_replacements = compiled.iter().map(|(_, rep)| rep.is_ascii()).collect();
         Masker {
             source_rules,
@@ -230,7 +226,7 @@ impl Masker {
             any,
             any_line,
             chunk_rules,
-            scan,
+            scan: std::sync::OnceLock::new(),
             ascii_replacements,
         }
     }
@@ -255,7 +251,7 @@ impl Masker {
         }
         // ASCII text is searched with the fast searchers (see `scan`).
         let ascii = self.chunk_rules.len() == self.rules.len() && chunk.is_ascii();
-        if ascii && self.scan.complete() {
+        if ascii && self.scan().complete() {
             return self.mask_sparse(chunk);
         }
         if check && !self.may_match(chunk) {
@@ -279,7 +275,7 @@ impl Masker {
         let mut lines = 0;
         let mut dense = false;
         while at < chunk.len() {
-            let Some(hit) = self.scan.first_start(&chunk[at..]) else {
+            let Some(hit) = self.scan().first_start(&chunk[at..]) else {
                 break;
             };
             let hit = at + hit;
@@ -316,7 +312,7 @@ impl Masker {
             let mut text = Cow::Borrowed(chunk);
             let mut whole = true;
             for (i, (re, (_, rep))) in self.chunk_rules.iter().zip(&self.rules).enumerate() {
-                let masked = if ascii && self.scan.has(i) {
+                let masked = if ascii && self.scan().has(i) {
                     self.replace_ascii(i, re, rep, &text)
                 } else {
                     replace_within_lines(re, rep, &text)
@@ -348,6 +344,12 @@ impl Masker {
         Cow::Owned(out)
     }
 
+    /// The fast searchers (only used when every rule has a multi-line form).
+    fn scan(&self) -> &Scan {
+        self.scan
+            .get_or_init(|| Scan::new(self.rules.iter().map(|(r, _)| r.as_str())))
+    }
+
     /// `replace_within_lines` of rule `i` on ASCII `text`, by its fast searcher.
     fn replace_ascii<'a>(
         &self,
@@ -360,7 +362,7 @@ impl Masker {
         let mut last = 0;
         let mut within_lines = true;
         let groups = rep.contains(&b'$');
-        self.scan.each_match(i, text, &mut |start, end| {
+        self.scan().each_match(i, text, &mut |start, end| {
             if memchr::memchr(b'\n', &text[start..end]).is_some() {
                 within_lines = false;
                 return false;
