@@ -128,27 +128,34 @@ def bench_env(base):
     return env
 
 
-def p1_inputs(work):
-    """P1's repo, plugins folder, bash floor script and environment."""
-    repo, plugins = os.path.join(work, "p1", "repo"), os.path.join(work, "p1", "plugins")
+def hooks_repo(work, name, aliases, tool_file=None):
+    """An environment `dev` whose deployments `aliases` each have a before-hook, an
+    after-hook and a no-op plugin (`true`), and the bash floor running the same scripts
+    in order, each from its tool folder. Returns the repo, plugins folder, floor script
+    and environment."""
+    repo, plugins = os.path.join(work, name, "repo"), os.path.join(work, name, "plugins")
     write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
     write(os.path.join(plugins, "noop", "deploy.sh"), "true\n")
-    aliases = ["net", "db", "app", "dns"]
     write(os.path.join(repo, "dev", "bitops.config.yaml"),
           "bitops:\n  deployments:\n" + "".join(f"    {a}: {{plugin: noop}}\n" for a in aliases))
     floor = ["set -e"]
     for a in aliases:
         tool = os.path.join(repo, "dev", a)
         write(os.path.join(tool, "bitops.config.yaml"), "noop: {}\n")
-        write(os.path.join(tool, "main.tf"), "# config\n")
+        if tool_file:
+            write(os.path.join(tool, tool_file), "# config\n")
         for phase in ("before", "after"):
             write(os.path.join(tool, f"bitops.{phase}-deploy.d", "01.sh"), "true\n")
         floor += [f"cd {tool}", "bash bitops.before-deploy.d/01.sh",
                   f"bash {plugins}/noop/deploy.sh plan", "bash bitops.after-deploy.d/01.sh"]
-    script = os.path.join(work, "p1", "floor.sh")
+    script = os.path.join(work, name, "floor.sh")
     write(script, "\n".join(floor) + "\n")
-    env = bench_env(os.path.join(work, "p1"))
-    return repo, plugins, script, env
+    return repo, plugins, script, bench_env(os.path.join(work, name))
+
+
+def p1_inputs(work):
+    """P1's repo, plugins folder, bash floor script and environment."""
+    return hooks_repo(work, "p1", ["net", "db", "app", "dns"], tool_file="main.tf")
 
 
 def p1_cmd(b, repo, plugins):
@@ -379,27 +386,11 @@ def p6(runs, work, bins):
 def p8(runs, work, bins, count=1000):
     """`count` deployments, each a before-hook, an after-hook and a no-op plugin, no
     depends_on (the listed order): plan time, and deploy against the bash floor."""
-    repo, plugins = os.path.join(work, "p8", "repo"), os.path.join(work, "p8", "plugins")
-    write(os.path.join(plugins, "noop", "bitops.schema.yaml"), SCHEMA)
-    write(os.path.join(plugins, "noop", "deploy.sh"), "true\n")
-    aliases = [f"d{i:04}" for i in range(count)]
-    write(os.path.join(repo, "dev", "bitops.config.yaml"),
-          "bitops:\n  deployments:\n" + "".join(f"    {a}: {{plugin: noop}}\n" for a in aliases))
-    floor = ["set -e"]
-    for a in aliases:
-        tool = os.path.join(repo, "dev", a)
-        write(os.path.join(tool, "bitops.config.yaml"), "noop: {}\n")
-        for phase in ("before", "after"):
-            write(os.path.join(tool, f"bitops.{phase}-deploy.d", "01.sh"), "true\n")
-        floor += [f"cd {tool}", "bash bitops.before-deploy.d/01.sh",
-                  f"bash {plugins}/noop/deploy.sh plan", "bash bitops.after-deploy.d/01.sh"]
-    script = os.path.join(work, "p8", "floor.sh")
-    write(script, "\n".join(floor) + "\n")
-    env = bench_env(os.path.join(work, "p8"))
+    repo, plugins, script, env = hooks_repo(work, "p8", [f"d{i:04}" for i in range(count)])
     plan_fns = [lambda b=b: timed([b, "plan", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins,
                                    "--color", "never"], env=env)[0] for b in bins]
     plan = medians_interleaved(runs, plan_fns)
-    cmds = [[b, "deploy", "-e", "dev", "--ops-repo", repo, "--plugins-dir", plugins, "--color", "never"] for b in bins]
+    cmds = [p1_cmd(b, repo, plugins) for b in bins]
     fns = [lambda: timed(["bash", script], env=env)[0]] + [lambda c=c: timed(c, env=env)[0] for c in cmds]
     # As in P6: the workspace (one folder and the files of each tool folder) is created
     # under TMPDIR, so the current binary is also measured with TMPDIR on tmpfs.
