@@ -79,34 +79,44 @@ fn replacement(text: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// `re.replace_all`, or `None` when a match spans a newline (line-by-line masking would
-/// not have made it) or is empty (an empty match after the last newline, or twice at a
-/// line's start, is not one line by line).
-fn replace_within_lines<'a>(re: &Regex, rep: &[u8], text: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+/// `text` with the matches `each_match` reports (in order, not overlapping; `re`'s) replaced
+/// by `rep`, its groups taken from `re`'s match there; `None` when a match spans a newline
+/// (line-by-line masking would not have made it) or is empty (an empty match after the
+/// last newline, or twice at a line's start, is not one line by line).
+fn replace_within_lines<'a>(
+    re: &Regex,
+    rep: &[u8],
+    text: &'a [u8],
+    each_match: impl FnOnce(&mut dyn FnMut(usize, usize) -> bool),
+) -> Option<Cow<'a, [u8]>> {
     let mut out = Vec::new();
     let mut last = 0;
+    let mut within_lines = true;
     let groups = rep.contains(&b'$');
-    if groups {
-        for caps in re.captures_iter(text) {
-            let m = caps.get(0)?;
-            if m.is_empty() || m.as_bytes().contains(&b'\n') {
-                return None;
-            }
-            out.extend_from_slice(&text[last..m.start()]);
-            caps.expand(rep, &mut out);
-            last = m.end();
+    each_match(&mut |start, end| {
+        within_lines = start < end && memchr::memchr(b'\n', &text[start..end]).is_none();
+        if !within_lines {
+            return false;
         }
-    } else {
-        for m in re.find_iter(text) {
-            if m.is_empty() || m.as_bytes().contains(&b'\n') {
-                return None;
+        out.extend_from_slice(&text[last..start]);
+        if groups {
+            // The same match, found again with its groups.
+            match re.captures_at(text, start) {
+                Some(caps) if caps.get(0).is_some_and(|m| m.range() == (start..end)) => {
+                    caps.expand(rep, &mut out)
+                }
+                _ => within_lines = false,
             }
-            out.extend_from_slice(&text[last..m.start()]);
+        } else {
             out.extend_from_slice(rep);
-            last = m.end();
         }
+        last = end;
+        within_lines
+    });
+    if !within_lines {
+        return None;
     }
-    if last == 0 && out.is_empty() {
+    if last == 0 {
         return Some(Cow::Borrowed(text));
     }
     out.extend_from_slice(&text[last..]);
@@ -234,17 +244,13 @@ impl Masker {
     /// Masks complete lines (each ending in a newline) as `mask` would line by line, in
     /// one pass per rule; falls back to line by line when a match would span lines.
     pub fn mask_lines<'a>(&self, chunk: &'a [u8]) -> Cow<'a, [u8]> {
-        self.mask_lines_checked(chunk, true)
+        self.mask_chunk(chunk, true).0
     }
 
-    /// `mask_lines`; `check` first tests the whole chunk with one pass, which pays off
-    /// when most chunks need no masking and is wasted when most do.
-    pub fn mask_lines_checked<'a>(&self, chunk: &'a [u8], check: bool) -> Cow<'a, [u8]> {
-        self.mask_chunk(chunk, check).0
-    }
-
-    /// `mask_lines_checked`, also saying whether the chunk was dense with masks (masked
-    /// in passes over the whole chunk rather than line by line).
+    /// `mask_lines`, also saying whether the chunk was dense with masks (masked in passes
+    /// over the whole chunk rather than line by line). `check` first tests the whole
+    /// chunk with one pass (outside the fast searchers' ASCII path), which pays off when
+    /// most chunks need no masking and is wasted when most do.
     pub fn mask_chunk<'a>(&self, chunk: &'a [u8], check: bool) -> (Cow<'a, [u8]>, bool) {
         if self.rules.is_empty() {
             return (Cow::Borrowed(chunk), false);
@@ -269,8 +275,8 @@ impl Masker {
         /// Lines masked on their own before the rest of the chunk is masked in passes.
         const FEW: usize = 8;
         let mut out = Vec::new();
+        // How much of the chunk `out` holds, masked; 0 while nothing was masked.
         let mut copied = 0;
-        let mut changed = false;
         let mut at = 0;
         let mut lines = 0;
         let mut dense = false;
@@ -288,17 +294,16 @@ impl Masker {
                 memchr::memchr(b'\n', &chunk[hit..]).map_or(chunk.len(), |i| hit + i + 1)
             };
             if let Cow::Owned(masked) = self.mask_passes(&chunk[start..end], true) {
-                if !changed {
+                if copied == 0 {
                     out.reserve(chunk.len() + 64);
                 }
                 out.extend_from_slice(&chunk[copied..start]);
                 out.extend_from_slice(&masked);
                 copied = end;
-                changed = true;
             }
             at = end;
         }
-        if !changed {
+        if copied == 0 {
             return (Cow::Borrowed(chunk), dense);
         }
         out.extend_from_slice(&chunk[copied..]);
@@ -306,16 +311,23 @@ impl Masker {
     }
 
     /// Every rule, one pass over the chunk each.
-    fn mask_passes<'a>(&self, chunk: &'a [u8], ascii: bool) -> Cow<'a, [u8]> {
-        let mut ascii = ascii;
+    fn mask_passes<'a>(&self, chunk: &'a [u8], mut ascii: bool) -> Cow<'a, [u8]> {
         if self.chunk_rules.len() == self.rules.len() {
             let mut text = Cow::Borrowed(chunk);
             let mut whole = true;
             for (i, (re, (_, rep))) in self.chunk_rules.iter().zip(&self.rules).enumerate() {
                 let masked = if ascii && self.scan().has(i) {
-                    self.replace_ascii(i, re, rep, &text)
+                    replace_within_lines(re, rep, &text, |each| {
+                        self.scan().each_match(i, &text, each);
+                    })
                 } else {
-                    replace_within_lines(re, rep, &text)
+                    replace_within_lines(re, rep, &text, |each| {
+                        for m in re.find_iter(&text) {
+                            if !each(m.start(), m.end()) {
+                                break;
+                            }
+                        }
+                    })
                 };
                 match masked {
                     Some(Cow::Owned(new)) => {
@@ -350,53 +362,8 @@ impl Masker {
             .get_or_init(|| Scan::new(self.rules.iter().map(|(r, _)| r.as_str())))
     }
 
-    /// `replace_within_lines` of rule `i` on ASCII `text`, by its fast searcher.
-    fn replace_ascii<'a>(
-        &self,
-        i: usize,
-        re: &Regex,
-        rep: &[u8],
-        text: &'a [u8],
-    ) -> Option<Cow<'a, [u8]>> {
-        let mut out = Vec::new();
-        let mut last = 0;
-        let mut within_lines = true;
-        let groups = rep.contains(&b'$');
-        self.scan().each_match(i, text, &mut |start, end| {
-            if memchr::memchr(b'\n', &text[start..end]).is_some() {
-                within_lines = false;
-                return false;
-            }
-            out.extend_from_slice(&text[last..start]);
-            if groups {
-                // The same match, found again by the regex for its groups.
-                match re.captures_at(text, start) {
-                    Some(caps) if caps.get(0).is_some_and(|m| m.range() == (start..end)) => {
-                        caps.expand(rep, &mut out)
-                    }
-                    _ => {
-                        within_lines = false;
-                        return false;
-                    }
-                }
-            } else {
-                out.extend_from_slice(rep);
-            }
-            last = end;
-            true
-        });
-        if !within_lines {
-            return None;
-        }
-        if last == 0 {
-            return Some(Cow::Borrowed(text));
-        }
-        out.extend_from_slice(&text[last..]);
-        Some(Cow::Owned(out))
-    }
-
     /// Whether any line of `chunk` may need masking (never a wrong "no").
-    pub fn may_match(&self, chunk: &[u8]) -> bool {
+    fn may_match(&self, chunk: &[u8]) -> bool {
         if self.rules.is_empty() {
             return false;
         }

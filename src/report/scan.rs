@@ -32,7 +32,25 @@ enum Starts {
     /// Several literals, two bytes or longer.
     Many(Searcher),
     /// The bytes a match can begin with.
-    Bytes(Box<[bool; 256]>),
+    Bytes(ByteTable),
+}
+
+/// A set of bytes, as a table.
+#[derive(Debug, Clone)]
+struct ByteTable(Box<[bool; 256]>);
+
+impl ByteTable {
+    fn new() -> ByteTable {
+        ByteTable(Box::new([false; 256]))
+    }
+
+    /// The first position at or after `from` of a byte of the set.
+    fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
+        hay[from..]
+            .iter()
+            .position(|&c| self.0[usize::from(c)])
+            .map(|i| from + i)
+    }
 }
 
 /// Teddy (SIMD) when the CPU has it, else an Aho-Corasick automaton.
@@ -92,13 +110,13 @@ pub struct Scan {
 #[derive(Debug, Clone)]
 enum ByteSet {
     Few(Searcher),
-    Many(Box<[bool; 256]>),
+    Many(ByteTable),
 }
 
 impl ByteSet {
-    fn new(bytes: Box<[bool; 256]>) -> ByteSet {
+    fn new(bytes: ByteTable) -> ByteSet {
         let few: Vec<Vec<u8>> = (0..=255u8)
-            .filter(|&b| bytes[usize::from(b)])
+            .filter(|&b| bytes.0[usize::from(b)])
             .map(|b| vec![b])
             .collect();
         if few.len() <= 16
@@ -112,7 +130,7 @@ impl ByteSet {
     fn first_in(&self, hay: &[u8]) -> Option<usize> {
         match self {
             ByteSet::Few(s) => s.find(hay, 0),
-            ByteSet::Many(table) => hay.iter().position(|&c| table[usize::from(c)]),
+            ByteSet::Many(table) => table.find(hay, 0),
         }
     }
 }
@@ -128,13 +146,7 @@ fn ascii_syntax() -> regex_automata::util::syntax::Config {
 /// The literal prefixes every match of `pattern` (read as ASCII) begins with; `None`
 /// when there is no short finite set of them or a match could be empty.
 fn prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .multi_line(true)
-        .build()
-        .parse(pattern)
-        .ok()?;
+    let hir = regex_automata::util::syntax::parse_with(pattern, &ascii_syntax()).ok()?;
     let mut seq = Extractor::new()
         .kind(ExtractKind::Prefix)
         .limit_class(64)
@@ -186,9 +198,9 @@ fn rule(pattern: &str) -> Option<(Rule, Vec<Vec<u8>>)> {
     } else if literals.iter().all(|l| l.len() > 1) {
         Starts::Many(Searcher::new(&literals)?)
     } else {
-        let mut bytes = Box::new([false; 256]);
+        let mut bytes = ByteTable::new();
         for l in &literals {
-            bytes[l[0] as usize] = true;
+            bytes.0[usize::from(l[0])] = true;
         }
         Starts::Bytes(bytes)
     };
@@ -207,16 +219,15 @@ impl Scan {
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Scan {
         let mut rules = Vec::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut any_byte = Box::new([false; 256]);
-        let mut has_bytes = false;
+        let mut any_byte: Option<ByteTable> = None;
         for pattern in patterns {
             let built = rule(pattern);
             if let Some((r, prefixes)) = &built {
                 match &r.starts {
                     Starts::Bytes(b) => {
-                        has_bytes = true;
-                        for (i, on) in b.iter().enumerate() {
-                            any_byte[i] |= on;
+                        let all = any_byte.get_or_insert_with(ByteTable::new);
+                        for (on, &this) in all.0.iter_mut().zip(b.0.iter()) {
+                            *on |= this;
                         }
                     }
                     _ => literals.extend(prefixes.iter().cloned()),
@@ -234,7 +245,7 @@ impl Scan {
         Scan {
             rules,
             any_literal,
-            any_byte: has_bytes.then(|| ByteSet::new(any_byte)),
+            any_byte: any_byte.map(ByteSet::new),
         }
     }
 
@@ -248,12 +259,6 @@ impl Scan {
         self.rules.iter().all(Option::is_some)
     }
 
-    /// Whether a match of some rule may start in `ascii` (an ASCII chunk); never a
-    /// wrong "no" when `complete()`.
-    pub fn may_match(&self, ascii: &[u8]) -> bool {
-        self.first_start(ascii).is_some()
-    }
-
     /// The first place in `ascii` where a match of some rule may start: no rule matches
     /// anything before it (when `complete()`).
     pub fn first_start(&self, ascii: &[u8]) -> Option<usize> {
@@ -265,16 +270,11 @@ impl Scan {
     }
 
     /// The matches of rule `i` in `ascii`, as `find_iter` of its regex would give them
-    /// (leftmost-first, not overlapping): calls `each(start, end)` for each; stops and
-    /// returns false as soon as `each` does.
-    pub fn each_match(
-        &self,
-        i: usize,
-        ascii: &[u8],
-        each: &mut dyn FnMut(usize, usize) -> bool,
-    ) -> bool {
+    /// (leftmost-first, not overlapping): calls `each(start, end)` for each, until it
+    /// returns false.
+    pub fn each_match(&self, i: usize, ascii: &[u8], each: &mut dyn FnMut(usize, usize) -> bool) {
         let Some(Some(rule)) = self.rules.get(i) else {
-            return false;
+            return;
         };
         let mut at = 0;
         while at < ascii.len() {
@@ -284,7 +284,7 @@ impl Scan {
             match rule.match_at(ascii, start) {
                 Some(end) => {
                     if !each(start, end) {
-                        return false;
+                        return;
                     }
                     // Matches are never empty: every one begins with a prefix.
                     at = end.max(start + 1);
@@ -292,7 +292,6 @@ impl Scan {
                 None => at = start + 1,
             }
         }
-        true
     }
 }
 
@@ -301,10 +300,7 @@ impl Rule {
         match &self.starts {
             Starts::One(f) => f.find(&hay[from..]).map(|i| from + i),
             Starts::Many(s) => s.find(hay, from),
-            Starts::Bytes(b) => hay[from..]
-                .iter()
-                .position(|&c| b[c as usize])
-                .map(|i| from + i),
+            Starts::Bytes(b) => b.find(hay, from),
         }
     }
 
@@ -387,11 +383,11 @@ mod tests {
     }
 
     #[test]
-    fn may_match_sees_literals_and_start_bytes() {
+    fn first_start_sees_literals_and_start_bytes() {
         let scan = Scan::new([r"token=\w+", r"\b\d+\b"]);
         assert!(scan.complete());
-        assert!(!scan.may_match(b"nothing to hide here\n"));
-        assert!(scan.may_match(b"the token=x\n"));
-        assert!(scan.may_match(b"port 8080\n"));
+        assert_eq!(scan.first_start(b"nothing to hide here\n"), None);
+        assert_eq!(scan.first_start(b"the token=x\n"), Some(4));
+        assert_eq!(scan.first_start(b"port 8080\n"), Some(5));
     }
 }

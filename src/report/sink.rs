@@ -237,12 +237,7 @@ impl StepOut {
         let Ok(mut tail) = self.tail.lock() else {
             return;
         };
-        let last = tail_of(masked);
-        if masked.len() > last.len() {
-            // The chunk alone holds more lines than are kept.
-            tail.clear();
-        }
-        tail.extend_from_slice(last);
+        tail.extend_from_slice(tail_of(masked));
         let drop = tail.len() - tail_of(&tail).len();
         tail.drain(..drop);
         if tail.len() > 2 * TAIL_LINES * LINE_KEPT {
