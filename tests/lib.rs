@@ -1,6 +1,7 @@
 //! All integration tests, compiled into one binary.
 
 mod outputs;
+mod p3;
 mod test;
 mod tools;
 

@@ -6,11 +6,12 @@
 //! UTF-8), fed in random reads through the line splitter as a step's output is: the
 //! output must be byte-identical.
 
-use bitops::config::settings::{EnvVars, MaskRule, SECRET_MASK};
-use bitops::report::lines::Lines;
-use bitops::report::mask::{MaskStream, Masker};
+use bitops::config::settings::{EnvVars, SECRET_MASK};
+use bitops::report::mask::Masker;
 use regex::bytes::Regex;
 use std::sync::Arc;
+
+use crate::p3::{self, Rng};
 
 /// Rules as a user writes them (BitOps' `\1` for a group), with their replacement.
 const RULES: &[(&str, &str)] = &[
@@ -83,20 +84,6 @@ const FRAGMENTS: &[&[u8]] = &[
     b"wordy",
 ];
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// BitOps' replacement syntax for the `regex` crate: `\1` is `${1}`, `$` is literal.
 fn replacement(text: &str) -> String {
     let group = Regex::new(r"\\(\d+)").unwrap();
@@ -149,18 +136,15 @@ fn oracle(rules: &[(&str, &str)], secrets: &[&str], text: &[u8]) -> Vec<u8> {
 /// `text` as a step's output: in reads of random sizes, through the line splitter and
 /// the masker.
 fn masked(masker: &Arc<Masker>, text: &[u8], rng: &mut Rng, max_read: usize) -> Vec<u8> {
-    let mut lines = Lines::default();
-    let stream = MaskStream::default();
-    let mut out = Vec::new();
+    let mut reads = Vec::new();
     let mut at = 0;
     while at < text.len() {
         let end = (at + 1 + rng.below(max_read)).min(text.len());
-        lines.push(&text[at..end], masker, &mut |c| {
-            out.extend_from_slice(&stream.mask(masker, c))
-        });
+        reads.push(&text[at..end]);
         at = end;
     }
-    lines.finish(&mut |c| out.extend_from_slice(&stream.mask(masker, c)));
+    let mut out = Vec::new();
+    p3::mask_reads(masker, reads, &mut |masked| out.extend_from_slice(masked));
     out
 }
 
@@ -184,18 +168,11 @@ fn the_masker_masks_as_the_line_by_line_oracle_does() {
             }
             text.extend_from_slice(f);
         }
-        let mask_rules: Vec<MaskRule> = rules
-            .iter()
-            .map(|(s, r)| MaskRule {
-                search: s.to_string(),
-                replace: r.to_string(),
-            })
-            .collect();
         let mut env = EnvVars::default();
         for (i, s) in secrets.iter().enumerate() {
             env.0.insert(format!("S{i}_SECRET"), s.to_string());
         }
-        let masker = Arc::new(Masker::new(&mask_rules, &env, &[]));
+        let masker = Arc::new(Masker::new(&p3::rules(&rules), &env, &[]));
         let expected = oracle(&rules, &secrets, &text);
         let got = masked(&masker, &text, &mut rng, 300);
         assert!(
@@ -221,36 +198,15 @@ fn the_masker_masks_as_the_line_by_line_oracle_does() {
 /// The inputs of the P3 benchmark, where the fast searchers do all the work.
 #[test]
 fn p3_like_output_is_masked_as_the_oracle_does() {
-    let masks = [
-        r"token=\w+",
-        r"password: \S+",
-        r"AKIA[0-9A-Z]{16}",
-        r"arn:aws:iam::\d{12}",
-        r"\b\d{1,3}(\.\d{1,3}){3}\b",
-        r"secret_[a-z]+",
-        r"ghp_[A-Za-z0-9]{36}",
-        r"xox[bp]-[0-9A-Za-z-]+",
-        r"-----BEGIN [A-Z ]+-----",
-        r"sk_live_[0-9a-zA-Z]{24}",
-    ];
-    let rules: Vec<(&str, &str)> = masks.iter().map(|m| (*m, "***")).collect();
-    let words = [
-        "deploy",
-        "token=abc123",
-        "aws_secret",
-        "resource",
-        "module.vpc",
-        "ok",
-        "changed",
-        "password: x",
-        "10.0.0.1",
-        "arn:aws:iam::123456789012:role/x",
+    let rules: Vec<(&str, &str)> = p3::MASKS.iter().map(|m| (*m, "***")).collect();
+    let mut words = p3::DENSE_WORDS.to_vec();
+    words.extend([
         "AKIAABCDEFGHIJKLMNOP",
         "-----BEGIN RSA KEY-----",
         "xoxb-12-ab",
         "1.2.3.4.5",
         "v1.2.3.4",
-    ];
+    ]);
     let mut rng = Rng(7);
     let mut text = Vec::new();
     for _ in 0..20_000 {
@@ -259,14 +215,7 @@ fn p3_like_output_is_masked_as_the_oracle_does() {
         text.extend_from_slice(line.join(" ").as_bytes());
         text.push(b'\n');
     }
-    let mask_rules: Vec<MaskRule> = rules
-        .iter()
-        .map(|(s, r)| MaskRule {
-            search: s.to_string(),
-            replace: r.to_string(),
-        })
-        .collect();
-    let masker = Arc::new(Masker::new(&mask_rules, &EnvVars::default(), &[]));
+    let masker = Arc::new(Masker::new(&p3::rules(&rules), &EnvVars::default(), &[]));
     let expected = oracle(&rules, &[], &text);
     assert!(!expected.windows(12).any(|w| w == b"token=abc123"));
     // Small reads, and reads as large as a pipe's (their chunks masked in two halves).
