@@ -562,30 +562,24 @@ mod tests {
         assert!(parse("").unwrap().is_null());
         assert!(parse("# only a comment\n").unwrap().is_null());
     }
-}
 
-#[cfg(test)]
-mod cache_tests {
     #[test]
     fn a_file_read_again_is_parsed_as_it_is_now() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.yaml");
         std::fs::write(&path, "a: 1\n").unwrap();
-        let first = super::load_file(&path).unwrap();
-        assert_eq!(first, super::load_file(&path).unwrap());
+        let first = load_file(&path).unwrap();
+        assert_eq!(first, load_file(&path).unwrap());
         std::fs::write(&path, "a: 2\n").unwrap();
-        let changed = super::load_file(&path).unwrap();
+        let changed = load_file(&path).unwrap();
         assert_eq!(
-            changed
-                .get("a")
-                .and_then(super::Node::scalar_text)
-                .as_deref(),
+            changed.get("a").and_then(Node::scalar_text).as_deref(),
             Some("2")
         );
         std::fs::write(&path, "a: [\n").unwrap();
-        assert!(super::load_file(&path).is_err());
+        assert!(load_file(&path).is_err());
         assert!(
-            super::load_file(&path).is_err(),
+            load_file(&path).is_err(),
             "an error is remembered as an error"
         );
     }

@@ -253,13 +253,7 @@ impl Graph {
         let mut placed = vec![false; n];
         let mut levels: Vec<Vec<usize>> = Vec::new();
         let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
-        let mut remaining = n;
-        while remaining > 0 {
-            if ready.is_empty() {
-                // Only with a cycle, which `of` removes: keep the rest in listed order.
-                levels.push((0..n).filter(|&i| !placed[i]).collect());
-                break;
-            }
+        while !ready.is_empty() {
             let mut next = Vec::new();
             for &i in &ready {
                 placed[i] = true;
@@ -271,12 +265,17 @@ impl Graph {
                 }
             }
             next.sort_unstable();
-            remaining -= ready.len();
             levels.push(std::mem::replace(&mut ready, next));
+        }
+        // Only with a cycle, which `of` removes: the rest in listed order.
+        let rest: Vec<usize> = (0..n).filter(|&i| !placed[i]).collect();
+        if !rest.is_empty() {
+            levels.push(rest);
         }
         levels
     }
 
+    /// Every edge as (dependency, dependent), by aliases.
     pub fn edges(&self) -> Vec<(String, String)> {
         self.deps
             .iter()
