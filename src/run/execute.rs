@@ -219,16 +219,17 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
                 // Nothing published yet: no inputs, and no walk of the ancestors (a
                 // long listed-order chain would make that quadratic).
                 let inputs: Outputs = if outputs.is_empty() {
-                    Default::default()
+                    Outputs::default()
                 } else {
-                    graph.ancestors(i)
-                }
-                .into_iter()
-                .filter_map(|a| {
-                    let alias = &plan.steps[a].alias;
-                    outputs.get(alias).map(|p| (alias.clone(), p.clone()))
-                })
-                .collect();
+                    graph
+                        .ancestors(i)
+                        .into_iter()
+                        .filter_map(|a| {
+                            let alias = &plan.steps[a].alias;
+                            outputs.get(alias).map(|p| (alias.clone(), p.clone()))
+                        })
+                        .collect()
+                };
                 let one = OneStep {
                     req,
                     ws,
