@@ -98,13 +98,16 @@ pub struct Child {
     pidfd: Option<AsyncFd<OwnedFd>>,
 }
 
+/// What `std::process::Command` says of a NUL byte in a word or a variable.
+fn nul_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "nul byte found in provided data",
+    )
+}
+
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "nul byte found in provided data",
-        )
-    })
+    CString::new(bytes).map_err(|_| nul_error())
 }
 
 /// Returns `Err(errno)` when `ret` is not 0 (the posix_spawn family returns its error).
@@ -166,7 +169,7 @@ pub fn spawn(program: &Path, args: &[OsString], cwd: &Path, env: &Env) -> io::Re
         return Err(io::Error::from_raw_os_error(libc::ENOENT));
     }
     if env.nul {
-        return Err(cstring(b"\0").unwrap_err());
+        return Err(nul_error());
     }
     let prog = cstring(program.as_os_str().as_bytes())?;
     let words = args
