@@ -4,6 +4,11 @@ use bitops::app::{self, cli};
 use bitops::error;
 use clap::Parser;
 
+/// mimalloc: a fraction of glibc malloc's instructions per allocation, which were a
+/// quarter of a short deploy's own instructions (BENCHMARKS.md, P1i).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // The completion scripts call `bitops -- WORDS…`: answered before the command line is
     // parsed, as it is not one.

@@ -259,8 +259,14 @@ enum Frame {
         line: usize,
         entries: Vec<(String, Node)>,
         key: Option<(String, usize)>,
+        /// The keys so far, once the map is large enough that scanning `entries` for a
+        /// duplicate would make a thousand-key map quadratic.
+        seen: Option<std::collections::HashSet<String>>,
     },
 }
+
+/// Maps with more keys than this find duplicates through a set.
+const SCAN_KEYS: usize = 16;
 
 #[derive(Default)]
 struct Builder {
@@ -318,14 +324,24 @@ impl Builder {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries, key, seen, ..
+            }) => match key.take() {
                 None => {
                     let line = node.line;
                     match node.scalar_text() {
                         Some(k) => {
-                            if entries.iter().any(|(existing, _)| *existing == k) {
+                            let duplicate = match seen {
+                                Some(set) => !set.insert(k.clone()),
+                                None => entries.iter().any(|(existing, _)| *existing == k),
+                            };
+                            if duplicate {
                                 self.fail(line, format!("duplicate key `{k}`"));
                             } else {
+                                if seen.is_none() && entries.len() >= SCAN_KEYS {
+                                    let keys = entries.iter().map(|(e, _)| e.clone());
+                                    *seen = Some(keys.chain([k.clone()]).collect());
+                                }
                                 *key = Some((k, line));
                             }
                         }
@@ -455,6 +471,7 @@ impl MarkedEventReceiver for Builder {
                         line,
                         entries: Vec::new(),
                         key: None,
+                        seen: None,
                     }
                 });
             }
@@ -528,6 +545,41 @@ mod tests {
         let err = parse("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
         assert!(err.line.is_some());
         assert!(err.message.starts_with("invalid YAML"));
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_in_large_maps() {
+        // Past SCAN_KEYS keys, duplicates are found through a set: before, at and after
+        // the key that starts it, and in nested maps, with the duplicate's line.
+        for (count, dup_of) in [
+            (SCAN_KEYS - 1, 0),
+            (SCAN_KEYS, 0),
+            (SCAN_KEYS + 1, SCAN_KEYS),
+            (40, 39),
+            (40, 3),
+        ] {
+            let mut text: String = (0..count).map(|i| format!("k{i}: {i}\n")).collect();
+            let ok = parse(&text).unwrap();
+            assert_eq!(ok.entries().len(), count);
+            text.push_str(&format!("k{dup_of}: again\n"));
+            let err = parse(&text).unwrap_err();
+            assert!(
+                err.message.contains(&format!("duplicate key `k{dup_of}`")),
+                "{count}: {}",
+                err.message
+            );
+            assert_eq!(err.line, Some(count + 1));
+            let nested = format!(
+                "top:\n{}",
+                text.lines().map(|l| format!("  {l}\n")).collect::<String>()
+            );
+            assert!(
+                parse(&nested)
+                    .unwrap_err()
+                    .message
+                    .contains("duplicate key")
+            );
+        }
     }
 
     #[test]

@@ -93,7 +93,9 @@ pub fn plan_env(
         grace: options.grace,
         settings,
     };
-    let view = inputs::env_view(repo, environment, &ctx.settings.default_folder);
+    // The hooks, the link check and the lints list the same tool folders.
+    let view =
+        inputs::env_view(repo, environment, &ctx.settings.default_folder).remembering_listings();
     let mut plan = loop {
         ctx.settings.deployments = selected
             .keep

@@ -9,6 +9,7 @@ pub mod json_schema;
 pub mod lint;
 pub mod load;
 pub mod outputs;
+pub mod plugins;
 pub mod preflight;
 pub mod select;
 pub mod validate;
@@ -104,17 +105,21 @@ pub struct Target<'a> {
     pub builtins: Option<&'a Path>,
     /// During a run: the step's outputs file and what it receives; `None` before.
     pub io: Option<&'a outputs::StepIo>,
+    /// The plugins read so far (one plan's steps share them).
+    pub plugins: &'a plugins::Plugins,
 }
 
 /// The plan of the chosen deployments (`ctx.settings.deployments`), ordered by `graph`
 /// (over the same deployments), each step with the reason it was chosen.
 pub fn build(ctx: &Context, view: &EnvView, graph: graph::Graph, reasons: &[String]) -> Plan {
     let mut problems = Vec::new();
+    let plugins = plugins::Plugins::default();
     let target = Target {
         view,
         root: Path::new(WORKSPACE_PLACEHOLDER),
         builtins: None,
         io: None,
+        plugins: &plugins,
     };
     let steps = ctx
         .settings
@@ -179,8 +184,10 @@ pub fn build_step(
             .map(|d| d.as_secs())
             .filter(|s| *s > 0),
     };
-    let located = plugin::locate(ctx.plugins_dir.as_deref(), target.builtins, &dep.plugin);
-    let Some(plugin) = located else {
+    let facts = target
+        .plugins
+        .get(ctx.plugins_dir.as_deref(), target.builtins, &dep.plugin);
+    let Some(plugin) = &facts.located else {
         let available = plugin::available(ctx.plugins_dir.as_deref());
         let mut p = Problem::error(format!(
             "unknown plugin `{}` for deployment `{}`",
@@ -206,10 +213,10 @@ pub fn build_step(
         step.skip = Some(format!("tool folder {} not found", step.tool_dir.display()));
         return step;
     }
-    let manifest = plugin::load_manifest(&plugin, problems);
+    let manifest = facts.manifest(plugin, problems);
     step.tools = manifest.tools.clone();
     let script = plugin.path(&manifest.deployment.deployment_script);
-    if !plugin.has_file(&manifest.deployment.deployment_script) {
+    if !facts.has_script(plugin, &manifest.deployment.deployment_script) {
         problems.push(
             Problem::error(format!(
                 "the plugin's deploy script `{}` is missing",
@@ -226,7 +233,7 @@ pub fn build_step(
             refs: &mut step.references,
         };
         resolve_config(
-            ctx, dep, view, &tool_rel, &plugin, &manifest, &mut reads, problems,
+            ctx, dep, view, &tool_rel, plugin, &facts, manifest, &mut reads, problems,
         )
     } else {
         schema::Resolution::default()
@@ -257,7 +264,7 @@ pub fn build_step(
         hooks::AFTER,
         problems,
     );
-    step.deploy = deploy_argv(&manifest, &script, resolution.stack_action.as_deref());
+    step.deploy = deploy_argv(manifest, &script, resolution.stack_action.as_deref());
     step.cli = resolution.cli_words.join(" ");
     step.env = env::step_env(ctx, dep, target, &plugin.dir, &resolution);
     step.values = resolution.values;
@@ -284,6 +291,7 @@ fn resolve_config(
     view: &EnvView,
     tool_rel: &Path,
     plugin: &plugin::Located,
+    facts: &plugins::Facts,
     manifest: &Manifest,
     reads: &mut Reads,
     problems: &mut Vec<Problem>,
@@ -292,7 +300,7 @@ fn resolve_config(
     let schema_path = plugin.path(plugin::SCHEMA);
     let config_files = view.file_layers(&tool_rel.join(TOOL_CONFIG));
     let mut missing = false;
-    if !plugin.has_entry(plugin::SCHEMA) {
+    if !facts.has_schema(plugin) {
         missing = true;
         problems.push(
             Problem::error(format!("plugin `{}` has no {}", dep.plugin, plugin::SCHEMA))
@@ -302,7 +310,7 @@ fn resolve_config(
         );
     }
     let config_path = view.env_dir.join(tool_rel).join(TOOL_CONFIG);
-    if config_path.exists() && !config_path.is_file() {
+    if std::fs::metadata(&config_path).is_ok_and(|m| !m.is_file()) {
         problems.push(
             Problem::error(format!("{TOOL_CONFIG} is not a regular file"))
                 .file(&config_path)
@@ -327,8 +335,8 @@ fn resolve_config(
     if missing {
         return schema::Resolution::default();
     }
-    let schema_doc = plugin
-        .load_yaml(plugin::SCHEMA)
+    let schema_doc = facts
+        .schema(plugin)
         .and_then(|loaded| keep(&schema_path, loaded, problems));
     let layers: Vec<Doc> = config_files
         .iter()

@@ -158,6 +158,7 @@ pub fn env_view(repo: &Path, environment: &str, default_folder: &str) -> EnvView
         env_name: environment.to_string(),
         env_dir: repo.join(environment),
         default_dir: default_dir.is_dir().then_some(default_dir),
+        listings: Default::default(),
     }
 }
 

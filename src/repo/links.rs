@@ -7,10 +7,8 @@
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use walkdir::WalkDir;
-
 use crate::error::Problem;
-use crate::repo::view::EnvView;
+use crate::repo::view::{EnvView, Source};
 
 /// Why a link cannot be staged.
 #[derive(Debug)]
@@ -134,16 +132,35 @@ pub fn check_links(repo: &Path, view: &EnvView) -> Vec<Problem> {
     roots.sort();
     roots.dedup();
     let mut problems = Vec::new();
+    let mut check = |link: &Path| {
+        if let Err(refused) = staged_target(&repo_real, &view.env_name, link) {
+            problems.push(refused.problem(link));
+        }
+    };
     for root in roots {
-        let walk = WalkDir::new(&root)
-            .follow_links(false)
-            .follow_root_links(false);
-        for entry in walk.into_iter().flatten() {
-            if entry.path_is_symlink()
-                && let Err(refused) = staged_target(&repo_real, &view.env_name, entry.path())
-            {
-                problems.push(refused.problem(entry.path()));
+        match fs::symlink_metadata(&root) {
+            Ok(m) if m.file_type().is_symlink() => check(&root),
+            Ok(m) if m.is_dir() => {
+                // Through the view's listings, which the plan's hooks and lints share;
+                // links are checked, never followed. Shallow links come first.
+                let mut folders = vec![root];
+                while let Some(dir) = folders.pop() {
+                    let Ok(entries) = view.listing(&dir) else {
+                        continue;
+                    };
+                    let mut below = Vec::new();
+                    for entry in entries.iter() {
+                        let path = dir.join(&entry.name);
+                        if entry.link {
+                            check(&path);
+                        } else if entry.source == Source::Dir {
+                            below.push(path);
+                        }
+                    }
+                    folders.extend(below.into_iter().rev());
+                }
             }
+            _ => {}
         }
     }
     problems

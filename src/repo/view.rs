@@ -4,10 +4,12 @@
 //! materialises the same view, so the preview and the run agree by construction.
 //! After staging, the same type with no default folder reads the staged copy.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::repo::merge::{Clash, clash_kind, renamed_tf};
 
@@ -16,7 +18,16 @@ pub struct EnvView {
     pub env_name: String,
     pub env_dir: PathBuf,
     pub default_dir: Option<PathBuf>,
+    pub listings: Listings,
 }
+
+/// Folder listings remembered while one plan is built: the hooks, the link check and
+/// the lints read the same tool folders (BENCHMARKS.md, P8a). Only folders at most two
+/// levels below the environment or default folder (tool folders and their hook
+/// folders), so a large tree costs no memory. `Listings::default()` remembers nothing:
+/// a run's workspace, which its steps change, is read again each time.
+#[derive(Debug, Clone, Default)]
+pub struct Listings(Option<Arc<Mutex<HashMap<PathBuf, Arc<Vec<Entry>>>>>>);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
@@ -37,9 +48,48 @@ pub struct Entry {
     /// A regular file (as the folder listing says, links not followed): known without
     /// a `stat` of its own.
     pub regular: bool,
+    /// A symbolic link (not followed).
+    pub link: bool,
 }
 
 impl EnvView {
+    /// This view, remembering the listings it reads (see `Listings`).
+    pub fn remembering_listings(mut self) -> Self {
+        self.listings = Listings(Some(Arc::default()));
+        self
+    }
+
+    /// `dir`'s entries as `list` reads them, remembered when this view remembers.
+    pub fn listing(&self, dir: &Path) -> std::io::Result<Arc<Vec<Entry>>> {
+        let near_top = |top: &PathBuf| {
+            dir.strip_prefix(top)
+                .is_ok_and(|rel| rel.components().count() <= 2)
+        };
+        let Some(cache) =
+            self.listings.0.as_ref().filter(|_| {
+                near_top(&self.env_dir) || self.default_dir.as_ref().is_some_and(near_top)
+            })
+        else {
+            return list(dir).map(Arc::new);
+        };
+        if let Some(found) = cache.lock().ok().and_then(|c| c.get(dir).cloned()) {
+            return Ok(found);
+        }
+        let read = Arc::new(list(dir)?);
+        if let Ok(mut c) = cache.lock() {
+            c.insert(dir.to_path_buf(), read.clone());
+        }
+        Ok(read)
+    }
+
+    /// `name` in `dir`'s listing, when this view remembers listings (`None`: it does
+    /// not, and the caller must look for itself); `Some(None)`: not there.
+    pub fn remembered_entry(&self, dir: &Path, name: &str) -> Option<Option<Entry>> {
+        self.listings.0.as_ref()?;
+        let entries = self.listing(dir).ok()?;
+        Some(entries.iter().find(|e| e.name == name).cloned())
+    }
+
     fn sides(&self, rel: &Path) -> (PathBuf, Option<PathBuf>) {
         (
             self.env_dir.join(rel),
@@ -70,9 +120,9 @@ impl EnvView {
     /// The merged listing of one folder, sorted by byte order of the names.
     pub fn entries(&self, rel: &Path) -> std::io::Result<Vec<Entry>> {
         let (env, default) = self.sides(rel);
-        let mut out = list(&env)?;
+        let mut out = Arc::unwrap_or_clone(self.listing(&env)?);
         let default_entries = match default {
-            Some(d) => list(&d)?,
+            Some(d) => Arc::unwrap_or_clone(self.listing(&d)?),
             None => Vec::new(),
         };
         // Where each of the environment's names is: one lookup per default entry, not
@@ -200,6 +250,7 @@ fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
             name: entry.file_name(),
             source,
             regular: kind.is_file(),
+            link: kind.is_symlink(),
         });
     }
     Ok(out)
@@ -208,6 +259,51 @@ fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_listings_read_as_fresh_ones_and_only_near_the_top() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("dev/tf/a/b");
+        fs::create_dir_all(&deep).unwrap();
+        fs::create_dir_all(tmp.path().join("_default/tf/bitops.before-deploy.d")).unwrap();
+        fs::write(tmp.path().join("dev/tf/main.tf"), "x").unwrap();
+        fs::write(deep.join("f"), "x").unwrap();
+        std::os::unix::fs::symlink("main.tf", tmp.path().join("dev/tf/link")).unwrap();
+        let fresh = crate::repo::inputs::env_view(tmp.path(), "dev", "_default");
+        let kept = fresh.clone().remembering_listings();
+        for rel in ["tf", "tf/a", "tf/bitops.before-deploy.d"] {
+            assert_eq!(
+                kept.entries(Path::new(rel)).unwrap(),
+                fresh.entries(Path::new(rel)).unwrap(),
+                "{rel}"
+            );
+        }
+        let link = kept
+            .remembered_entry(&kept.env_dir.join("tf"), "link")
+            .unwrap()
+            .unwrap();
+        assert!(link.link && !link.regular);
+        assert_eq!(
+            kept.remembered_entry(&kept.env_dir.join("tf"), "none"),
+            Some(None)
+        );
+        assert_eq!(
+            fresh.remembered_entry(&fresh.env_dir.join("tf"), "link"),
+            None
+        );
+        // A folder three levels down is read, not remembered: a change to it shows.
+        assert_eq!(kept.listing(&deep).unwrap().len(), 1);
+        fs::write(deep.join("g"), "x").unwrap();
+        assert_eq!(kept.listing(&deep).unwrap().len(), 2);
+        // Two levels down is remembered for the plan's lifetime.
+        fs::write(tmp.path().join("dev/tf/a/h"), "x").unwrap();
+        let before = kept.listing(&tmp.path().join("dev/tf/a")).unwrap().len();
+        fs::write(tmp.path().join("dev/tf/a/i"), "x").unwrap();
+        assert_eq!(
+            kept.listing(&tmp.path().join("dev/tf/a")).unwrap().len(),
+            before
+        );
+    }
 
     #[test]
     fn merged_listing_applies_each_rule() {
@@ -226,6 +322,7 @@ mod tests {
             env_name: "dev".into(),
             env_dir: tmp.path().join("dev"),
             default_dir: Some(tmp.path().join("_default")),
+            listings: Listings::default(),
         };
         let entries = view.entries(Path::new("tf")).unwrap();
         let got: Vec<(String, Source)> = entries

@@ -401,11 +401,13 @@ impl OneStep<'_, '_> {
         };
         let mut problems = Vec::new();
         let view = ws.view(&ctx.environment);
+        let plugins = plan::plugins::Plugins::default();
         let target = plan::Target {
             view: &view,
             root: ws.root(),
             builtins: ws.builtin_plugins(),
             io: Some(&io),
+            plugins: &plugins,
         };
         let step = plan::build_step(ctx, planned.index, dep, &target, &mut problems);
         // Name the files of the ops repo, not their copies in the workspace.

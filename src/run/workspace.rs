@@ -49,6 +49,7 @@ impl Workspace {
             env_name: env_name.to_string(),
             env_dir: self.root.join(env_name),
             default_dir: None,
+            listings: Default::default(),
         }
     }
 }
