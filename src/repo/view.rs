@@ -27,7 +27,10 @@ pub struct EnvView {
 /// folders), so a large tree costs no memory. `Listings::default()` remembers nothing:
 /// a run's workspace, which its steps change, is read again each time.
 #[derive(Debug, Clone, Default)]
-pub struct Listings(Option<Arc<Mutex<HashMap<PathBuf, Arc<Vec<Entry>>>>>>);
+pub struct Listings(Option<Arc<Mutex<Remembered>>>);
+
+/// Each folder's listing, by its path.
+type Remembered = HashMap<PathBuf, Arc<Vec<Entry>>>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
