@@ -4,10 +4,10 @@ use bitops::app::{self, cli};
 use bitops::error;
 use clap::Parser;
 
-/// mimalloc: a fraction of glibc malloc's instructions per allocation, which were a
-/// quarter of a short deploy's own instructions (BENCHMARKS.md, P1i).
+mod alloc;
+
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: alloc::Split = alloc::Split;
 
 fn main() {
     // The completion scripts call `bitops -- WORDS…`: answered before the command line is

@@ -287,7 +287,8 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 
 /// Reads a pipe and writes the complete lines of each read as soon as it arrives.
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<StepOut>) {
-    // A pipe holds 64 KiB. `read_buf` fills spare capacity, so nothing is zeroed first.
+    // Up to a quarter of what the pipe holds (`spawn::PIPE_BYTES`) per read. `read_buf`
+    // fills spare capacity, so nothing is zeroed first.
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut lines = Lines::default();
     loop {
