@@ -96,34 +96,50 @@ pub fn plan_env(
     // The hooks, the link check and the lints list the same tool folders.
     let view =
         inputs::env_view(repo, environment, &ctx.settings.default_folder).remembering_listings();
-    let mut plan = loop {
-        ctx.settings.deployments = selected
-            .keep
-            .iter()
-            .map(|&i| everything[i].clone())
-            .collect();
-        let reasons: Vec<String> = selected
-            .keep
-            .iter()
-            .map(|i| selected.reasons.get(i).cloned().unwrap_or_default())
-            .collect();
-        let plan = plan::build(&ctx, &view, all.restricted(&selected.keep), &reasons);
-        // A changed step that reads the outputs of an unchanged one runs it too.
-        let extra = match options.changed {
-            Some(_) => providers(&all, &selected.keep, &plan, options.skip),
-            None => Vec::new(),
+    // The link check walks the environment on the other core meanwhile; the listings
+    // it reads are the ones the steps' hooks need (building a plan mostly waits on
+    // system calls: P8a). Its findings join in the same place as before.
+    let links = std::thread::scope(|scope| {
+        let check = || crate::repo::links::check_links(repo, &view);
+        let walker = std::thread::Builder::new().spawn_scoped(scope, check);
+        let plan = loop {
+            ctx.settings.deployments = selected
+                .keep
+                .iter()
+                .map(|&i| everything[i].clone())
+                .collect();
+            let reasons: Vec<String> = selected
+                .keep
+                .iter()
+                .map(|i| selected.reasons.get(i).cloned().unwrap_or_default())
+                .collect();
+            let plan = plan::build(&ctx, &view, all.restricted(&selected.keep), &reasons);
+            // A changed step that reads the outputs of an unchanged one runs it too.
+            let extra = match options.changed {
+                Some(_) => providers(&all, &selected.keep, &plan, options.skip),
+                None => Vec::new(),
+            };
+            if extra.is_empty() {
+                break plan;
+            }
+            for (i, why) in extra {
+                selected.reasons.entry(i).or_insert(why);
+            }
+            selected.keep = selected.reasons.keys().copied().collect();
         };
-        if extra.is_empty() {
-            break plan;
-        }
-        for (i, why) in extra {
-            selected.reasons.entry(i).or_insert(why);
-        }
-        selected.keep = selected.reasons.keys().copied().collect();
-    };
+        let links = match walker {
+            Ok(walker) => walker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: walked here.
+            Err(_) => check(),
+        };
+        (plan, links)
+    });
+    let (mut plan, links) = links;
     problems.append(&mut plan.problems);
     check_references(&all, &selected.keep, &plan, &mut problems);
-    problems.extend(crate::repo::links::check_links(repo, &view));
+    problems.extend(links);
     listed_but_missing(repo, &ctx, &plan, &mut problems);
     problems.extend(crate::plan::lint::unlisted_tool_folders(
         &ctx,

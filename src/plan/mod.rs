@@ -310,7 +310,10 @@ fn resolve_config(
         );
     }
     let config_path = view.env_dir.join(tool_rel).join(TOOL_CONFIG);
-    if std::fs::metadata(&config_path).is_ok_and(|m| !m.is_file()) {
+    // Absent, or a regular file, as the remembered listing says: no `stat` needed.
+    let listed = view.remembered_entry(&view.env_dir.join(tool_rel), TOOL_CONFIG);
+    let fine = listed.is_some_and(|e| e.is_none_or(|e| e.regular));
+    if !fine && std::fs::metadata(&config_path).is_ok_and(|m| !m.is_file()) {
         problems.push(
             Problem::error(format!("{TOOL_CONFIG} is not a regular file"))
                 .file(&config_path)

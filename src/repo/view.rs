@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -29,8 +30,9 @@ pub struct EnvView {
 #[derive(Debug, Clone, Default)]
 pub struct Listings(Option<Arc<Mutex<Remembered>>>);
 
-/// Each folder's listing, by its path.
-type Remembered = HashMap<PathBuf, Arc<Vec<Entry>>>;
+/// Each folder's listing, by its path's bytes (hashing a `Path` walks its components,
+/// which cost more than the listing itself).
+type Remembered = HashMap<OsString, Arc<Vec<Entry>>>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
@@ -64,9 +66,14 @@ impl EnvView {
 
     /// `dir`'s entries as `list` reads them, remembered when this view remembers.
     pub fn listing(&self, dir: &Path) -> std::io::Result<Arc<Vec<Entry>>> {
+        // At most two levels below `top`: compared as bytes, as the paths are made by
+        // joining names onto `top` (another spelling is only read again).
         let near_top = |top: &PathBuf| {
-            dir.strip_prefix(top)
-                .is_ok_and(|rel| rel.components().count() <= 2)
+            let (dir, top) = (dir.as_os_str().as_bytes(), top.as_os_str().as_bytes());
+            dir.strip_prefix(top).is_some_and(|rest| {
+                rest.is_empty()
+                    || (rest[0] == b'/' && rest[1..].iter().filter(|&&b| b == b'/').count() <= 1)
+            })
         };
         let Some(cache) =
             self.listings.0.as_ref().filter(|_| {
@@ -75,12 +82,16 @@ impl EnvView {
         else {
             return list(dir).map(Arc::new);
         };
-        if let Some(found) = cache.lock().ok().and_then(|c| c.get(dir).cloned()) {
+        if let Some(found) = cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(dir.as_os_str()).cloned())
+        {
             return Ok(found);
         }
         let read = Arc::new(list(dir)?);
         if let Ok(mut c) = cache.lock() {
-            c.insert(dir.to_path_buf(), read.clone());
+            c.insert(dir.as_os_str().to_owned(), read.clone());
         }
         Ok(read)
     }
@@ -90,7 +101,20 @@ impl EnvView {
     pub fn remembered_entry(&self, dir: &Path, name: &str) -> Option<Option<Entry>> {
         self.listings.0.as_ref()?;
         let entries = self.listing(dir).ok()?;
-        Some(entries.iter().find(|e| e.name == name).cloned())
+        let at = entries.binary_search_by(|e| e.name.as_bytes().cmp(name.as_bytes()));
+        Some(at.ok().map(|i| entries[i].clone()))
+    }
+
+    /// What `path` is, from its folder's remembered listing when that says enough (a
+    /// link is followed by the caller's own `stat`): `Some(true)` a folder,
+    /// `Some(false)` something else, `None` not known; missing is `Some` of `missing`.
+    fn listed_kind(&self, path: &Path, missing: bool) -> Option<bool> {
+        let (dir, name) = (path.parent()?, path.file_name()?.to_str()?);
+        match self.remembered_entry(dir, name)? {
+            None => Some(missing),
+            Some(e) if e.link => None,
+            Some(e) => Some(e.source == Source::Dir),
+        }
     }
 
     fn sides(&self, rel: &Path) -> (PathBuf, Option<PathBuf>) {
@@ -102,14 +126,18 @@ impl EnvView {
 
     pub fn is_dir(&self, rel: &Path) -> bool {
         let (env, default) = self.sides(rel);
-        env.is_dir() || default.is_some_and(|d| d.is_dir())
+        let is_dir = |p: &Path| self.listed_kind(p, false).unwrap_or_else(|| p.is_dir());
+        is_dir(&env) || default.is_some_and(|d| is_dir(&d))
     }
 
     /// The real files behind `rel`, environment first (two when YAML is merged).
     pub fn file_layers(&self, rel: &Path) -> Vec<PathBuf> {
         let (env, default) = self.sides(rel);
         // Anything but a folder: a FIFO or a device is refused when it is read.
-        let file_like = |p: &Path| fs::metadata(p).is_ok_and(|m| !m.is_dir());
+        let file_like = |p: &Path| match self.listed_kind(p, true) {
+            Some(dir_or_missing) => !dir_or_missing,
+            None => fs::metadata(p).is_ok_and(|m| !m.is_dir()),
+        };
         let env_file = file_like(&env).then_some(env);
         let default_file = default.filter(|d| file_like(d));
         match (env_file, default_file) {
@@ -256,6 +284,8 @@ fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
             link: kind.is_symlink(),
         });
     }
+    // In byte order of the names: a name is found by a binary search.
+    out.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     Ok(out)
 }
 
