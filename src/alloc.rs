@@ -17,8 +17,15 @@ const LARGE: usize = 4 * 1024;
 
 pub struct Split;
 
-fn large(size: usize) -> bool {
-    size >= LARGE
+/// `$call` on the allocator that owns blocks of `$size` bytes.
+macro_rules! owner {
+    ($size:expr, $call:ident($($arg:expr),*)) => {
+        if $size >= LARGE {
+            System.$call($($arg),*)
+        } else {
+            MiMalloc.$call($($arg),*)
+        }
+    };
 }
 
 // SAFETY: each call goes to the allocator that owns the block (decided by its size, the
@@ -26,50 +33,29 @@ fn large(size: usize) -> bool {
 // other allocator, copies and frees, as `GlobalAlloc::realloc`'s default does.
 unsafe impl GlobalAlloc for Split {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        unsafe {
-            if large(layout.size()) {
-                System.alloc(layout)
-            } else {
-                MiMalloc.alloc(layout)
-            }
-        }
+        unsafe { owner!(layout.size(), alloc(layout)) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        unsafe {
-            if large(layout.size()) {
-                System.alloc_zeroed(layout)
-            } else {
-                MiMalloc.alloc_zeroed(layout)
-            }
-        }
+        unsafe { owner!(layout.size(), alloc_zeroed(layout)) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe {
-            if large(layout.size()) {
-                System.dealloc(ptr, layout)
-            } else {
-                MiMalloc.dealloc(ptr, layout)
-            }
-        }
+        unsafe { owner!(layout.size(), dealloc(ptr, layout)) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         unsafe {
-            match (large(layout.size()), large(new_size)) {
-                (true, true) => System.realloc(ptr, layout, new_size),
-                (false, false) => MiMalloc.realloc(ptr, layout, new_size),
-                _ => {
-                    let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-                    let new = self.alloc(new_layout);
-                    if !new.is_null() {
-                        std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                        self.dealloc(ptr, layout);
-                    }
-                    new
-                }
+            if (layout.size() >= LARGE) == (new_size >= LARGE) {
+                return owner!(new_size, realloc(ptr, layout, new_size));
             }
+            let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+            let new = self.alloc(new_layout);
+            if !new.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+            new
         }
     }
 }

@@ -99,7 +99,7 @@ pub fn plan_env(
     // The link check walks the environment on the other core meanwhile; the listings
     // it reads are the ones the steps' hooks need (building a plan mostly waits on
     // system calls: P8a). Its findings join in the same place as before.
-    let links = std::thread::scope(|scope| {
+    let (mut plan, links) = std::thread::scope(|scope| {
         let check = || crate::repo::links::check_links(repo, &view);
         let walker = std::thread::Builder::new().spawn_scoped(scope, check);
         let plan = loop {
@@ -136,7 +136,6 @@ pub fn plan_env(
         };
         (plan, links)
     });
-    let (mut plan, links) = links;
     problems.append(&mut plan.problems);
     check_references(&all, &selected.keep, &plan, &mut problems);
     problems.extend(links);

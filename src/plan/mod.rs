@@ -24,7 +24,7 @@ use crate::error::{Kind, Problem};
 use crate::plugin::schema::{self, Resolved, ToolConfig};
 use crate::plugin::{self, Manifest};
 use crate::repo::hooks::{self, Hook};
-use crate::repo::view::EnvView;
+use crate::repo::view::{EnvView, Kind as PathKind};
 
 pub use crate::repo::TOOL_CONFIG;
 
@@ -184,10 +184,10 @@ pub fn build_step(
             .map(|d| d.as_secs())
             .filter(|s| *s > 0),
     };
-    let facts = target
+    let found = target
         .plugins
         .get(ctx.plugins_dir.as_deref(), target.builtins, &dep.plugin);
-    let Some(plugin) = &facts.located else {
+    let Some(facts) = found else {
         let available = plugin::available(ctx.plugins_dir.as_deref());
         let mut p = Problem::error(format!(
             "unknown plugin `{}` for deployment `{}`",
@@ -207,16 +207,17 @@ pub fn build_step(
         problems.push(p);
         return step;
     };
+    let plugin = &facts.located;
     step.plugin_dir = Some(plugin.dir.clone());
     step.plugin_builtin = plugin.builtin;
     if !view.is_dir(&tool_rel) {
         step.skip = Some(format!("tool folder {} not found", step.tool_dir.display()));
         return step;
     }
-    let manifest = facts.manifest(plugin, problems);
+    let manifest = facts.manifest(problems);
     step.tools = manifest.tools.clone();
     let script = plugin.path(&manifest.deployment.deployment_script);
-    if !facts.has_script(plugin, &manifest.deployment.deployment_script) {
+    if !facts.has_script(&manifest.deployment.deployment_script) {
         problems.push(
             Problem::error(format!(
                 "the plugin's deploy script `{}` is missing",
@@ -233,7 +234,7 @@ pub fn build_step(
             refs: &mut step.references,
         };
         resolve_config(
-            ctx, dep, view, &tool_rel, plugin, &facts, manifest, &mut reads, problems,
+            ctx, dep, view, &tool_rel, &facts, manifest, &mut reads, problems,
         )
     } else {
         schema::Resolution::default()
@@ -290,17 +291,16 @@ fn resolve_config(
     dep: &Deployment,
     view: &EnvView,
     tool_rel: &Path,
-    plugin: &plugin::Located,
     facts: &plugins::Facts,
     manifest: &Manifest,
     reads: &mut Reads,
     problems: &mut Vec<Problem>,
 ) -> schema::Resolution {
     let subfolders = manifest.deployment.subfolder_configs;
-    let schema_path = plugin.path(plugin::SCHEMA);
+    let schema_path = facts.located.path(plugin::SCHEMA);
     let config_files = view.file_layers(&tool_rel.join(TOOL_CONFIG));
     let mut missing = false;
-    if !facts.has_schema(plugin) {
+    if !facts.has_schema() {
         missing = true;
         problems.push(
             Problem::error(format!("plugin `{}` has no {}", dep.plugin, plugin::SCHEMA))
@@ -310,10 +310,7 @@ fn resolve_config(
         );
     }
     let config_path = view.env_dir.join(tool_rel).join(TOOL_CONFIG);
-    // Absent, or a regular file, as the remembered listing says: no `stat` needed.
-    let listed = view.remembered_entry(&view.env_dir.join(tool_rel), TOOL_CONFIG);
-    let fine = listed.is_some_and(|e| e.is_none_or(|e| e.regular));
-    if !fine && std::fs::metadata(&config_path).is_ok_and(|m| !m.is_file()) {
+    if matches!(view.kind(&config_path), PathKind::Dir | PathKind::Other) {
         problems.push(
             Problem::error(format!("{TOOL_CONFIG} is not a regular file"))
                 .file(&config_path)
@@ -339,7 +336,7 @@ fn resolve_config(
         return schema::Resolution::default();
     }
     let schema_doc = facts
-        .schema(plugin)
+        .schema()
         .and_then(|loaded| keep(&schema_path, loaded, problems));
     let layers: Vec<Doc> = config_files
         .iter()

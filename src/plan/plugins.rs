@@ -15,16 +15,16 @@ use crate::config::yaml::{Node, YamlError};
 use crate::error::Problem;
 use crate::plugin::{self, Located, Manifest};
 
-/// One plan's plugins, by name. A run re-resolves each step with a fresh one: a
-/// plugin installed during the run is then read as it is by then.
+/// One plan's plugins, by name (`None`: no plugin of that name). A run re-resolves each
+/// step with a fresh one: a plugin installed during the run is then read as it is by then.
 #[derive(Default)]
 pub struct Plugins {
-    by_name: Mutex<HashMap<String, Arc<Facts>>>,
+    by_name: Mutex<HashMap<String, Option<Arc<Facts>>>>,
 }
 
-/// One plugin's facts, each read when first asked for.
+/// One found plugin's facts, each read when first asked for.
 pub struct Facts {
-    pub located: Option<Located>,
+    pub located: Located,
     manifest: OnceLock<(Manifest, Vec<Problem>)>,
     script: OnceLock<bool>,
     schema_entry: OnceLock<bool>,
@@ -32,35 +32,37 @@ pub struct Facts {
 }
 
 impl Plugins {
+    /// The plugin `name`, located the first time it is asked for.
     pub fn get(
         &self,
         plugins_dir: Option<&Path>,
         builtins: Option<&Path>,
         name: &str,
-    ) -> Arc<Facts> {
-        let found = self.by_name.lock().ok().and_then(|m| m.get(name).cloned());
-        found.unwrap_or_else(|| {
-            let facts = Arc::new(Facts {
-                located: plugin::locate(plugins_dir, builtins, name),
-                manifest: OnceLock::new(),
-                script: OnceLock::new(),
-                schema_entry: OnceLock::new(),
-                schema: OnceLock::new(),
-            });
-            if let Ok(mut m) = self.by_name.lock() {
-                m.insert(name.to_string(), facts.clone());
-            }
-            facts
-        })
+    ) -> Option<Arc<Facts>> {
+        let mut by_name = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        by_name
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                plugin::locate(plugins_dir, builtins, name).map(|located| {
+                    Arc::new(Facts {
+                        located,
+                        manifest: OnceLock::new(),
+                        script: OnceLock::new(),
+                        schema_entry: OnceLock::new(),
+                        schema: OnceLock::new(),
+                    })
+                })
+            })
+            .clone()
     }
 }
 
 impl Facts {
     /// The manifest; its problems, if any, join `problems`.
-    pub fn manifest(&self, plugin: &Located, problems: &mut Vec<Problem>) -> &Manifest {
+    pub fn manifest(&self, problems: &mut Vec<Problem>) -> &Manifest {
         let (manifest, found) = self.manifest.get_or_init(|| {
             let mut found = Vec::new();
-            let manifest = plugin::load_manifest(plugin, &mut found);
+            let manifest = plugin::load_manifest(&self.located, &mut found);
             (manifest, found)
         });
         problems.extend(found.iter().cloned());
@@ -68,20 +70,20 @@ impl Facts {
     }
 
     /// Whether the deploy script exists (the manifest names it: one per plugin).
-    pub fn has_script(&self, plugin: &Located, script: &str) -> bool {
-        *self.script.get_or_init(|| plugin.has_file(script))
+    pub fn has_script(&self, script: &str) -> bool {
+        *self.script.get_or_init(|| self.located.has_file(script))
     }
 
-    pub fn has_schema(&self, plugin: &Located) -> bool {
+    pub fn has_schema(&self) -> bool {
         *self
             .schema_entry
-            .get_or_init(|| plugin.has_entry(plugin::SCHEMA))
+            .get_or_init(|| self.located.has_entry(plugin::SCHEMA))
     }
 
     /// The schema file parsed (`None`: there is none).
-    pub fn schema(&self, plugin: &Located) -> Option<Result<Node, YamlError>> {
+    pub fn schema(&self) -> Option<Result<Node, YamlError>> {
         self.schema
-            .get_or_init(|| plugin.load_yaml(plugin::SCHEMA))
+            .get_or_init(|| self.located.load_yaml(plugin::SCHEMA))
             .clone()
     }
 }

@@ -26,16 +26,7 @@ pub struct Hook {
 pub fn list(view: &EnvView, tool: &Path, folder: &str) -> Result<Vec<Hook>, Problem> {
     let rel = tool.join(folder);
     let real = view.env_dir.join(&rel);
-    // The tool folder's listing, when the view remembers it, says whether the hook
-    // folder is there and is a folder; otherwise, or for a link (followed here) or
-    // another kind of file, one `stat` (not `exists`, then `is_dir`).
-    let listed = view.remembered_entry(&view.env_dir.join(tool), folder);
-    let stat = match &listed {
-        Some(Some(entry)) => entry.source != Source::Dir,
-        Some(None) => false,
-        None => true,
-    };
-    if stat && std::fs::metadata(&real).is_ok_and(|m| !m.is_dir()) {
+    if view.kind(&real).is_file_like() {
         return Err(Problem::error(format!(
             "`{folder}` must be a folder of hook scripts, but it is a file"
         ))

@@ -140,30 +140,35 @@ pub fn check_links(repo: &Path, view: &EnvView) -> Vec<Problem> {
     for root in roots {
         match fs::symlink_metadata(&root) {
             Ok(m) if m.file_type().is_symlink() => check(&root),
-            Ok(m) if m.is_dir() => {
-                // Through the view's listings, which the plan's hooks and lints share;
-                // links are checked, never followed. Shallow links come first.
-                let mut folders = vec![root];
-                while let Some(dir) = folders.pop() {
-                    let Ok(entries) = view.listing(&dir) else {
-                        continue;
-                    };
-                    let mut below = Vec::new();
-                    for entry in entries.iter() {
-                        let path = dir.join(&entry.name);
-                        if entry.link {
-                            check(&path);
-                        } else if entry.source == Source::Dir {
-                            below.push(path);
-                        }
-                    }
-                    folders.extend(below.into_iter().rev());
-                }
-            }
+            Ok(m) if m.is_dir() => each_link(view, root, &mut check),
             _ => {}
         }
     }
     problems
+}
+
+/// Calls `found` with each link below the folder `root`, never following one. Reads
+/// through the view's listings, which the plan's hooks and lints share; a folder that
+/// cannot be read is passed over. Shallow links come first, in name order: the order
+/// in which a plan builds its steps meanwhile (`plan/load.rs`), so this walk, which only
+/// lists, runs ahead and reads the folders the steps then find remembered.
+fn each_link(view: &EnvView, root: PathBuf, found: &mut impl FnMut(&Path)) {
+    let mut folders = vec![root];
+    while let Some(dir) = folders.pop() {
+        let Ok(entries) = view.listing(&dir) else {
+            continue;
+        };
+        let mut below = Vec::new();
+        for entry in entries.iter() {
+            let path = dir.join(&entry.name);
+            if entry.link {
+                found(&path);
+            } else if entry.source == Source::Dir {
+                below.push(path);
+            }
+        }
+        folders.extend(below.into_iter().rev());
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,23 @@ pub struct Listings(Option<Arc<Mutex<Remembered>>>);
 /// which cost more than the listing itself).
 type Remembered = HashMap<OsString, Arc<Vec<Entry>>>;
 
+/// What a path is, links followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Missing,
+    Dir,
+    File,
+    /// A FIFO, a socket or a device.
+    Other,
+}
+
+impl Kind {
+    /// There, and not a folder.
+    pub fn is_file_like(self) -> bool {
+        matches!(self, Kind::File | Kind::Other)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     Dir,
@@ -98,23 +115,32 @@ impl EnvView {
 
     /// `name` in `dir`'s listing, when this view remembers listings (`None`: it does
     /// not, and the caller must look for itself); `Some(None)`: not there.
-    pub fn remembered_entry(&self, dir: &Path, name: &str) -> Option<Option<Entry>> {
+    fn remembered_entry(&self, dir: &Path, name: &str) -> Option<Option<Entry>> {
         self.listings.0.as_ref()?;
         let entries = self.listing(dir).ok()?;
         let at = entries.binary_search_by(|e| e.name.as_bytes().cmp(name.as_bytes()));
         Some(at.ok().map(|i| entries[i].clone()))
     }
 
-    /// What `path` is, from its folder's remembered listing when that says enough (a
-    /// link is followed by the caller's own `stat`): `Some(true)` a folder,
-    /// `Some(false)` something else, `None` not known; missing is `Some` of `missing`.
-    fn listed_kind(&self, path: &Path, missing: bool) -> Option<bool> {
-        let (dir, name) = (path.parent()?, path.file_name()?.to_str()?);
-        match self.remembered_entry(dir, name)? {
-            None => Some(missing),
-            Some(e) if e.link => None,
-            Some(e) => Some(e.source == Source::Dir),
-        }
+    /// What `path` is, links followed: from its folder's remembered listing when that
+    /// says (the path is not a link), else from one `stat` (an error counts as missing).
+    pub fn kind(&self, path: &Path) -> Kind {
+        let listed = || {
+            let (dir, name) = (path.parent()?, path.file_name()?.to_str()?);
+            match self.remembered_entry(dir, name)? {
+                None => Some(Kind::Missing),
+                Some(e) if e.link => None,
+                Some(e) if e.source == Source::Dir => Some(Kind::Dir),
+                Some(e) if e.regular => Some(Kind::File),
+                Some(_) => Some(Kind::Other),
+            }
+        };
+        listed().unwrap_or_else(|| match fs::metadata(path) {
+            Err(_) => Kind::Missing,
+            Ok(m) if m.is_dir() => Kind::Dir,
+            Ok(m) if m.is_file() => Kind::File,
+            Ok(_) => Kind::Other,
+        })
     }
 
     fn sides(&self, rel: &Path) -> (PathBuf, Option<PathBuf>) {
@@ -126,7 +152,7 @@ impl EnvView {
 
     pub fn is_dir(&self, rel: &Path) -> bool {
         let (env, default) = self.sides(rel);
-        let is_dir = |p: &Path| self.listed_kind(p, false).unwrap_or_else(|| p.is_dir());
+        let is_dir = |p: &Path| self.kind(p) == Kind::Dir;
         is_dir(&env) || default.is_some_and(|d| is_dir(&d))
     }
 
@@ -134,10 +160,7 @@ impl EnvView {
     pub fn file_layers(&self, rel: &Path) -> Vec<PathBuf> {
         let (env, default) = self.sides(rel);
         // Anything but a folder: a FIFO or a device is refused when it is read.
-        let file_like = |p: &Path| match self.listed_kind(p, true) {
-            Some(dir_or_missing) => !dir_or_missing,
-            None => fs::metadata(p).is_ok_and(|m| !m.is_dir()),
-        };
+        let file_like = |p: &Path| self.kind(p).is_file_like();
         let env_file = file_like(&env).then_some(env);
         let default_file = default.filter(|d| file_like(d));
         match (env_file, default_file) {

@@ -287,8 +287,9 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 
 /// Reads a pipe and writes the complete lines of each read as soon as it arrives.
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<StepOut>) {
-    // Up to a quarter of what the pipe holds (`spawn::PIPE_BYTES`) per read. `read_buf`
-    // fills spare capacity, so nothing is zeroed first.
+    // 64 KiB a read, though the pipe holds more (`spawn.rs`, `PIPE_BYTES`): larger
+    // reads raised P3's peak memory for no clear gain. `read_buf` fills spare capacity,
+    // so nothing is zeroed first.
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut lines = Lines::default();
     loop {

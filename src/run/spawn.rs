@@ -141,7 +141,7 @@ fn pipe_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// The size asked for a child's output pipes (the most an unprivileged process may
 /// ask by default, `/proc/sys/fs/pipe-max-size`).
-pub const PIPE_BYTES: i32 = 1024 * 1024;
+const PIPE_BYTES: i32 = 1024 * 1024;
 
 fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
