@@ -69,8 +69,19 @@ impl Searcher {
             .build();
         match packed {
             Some(s) => Some(Searcher::Packed(s)),
-            None => AhoCorasick::new(literals).ok().map(Searcher::Automaton),
+            None => Searcher::automaton(literals),
         }
+    }
+
+    /// The automaton, leftmost-first: its default kind reports the match that ends
+    /// first, which may start after another (`bc` before `abcd` in `abcd`), and a
+    /// start passed over is a mask missed.
+    fn automaton(literals: &[Vec<u8>]) -> Option<Searcher> {
+        AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(literals)
+            .ok()
+            .map(Searcher::Automaton)
     }
 
     /// The first position at or after `from` where one of the literals starts.
@@ -380,6 +391,16 @@ mod tests {
         assert!(!scan.has(2) && !scan.has(3) && !scan.has(4));
         assert!(scan.has(5));
         assert!(!scan.complete());
+    }
+
+    #[test]
+    fn the_automaton_finds_the_leftmost_start() {
+        // Used where Teddy cannot be (no SIMD, too many literals).
+        let literals = [b"abcd".to_vec(), b"bc".to_vec()];
+        let s = Searcher::automaton(&literals).unwrap();
+        assert_eq!(s.find(b"xabcd", 0), Some(1));
+        assert_eq!(s.find(b"xabcd", 2), Some(2));
+        assert_eq!(s.find(b"xabce", 0), Some(2));
     }
 
     #[test]
