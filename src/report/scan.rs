@@ -103,6 +103,33 @@ struct Rule {
     /// The DFA's start state after each byte (the look-behind of `\b`, `^`), and at the
     /// start of the text (index 256).
     start_after: Box<[StateID; 257]>,
+    /// For a rule found by one literal: its length, and the DFA's state after it from
+    /// each start state (as `start_after`). The searcher has seen the literal, so the
+    /// DFA need not step through it. `None` when a match may end inside it.
+    skip: Option<(usize, Box<[StateID; 257]>)>,
+}
+
+/// The state after `literal` from each of `starts` (the dead state where the byte
+/// before rules a match out, as `^` or `\b` may); `None` when a match may end inside
+/// the literal.
+fn states_after(
+    dfa: &dense::DFA<Vec<u32>>,
+    starts: &[StateID; 257],
+    literal: &[u8],
+) -> Option<Box<[StateID; 257]>> {
+    let mut after = Box::new(*starts);
+    for sid in after.iter_mut() {
+        for &byte in literal {
+            *sid = dfa.next_state(*sid, byte);
+            if dfa.is_match_state(*sid) || dfa.is_quit_state(*sid) {
+                return None;
+            }
+            if dfa.is_dead_state(*sid) {
+                break;
+            }
+        }
+    }
+    Some(after)
 }
 
 /// The fast searchers of a masker's rules.
@@ -155,14 +182,20 @@ fn ascii_syntax() -> regex_automata::util::syntax::Config {
 }
 
 /// The literal prefixes every match of `pattern` (read as ASCII) begins with; `None`
-/// when there is no short finite set of them or a match could be empty.
-fn prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+/// when there is no short finite set of them or a match could be empty. With them, the
+/// one whole literal every match begins with, when there is one.
+fn prefixes(pattern: &str) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
     let hir = regex_automata::util::syntax::parse_with(pattern, &ascii_syntax()).ok()?;
     let mut seq = Extractor::new()
         .kind(ExtractKind::Prefix)
         .limit_class(64)
         .limit_total(MAX_PREFIXES)
         .extract(&hir);
+    seq.dedup();
+    let whole = match seq.literals() {
+        Some([one]) => Some(one.as_bytes().to_vec()),
+        _ => None,
+    };
     // Four bytes tell starts apart well enough (the DFA checks each one), and keep the
     // sets small: a few literals for a SIMD searcher, not a class's every spelling.
     seq.keep_first_bytes(PREFIX_LEN);
@@ -171,7 +204,7 @@ fn prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
     if literals.is_empty() || literals.len() > MAX_PREFIXES || seq.min_literal_len()? == 0 {
         return None;
     }
-    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+    Some((literals.iter().map(|l| l.as_bytes().to_vec()).collect(), whole))
 }
 
 fn dfa(pattern: &str) -> Option<dense::DFA<Vec<u32>>> {
@@ -194,7 +227,7 @@ fn rule(pattern: &str) -> Option<(Rule, Vec<Vec<u8>>)> {
     if !pattern.is_ascii() || pattern.contains("\\x{") || pattern.contains("\\u") {
         return None;
     }
-    let literals = prefixes(pattern)?;
+    let (literals, whole) = prefixes(pattern)?;
     let dfa = dfa(pattern)?;
     let mut start_after = Box::new([StateID::ZERO; 257]);
     for (i, sid) in start_after.iter_mut().enumerate() {
@@ -204,8 +237,14 @@ fn rule(pattern: &str) -> Option<(Rule, Vec<Vec<u8>>)> {
             .look_behind(behind);
         *sid = dfa.start_state(&config).ok()?;
     }
+    let mut skip = None;
     let starts = if literals.len() == 1 && literals[0].len() > 1 {
-        Starts::One(memmem::Finder::new(&literals[0]).into_owned())
+        // The whole literal is searched for, and the DFA goes on after it.
+        let literal = whole
+            .filter(|w| w.starts_with(&literals[0]))
+            .unwrap_or_else(|| literals[0].clone());
+        skip = states_after(&dfa, &start_after, &literal).map(|states| (literal.len(), states));
+        Starts::One(memmem::Finder::new(&literal).into_owned())
     } else if literals.iter().all(|l| l.len() > 1) {
         Starts::Many(Searcher::new(&literals)?)
     } else {
@@ -220,6 +259,7 @@ fn rule(pattern: &str) -> Option<(Rule, Vec<Vec<u8>>)> {
             starts,
             dfa,
             start_after,
+            skip,
         },
         literals,
     ))
@@ -315,15 +355,19 @@ impl Rule {
         }
     }
 
-    /// The end of the leftmost-first match starting at `start`, if there is one.
+    /// The end of the leftmost-first match starting at `start` (a place `next_start`
+    /// gave), if there is one.
     fn match_at(&self, hay: &[u8], start: usize) -> Option<usize> {
         let dfa = &self.dfa;
         let behind = start.checked_sub(1).map_or(256, |p| usize::from(hay[p]));
-        let mut sid = self.start_after[behind];
+        let (mut sid, from) = match &self.skip {
+            Some((len, after)) => (after[behind], start + len),
+            None => (self.start_after[behind], start),
+        };
         let mut end = None;
         // A DFA reports a match one byte late: entering a match state on byte `at`
         // means a match ended just before it.
-        for (at, &byte) in hay.iter().enumerate().skip(start) {
+        for (at, &byte) in hay.iter().enumerate().skip(from) {
             sid = dfa.next_state(sid, byte);
             if dfa.is_special_state(sid) {
                 if dfa.is_match_state(sid) {
@@ -368,7 +412,7 @@ mod tests {
 
     #[test]
     fn finds_what_the_regex_finds() {
-        let hay = "a token=abc1 x1.2.3.4 10.0.0.1z 1.2.3.4\npassword: hunter2 token=\nend$ ^start";
+        let hay = "a token=abc1 x1.2.3.4 10.0.0.1z 1.2.3.4\npassword: hunter2 token=\ntoken=x1 xtoken=y token=\nend$ ^start\npassword: p";
         for pattern in [
             r"token=\w+",
             r"\b\d{1,3}(\.\d{1,3}){3}\b",
@@ -378,6 +422,11 @@ mod tests {
             r"^\w+",
             r"\w+$",
             r"x[0-9]\.|a t",
+            r"^token=\w*",
+            r"\btoken=\w+\b",
+            r"(?m)^password: \S+$",
+            r"1\.2\.3\.4",
+            r"token=",
         ] {
             assert_eq!(matches(pattern, hay), by_regex(pattern, hay), "{pattern}");
         }
