@@ -35,21 +35,97 @@ enum Starts {
     Bytes(ByteTable),
 }
 
-/// A set of bytes, as a table.
+/// A set of bytes, as a table, and for a set of ASCII bytes as nibble tables too.
 #[derive(Debug, Clone)]
-struct ByteTable(Box<[bool; 256]>);
+struct ByteTable {
+    set: Box<[bool; 256]>,
+    nibbles: Option<Nibbles>,
+}
 
 impl ByteTable {
-    fn new() -> ByteTable {
-        ByteTable(Box::new([false; 256]))
+    fn new(set: [bool; 256]) -> ByteTable {
+        let nibbles = set[128..].iter().all(|&b| !b).then(|| Nibbles::of(&set));
+        ByteTable {
+            set: Box::new(set),
+            nibbles,
+        }
     }
 
     /// The first position at or after `from` of a byte of the set.
     fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
+        let mut from = from;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(nibbles) = &self.nibbles
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            match unsafe { nibbles.find_avx2(hay, from) } {
+                (Some(at), _) => return Some(at),
+                (None, rest) => from = rest,
+            }
+        }
         hay[from..]
             .iter()
-            .position(|&c| self.0[usize::from(c)])
+            .position(|&c| self.set[usize::from(c)])
             .map(|i| from + i)
+    }
+}
+
+/// A set of ASCII bytes as two tables of 16, twice over (for the two 16-byte lanes of
+/// a 32-byte register): the low nibble's entry has bit `h` when the byte with high
+/// nibble `h` is in the set; the high nibble's entry is that bit (none from 8 up). A
+/// byte is in the set when its two entries share a bit: two shuffles test 32 bytes.
+#[derive(Debug, Clone)]
+struct Nibbles {
+    low: [u8; 32],
+    high: [u8; 32],
+}
+
+impl Nibbles {
+    fn of(set: &[bool; 256]) -> Nibbles {
+        let mut low = [0u8; 32];
+        let mut high = [0u8; 32];
+        for h in 0..8 {
+            high[h] = 1 << h;
+            high[h + 16] = 1 << h;
+            for l in 0..16 {
+                if set[h << 4 | l] {
+                    low[l] |= 1 << h;
+                    low[l + 16] |= 1 << h;
+                }
+            }
+        }
+        Nibbles { low, high }
+    }
+
+    /// The first position at or after `from` of a byte of the set, looking at 32 bytes
+    /// at a time; else `None` and where the bytes not looked at begin (fewer than 32).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn find_avx2(&self, hay: &[u8], from: usize) -> (Option<usize>, usize) {
+        use std::arch::x86_64::*;
+        // SAFETY: both tables are 32 bytes.
+        let (low, high) = unsafe {
+            (
+                _mm256_loadu_si256(self.low.as_ptr().cast()),
+                _mm256_loadu_si256(self.high.as_ptr().cast()),
+            )
+        };
+        let nibble = _mm256_set1_epi8(0x0f);
+        let mut at = from;
+        while at + 32 <= hay.len() {
+            // SAFETY: `at + 32 <= hay.len()`: the 32 bytes are within `hay`.
+            let v = unsafe { _mm256_loadu_si256(hay.as_ptr().add(at).cast()) };
+            let lo = _mm256_shuffle_epi8(low, _mm256_and_si256(v, nibble));
+            let hi = _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+            let none = _mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256());
+            let found = !(_mm256_movemask_epi8(none) as u32);
+            if found != 0 {
+                return (Some(at + found.trailing_zeros() as usize), at);
+            }
+            at += 32;
+        }
+        (None, at)
     }
 }
 
@@ -154,7 +230,7 @@ enum ByteSet {
 impl ByteSet {
     fn new(bytes: ByteTable) -> ByteSet {
         let few: Vec<Vec<u8>> = (0..=255u8)
-            .filter(|&b| bytes.0[usize::from(b)])
+            .filter(|&b| bytes.set[usize::from(b)])
             .map(|b| vec![b])
             .collect();
         if few.len() <= 16
@@ -204,7 +280,10 @@ fn prefixes(pattern: &str) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
     if literals.is_empty() || literals.len() > MAX_PREFIXES || seq.min_literal_len()? == 0 {
         return None;
     }
-    Some((literals.iter().map(|l| l.as_bytes().to_vec()).collect(), whole))
+    Some((
+        literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+        whole,
+    ))
 }
 
 fn dfa(pattern: &str) -> Option<dense::DFA<Vec<u32>>> {
@@ -248,11 +327,11 @@ fn rule(pattern: &str) -> Option<(Rule, Vec<Vec<u8>>)> {
     } else if literals.iter().all(|l| l.len() > 1) {
         Starts::Many(Searcher::new(&literals)?)
     } else {
-        let mut bytes = ByteTable::new();
+        let mut bytes = [false; 256];
         for l in &literals {
-            bytes.0[usize::from(l[0])] = true;
+            bytes[usize::from(l[0])] = true;
         }
-        Starts::Bytes(bytes)
+        Starts::Bytes(ByteTable::new(bytes))
     };
     Some((
         Rule {
@@ -270,14 +349,14 @@ impl Scan {
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Scan {
         let mut rules = Vec::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut any_byte: Option<ByteTable> = None;
+        let mut any_byte: Option<[bool; 256]> = None;
         for pattern in patterns {
             let built = rule(pattern);
             if let Some((r, prefixes)) = &built {
                 match &r.starts {
                     Starts::Bytes(b) => {
-                        let all = any_byte.get_or_insert_with(ByteTable::new);
-                        for (on, &this) in all.0.iter_mut().zip(b.0.iter()) {
+                        let all = any_byte.get_or_insert([false; 256]);
+                        for (on, &this) in all.iter_mut().zip(b.set.iter()) {
                             *on |= this;
                         }
                     }
@@ -296,7 +375,7 @@ impl Scan {
         Scan {
             rules,
             any_literal,
-            any_byte: any_byte.map(ByteSet::new),
+            any_byte: any_byte.map(|set| ByteSet::new(ByteTable::new(set))),
         }
     }
 
@@ -440,6 +519,37 @@ mod tests {
         assert!(!scan.has(2) && !scan.has(3) && !scan.has(4));
         assert!(scan.has(5));
         assert!(!scan.complete());
+    }
+
+    #[test]
+    fn byte_tables_find_the_first_byte_of_their_set() {
+        let mut set = [false; 256];
+        for b in b"0123456789-~" {
+            set[usize::from(*b)] = true;
+        }
+        let table = ByteTable::new(set);
+        assert!(
+            table.nibbles.is_some(),
+            "an ASCII set is searched 32 bytes at a time"
+        );
+        // Every byte value, in lengths around the 32-byte steps, from every start.
+        let hay: Vec<u8> = (0..300u32).map(|i| (i * 97 % 256) as u8).collect();
+        for len in [0, 1, 31, 32, 33, 64, 65, 200, 300] {
+            for from in 0..len {
+                let hay = &hay[..len];
+                let expected = hay[from..]
+                    .iter()
+                    .position(|&c| set[usize::from(c)])
+                    .map(|i| from + i);
+                assert_eq!(table.find(hay, from), expected, "len {len}, from {from}");
+            }
+        }
+        // A set with a byte beyond ASCII is searched byte by byte.
+        set[0xe9] = true;
+        let table = ByteTable::new(set);
+        assert!(table.nibbles.is_none());
+        assert_eq!(table.find("caf\u{e9}".as_bytes(), 0), None);
+        assert_eq!(table.find(b"x\xe9", 0), Some(1));
     }
 
     #[test]
