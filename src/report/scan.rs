@@ -259,7 +259,7 @@ fn ascii_syntax() -> regex_automata::util::syntax::Config {
 
 /// The literal prefixes every match of `pattern` (read as ASCII) begins with; `None`
 /// when there is no short finite set of them or a match could be empty. With them, the
-/// one whole literal every match begins with, when there is one.
+/// longest literal every match begins with, when there is one.
 fn prefixes(pattern: &str) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
     let hir = regex_automata::util::syntax::parse_with(pattern, &ascii_syntax()).ok()?;
     let mut seq = Extractor::new()
@@ -268,10 +268,11 @@ fn prefixes(pattern: &str) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
         .limit_total(MAX_PREFIXES)
         .extract(&hir);
     seq.dedup();
-    let whole = match seq.literals() {
-        Some([one]) => Some(one.as_bytes().to_vec()),
-        _ => None,
-    };
+    // What every literal begins with (`token=` of `token=a` … `token=_`).
+    let whole = seq
+        .longest_common_prefix()
+        .filter(|p| !p.is_empty())
+        .map(<[u8]>::to_vec);
     // Four bytes tell starts apart well enough (the DFA checks each one), and keep the
     // sets small: a few literals for a SIMD searcher, not a class's every spelling.
     seq.keep_first_bytes(PREFIX_LEN);
@@ -491,7 +492,7 @@ mod tests {
 
     #[test]
     fn finds_what_the_regex_finds() {
-        let hay = "a token=abc1 x1.2.3.4 10.0.0.1z 1.2.3.4\npassword: hunter2 token=\ntoken=x1 xtoken=y token=\nend$ ^start\npassword: p";
+        let hay = "a token=abc1 x1.2.3.4 10.0.0.1z 1.2.3.4\npassword: hunter2 token=\ntoken=x1 xtoken=y token=\nend$ ^start\npassword: p secret_abc aws_secret secret_ arn:aws:iam::123456789012:x arn:aws:iam::12";
         for pattern in [
             r"token=\w+",
             r"\b\d{1,3}(\.\d{1,3}){3}\b",
@@ -506,6 +507,8 @@ mod tests {
             r"(?m)^password: \S+$",
             r"1\.2\.3\.4",
             r"token=",
+            r"secret_[a-z]+",
+            r"arn:aws:iam::\d{12}",
         ] {
             assert_eq!(matches(pattern, hay), by_regex(pattern, hay), "{pattern}");
         }
