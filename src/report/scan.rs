@@ -257,10 +257,17 @@ fn ascii_syntax() -> regex_automata::util::syntax::Config {
         .multi_line(true)
 }
 
+/// What every match of a rule begins with.
+struct Prefixes {
+    /// The literal prefixes, cut to `PREFIX_LEN` bytes: each match begins with one.
+    cut: Vec<Vec<u8>>,
+    /// The longest literal every match begins with, when there is one.
+    whole: Option<Vec<u8>>,
+}
+
 /// The literal prefixes every match of `pattern` (read as ASCII) begins with; `None`
-/// when there is no short finite set of them or a match could be empty. With them, the
-/// longest literal every match begins with, when there is one.
-fn prefixes(pattern: &str) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+/// when there is no short finite set of them or a match could be empty.
+fn prefixes(pattern: &str) -> Option<Prefixes> {
     let hir = regex_automata::util::syntax::parse_with(pattern, &ascii_syntax()).ok()?;
     let mut seq = Extractor::new()
         .kind(ExtractKind::Prefix)
@@ -281,10 +288,10 @@ fn prefixes(pattern: &str) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
     if literals.is_empty() || literals.len() > MAX_PREFIXES || seq.min_literal_len()? == 0 {
         return None;
     }
-    Some((
-        literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+    Some(Prefixes {
+        cut: literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
         whole,
-    ))
+    })
 }
 
 fn dfa(pattern: &str) -> Option<dense::DFA<Vec<u32>>> {
@@ -307,7 +314,10 @@ fn rule(pattern: &str) -> Option<(Rule, Vec<Vec<u8>>)> {
     if !pattern.is_ascii() || pattern.contains("\\x{") || pattern.contains("\\u") {
         return None;
     }
-    let (literals, whole) = prefixes(pattern)?;
+    let Prefixes {
+        cut: literals,
+        whole,
+    } = prefixes(pattern)?;
     let dfa = dfa(pattern)?;
     let mut start_after = Box::new([StateID::ZERO; 257]);
     for (i, sid) in start_after.iter_mut().enumerate() {
