@@ -217,36 +217,7 @@ pub struct Scan {
     /// chunk needs masking at all.
     any_literal: Option<Searcher>,
     /// Every one-byte start of every rule, for the same pass.
-    any_byte: Option<ByteSet>,
-}
-
-/// A set of bytes to look for: a SIMD searcher for a few, a table for many.
-#[derive(Debug, Clone)]
-enum ByteSet {
-    Few(Searcher),
-    Many(ByteTable),
-}
-
-impl ByteSet {
-    fn new(bytes: ByteTable) -> ByteSet {
-        let few: Vec<Vec<u8>> = (0..=255u8)
-            .filter(|&b| bytes.set[usize::from(b)])
-            .map(|b| vec![b])
-            .collect();
-        if few.len() <= 16
-            && let Some(Searcher::Packed(s)) = Searcher::new(&few)
-        {
-            return ByteSet::Few(Searcher::Packed(s));
-        }
-        ByteSet::Many(bytes)
-    }
-
-    fn first_in(&self, hay: &[u8]) -> Option<usize> {
-        match self {
-            ByteSet::Few(s) => s.find(hay, 0),
-            ByteSet::Many(table) => table.find(hay, 0),
-        }
-    }
+    any_byte: Option<ByteTable>,
 }
 
 /// Patterns read as ASCII-only syntax, `^`/`$` at each line.
@@ -386,7 +357,7 @@ impl Scan {
         Scan {
             rules,
             any_literal,
-            any_byte: any_byte.map(|set| ByteSet::new(ByteTable::new(set))),
+            any_byte: any_byte.map(ByteTable::new),
         }
     }
 
@@ -406,7 +377,7 @@ impl Scan {
         let literal = self.any_literal.as_ref().and_then(|s| s.find(ascii, 0));
         // Bytes are looked for only before the first literal.
         let before = literal.map_or(ascii, |at| &ascii[..at]);
-        let byte = self.any_byte.as_ref().and_then(|b| b.first_in(before));
+        let byte = self.any_byte.as_ref().and_then(|b| b.find(before, 0));
         byte.or(literal)
     }
 
