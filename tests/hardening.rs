@@ -170,6 +170,65 @@ fn the_fallback_state_folder_is_per_user_and_private() {
 }
 
 #[test]
+fn temporary_folders_go_into_a_private_folder_of_the_users_and_are_removed() {
+    let t = base();
+    let mine = crate::test::scratch(t.root());
+    let run = deploy(t);
+    run.code(0)
+        .stdout_is("deployed a\n")
+        .stderr_any("the progress lines are tested elsewhere");
+    assert_eq!(mode(&mine), 0o700);
+    assert_eq!(
+        crate::test::leftovers(&run.root),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+#[test]
+fn a_temporary_folder_that_is_not_safe_is_not_used() {
+    // A link planted where bitops keeps its temporary folders, and a folder open to all:
+    // neither is used; the run goes on in the temp folder itself.
+    for planted in ["link", "open"] {
+        let t = base();
+        let mine = crate::test::scratch(t.root());
+        let elsewhere = t.root().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::create_dir_all(t.root().join("tmp")).unwrap();
+        if planted == "link" {
+            std::os::unix::fs::symlink(&elsewhere, &mine).unwrap();
+        } else {
+            std::fs::create_dir(&mine).unwrap();
+            std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let run = t
+            .cmd("deploy", "dev")
+            .args(&["--state-dir", "state", "--keep-workspace"])
+            .run();
+        run.code(0)
+            .stdout_is("deployed a\n")
+            .stderr_has("workspace kept at <root>/tmp/bitops-");
+        let kept = run
+            .stderr_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("workspace kept at "))
+            .and_then(|rest| rest.split(" (").next())
+            .map(std::path::PathBuf::from)
+            .unwrap();
+        assert_eq!(
+            kept.parent(),
+            Some(run.root.join("tmp").as_path()),
+            "{planted}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&elsewhere).unwrap().count(),
+            0,
+            "{planted}"
+        );
+        assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 0, "{planted}");
+    }
+}
+
+#[test]
 fn existing_report_junit_and_log_files_are_made_private() {
     let t = base().write(
         "repo/dev/bitops.config.yaml",

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::test::{PROBE_SCHEMA, Test, alive, probe_schema};
+use crate::test::{PROBE_SCHEMA, Test, alive, probe_schema, scratch};
 
 /// The probe schema with a secret-named export and an enum, for secrets planted in config.
 fn secret_schema() -> String {
@@ -351,7 +351,7 @@ fn a_signal_while_waiting_for_the_lock_ends_the_run_with_a_report() {
     let root = t.root().to_path_buf();
     let first = spawn_deploy(&t, &[], Stdio::null());
     wait_for(|| root.join("started").exists(), "the first deploy");
-    let workspaces = entries(&root.join("tmp"), "bitops-").len();
+    let workspaces = entries(&scratch(&root), "bitops-").len();
     for (signal, code) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
         let report = format!("report-{signal}.json");
         let second = spawn_deploy(
@@ -375,7 +375,7 @@ fn a_signal_while_waiting_for_the_lock_ends_the_run_with_a_report() {
             "SIG{signal}"
         );
         assert_eq!(
-            entries(&root.join("tmp"), "bitops-").len(),
+            entries(&scratch(&root), "bitops-").len(),
             workspaces,
             "SIG{signal}"
         );
@@ -406,7 +406,7 @@ fn sigterm_during_staging_removes_the_workspace_and_writes_the_report() {
     let t = big_repo();
     let root = t.root().to_path_buf();
     let child = spawn_deploy(&t, &["--report", "report.json"], Stdio::null());
-    let tmp = root.join("tmp");
+    let tmp = scratch(&root);
     wait_for(
         || {
             entries(&tmp, "bitops-")

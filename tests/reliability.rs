@@ -297,8 +297,8 @@ fn sigterm_stops_the_group_after_the_grace_period_and_nothing_survives() {
         "the grandchild {grandchild} survived bitops"
     );
     assert_eq!(
-        std::fs::read_dir(t.root().join("tmp")).unwrap().count(),
-        0,
+        crate::test::leftovers(t.root()),
+        Vec::<std::path::PathBuf>::new(),
         "the workspace was left"
     );
 }

@@ -293,8 +293,8 @@ fn an_interrupted_run_writes_its_report_and_exits_130() {
     assert_eq!(report["steps"][0]["status"], "interrupted");
     assert_eq!(report["steps"][0]["signal"], "SIGINT");
     assert_eq!(report["steps"][1]["status"], "not_run");
-    let left: Vec<_> = std::fs::read_dir(root.join("tmp")).unwrap().collect();
-    assert!(left.is_empty(), "the workspace was left behind");
+    let left = crate::test::leftovers(&root);
+    assert!(left.is_empty(), "the workspace was left behind: {left:?}");
     drop(t);
 }
 

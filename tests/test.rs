@@ -475,9 +475,10 @@ impl Run {
     pub fn normalize(&self, text: &str) -> String {
         let root = self.root.to_string_lossy();
         let text = text.replace(&*root, "<root>");
-        let builtins = regex::Regex::new(r"<root>/tmp/bitops-plugins-[A-Za-z0-9]+").unwrap();
+        let builtins =
+            regex::Regex::new(r"<root>/tmp/bitops-runs-\d+/bitops-plugins-[A-Za-z0-9]+").unwrap();
         let text = builtins.replace_all(&text, "<builtins>");
-        let ws = regex::Regex::new(r"<root>/tmp/bitops-[A-Za-z0-9]+").unwrap();
+        let ws = regex::Regex::new(r"<root>/tmp/bitops-runs-\d+/bitops-[A-Za-z0-9]+").unwrap();
         let text = ws.replace_all(&text, "<ws>");
         // A padded duration column collapses to one space, so column widths do not vary.
         let secs = regex::Regex::new(r"\b(\d+m\d\ds|\d+\.\ds|\d+ms)\b( +)?").unwrap();
@@ -601,8 +602,9 @@ impl Run {
 
     /// Workspaces left in the test's temp folder.
     pub fn workspaces(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.root.join("tmp"))
-            .unwrap()
+        std::fs::read_dir(scratch(&self.root))
+            .into_iter()
+            .flatten()
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| {
@@ -611,6 +613,32 @@ impl Run {
             })
             .collect()
     }
+}
+
+/// Where bitops makes its temporary folders when the test's root is `root`:
+/// `$TMPDIR/bitops-runs-UID` (TMPDIR is the root's `tmp/`).
+pub fn scratch(root: &Path) -> PathBuf {
+    // SAFETY: getuid cannot fail.
+    root.join(format!("tmp/bitops-runs-{}", unsafe { libc::getuid() }))
+}
+
+/// What a run left in the test's temp folder: its entries but the (empty) folder
+/// bitops makes its temporary folders in, and that folder's entries.
+pub fn leftovers(root: &Path) -> Vec<PathBuf> {
+    let list = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let mine = scratch(root);
+    let mut left: Vec<PathBuf> = list(&root.join("tmp"))
+        .into_iter()
+        .filter(|p| *p != mine)
+        .collect();
+    left.extend(list(&mine));
+    left
 }
 
 fn pretty_eq(actual: &str, expected: &str, what: &str) {

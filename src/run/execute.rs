@@ -134,11 +134,7 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
     let graph = &plan.graph;
     let mut signals = Signals::install()?;
     crate::run::reaper::become_subreaper();
-    let io_dir = tempfile::Builder::new()
-        .prefix("bitops-outputs-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
+    let io_dir = crate::run::scratch::tempdir("bitops-outputs-")?;
     let total = plan.steps.len();
     let width = plan.steps.iter().map(|s| s.alias.len()).max().unwrap_or(0);
     let tag = |i: usize| Tag {

@@ -6,6 +6,7 @@ pub mod install;
 pub mod lock;
 pub mod process;
 pub mod reaper;
+pub mod scratch;
 pub mod signals;
 pub mod spawn;
 pub mod workspace;

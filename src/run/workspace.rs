@@ -57,20 +57,10 @@ impl Workspace {
 /// Stages the workspace; writes the built-in plugins out too when `builtins` (a run
 /// that uses none does not pay for them).
 pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
-    use std::os::unix::fs::PermissionsExt;
-    let private = fs::Permissions::from_mode(0o700);
-    let dir = tempfile::Builder::new()
-        .prefix("bitops-")
-        .permissions(private.clone())
-        .tempdir()
-        .map_err(|e| Error::io("create the workspace in", &std::env::temp_dir(), e))?;
+    let dir = crate::run::scratch::tempdir("bitops-")?;
     let root = dir.path().to_path_buf();
     let plugins = if builtins {
-        let plugins = tempfile::Builder::new()
-            .prefix("bitops-plugins-")
-            .permissions(private)
-            .tempdir()
-            .map_err(|e| Error::io("create a folder in", &std::env::temp_dir(), e))?;
+        let plugins = crate::run::scratch::tempdir("bitops-plugins-")?;
         for name in crate::plugin::builtin::names() {
             crate::plugin::builtin::write(name, &plugins.path().join(name))
                 .map_err(|e| Error::io("write the built-in plugins to", plugins.path(), e))?;
