@@ -678,3 +678,61 @@ fn waiting_for_the_lock_says_who_holds_it() {
     let (code, _) = finish(first, Duration::from_secs(30));
     assert_eq!(code, 0);
 }
+
+/// The peak resident memory (`VmHWM`) of a running process, in KiB.
+fn peak_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn a_reader_that_stops_reading_holds_the_step_back_and_nothing_is_lost() {
+    // 70 MB of output, while bitops' stdout is not read for a second: the step waits
+    // for the terminal (as on a pipe) instead of bitops holding what it printed.
+    const LINE: &str = "a line of output that nobody reads for a while";
+    const LINES: usize = 1_500_000;
+    let t = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write(
+            "plugins/probe/deploy.sh",
+            &format!("yes '{LINE}' | head -n {LINES}\n"),
+        );
+    let mut child = spawn_deploy(&t, &[], Stdio::piped());
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let stalled = peak_kib(pid).expect("bitops is running");
+    let mut peak = stalled;
+    let mut total = 0usize;
+    let mut last = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = stdout.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+        last = buf[..n].to_vec();
+        if let Some(kib) = peak_kib(pid) {
+            peak = peak.max(kib);
+        }
+    }
+    let (code, stderr) = finish(child, Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(total, (LINE.len() + 1) * LINES, "output lost or added");
+    assert!(
+        last.ends_with(format!("{LINE}\n").as_bytes()),
+        "the end of the output: {:?}",
+        String::from_utf8_lossy(&last)
+    );
+    // The output waiting for the terminal is bounded (1 MiB) whatever the step prints;
+    // without that bound, bitops held the 70 MB it could not write.
+    assert!(
+        peak < 32 * 1024,
+        "bitops peaked at {peak} KiB while its stdout was not read"
+    );
+}

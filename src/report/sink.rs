@@ -134,6 +134,13 @@ impl Sink {
         self.terminal.as_ref().is_some_and(|t| t.backlogged())
     }
 
+    /// Waits while the terminal is behind.
+    pub async fn room(&self) {
+        if let Some(t) = &self.terminal {
+            t.room().await;
+        }
+    }
+
     /// Ends the output: waits for the terminal to write what it holds (at most `wait`).
     pub fn finish(&self, wait: Option<Duration>) {
         if let Ok(mut reporters) = self.reporters.lock() {
@@ -262,9 +269,7 @@ impl StepOut {
 
     /// Waits while the terminal is behind.
     pub async fn room(&self) {
-        while self.backlogged() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.sink.room().await;
     }
 }
 

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// Output waiting for the terminal past this makes producers wait (a child writing
-/// faster than the terminal reads waits, as it would on a pipe).
-const BACKLOG_LIMIT: usize = 4 * 1024 * 1024;
+/// faster than the terminal reads waits, as it would on a pipe) until the writer has
+/// brought it back under: 16 of a step's 64 KiB reads. It bounds the memory output
+/// can take (P3's peak RSS), and producers are woken as soon as there is room.
+const BACKLOG_LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -24,6 +26,8 @@ pub struct Terminal {
     thread: Mutex<Thread>,
     /// Bytes sent to the thread and not written yet.
     queued: Arc<AtomicUsize>,
+    /// Told when `queued` falls back under `BACKLOG_LIMIT`.
+    drained: Arc<tokio::sync::Notify>,
     /// Held while bytes are written, by the thread or by the fast path.
     writing: Arc<Mutex<Streams>>,
     /// `--output grouped`: each step's pieces, held until the step ends.
@@ -88,6 +92,7 @@ impl Terminal {
         Arc::new(Terminal {
             thread: Mutex::new(Thread::NotStarted),
             queued: Arc::new(AtomicUsize::new(0)),
+            drained: Arc::new(tokio::sync::Notify::new()),
             writing: Arc::new(Mutex::new(Streams {
                 out: true,
                 err: true,
@@ -132,6 +137,7 @@ impl Terminal {
         let (tx, rx) = mpsc::channel::<Piece>();
         let (done_tx, done) = mpsc::channel();
         let counter = self.queued.clone();
+        let drained = self.drained.clone();
         let streams = self.writing.clone();
         let spawned = std::thread::Builder::new()
             .name("bitops-terminal".into())
@@ -140,7 +146,10 @@ impl Terminal {
                     if let Ok(mut s) = streams.lock() {
                         s.write(stream, &bytes);
                         // Counted down while held, so the fast path sees a true zero.
-                        counter.fetch_sub(bytes.len(), Ordering::SeqCst);
+                        let before = counter.fetch_sub(bytes.len(), Ordering::SeqCst);
+                        if before > BACKLOG_LIMIT && before - bytes.len() <= BACKLOG_LIMIT {
+                            drained.notify_waiters();
+                        }
                     }
                 }
                 let _ = done_tx.send(());
@@ -186,6 +195,21 @@ impl Terminal {
     /// Whether producers should wait for the terminal to catch up.
     pub fn backlogged(&self) -> bool {
         self.queued.load(Ordering::SeqCst) > BACKLOG_LIMIT
+    }
+
+    /// Waits while the terminal is behind: woken when the writer brings the backlog
+    /// under the limit (and every 50 ms regardless, should a wake-up be missed).
+    pub async fn room(&self) {
+        while self.backlogged() {
+            let notified = self.drained.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a drain between the two is not missed.
+            notified.as_mut().enable();
+            if !self.backlogged() {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
     }
 
     /// Ends the output and waits for it to be written, at most `wait` when given.
