@@ -103,6 +103,7 @@ def timed(argv, env=None, cwd=None, stdout=subprocess.DEVNULL, rss=False):
 
 
 def median_of(runs, fn):
+    os.sync()  # what generating the inputs left to write back does not slow the runs
     fn()  # warm-up
     return statistics.median(fn() for _ in range(runs))
 
@@ -110,6 +111,9 @@ def median_of(runs, fn):
 def medians_interleaved(runs, fns):
     """The median of each of `fns`, measured in turns (a, b, c, c, b, a, ...) after a
     warm-up of each, so that a noisy minute affects them alike."""
+    # What generating the inputs (or the benchmark before) left to write back does not
+    # slow the first rounds: P2's 2 GB repo made P3 dense's `cat` 2x slower.
+    os.sync()
     for fn in fns:
         fn()
     times = [[] for _ in fns]

@@ -1,4 +1,4 @@
-//! The masker alone, on the P3 inputs of `bench/run.py` generated in memory: 64 KiB reads
+//! The masker alone, on the P3 inputs of `bench/run.py` generated in memory: 128 KiB reads
 //! cut into lines and masked as a step's output is (`Lines` + `Masker::mask_lines`), with
 //! no process, pipe or terminal. `cargo bench --bench mask`; prints MB/s per input, and
 //! the same on one core (`Masker::mask_lines` on ~64 KiB chunks of whole lines, without
@@ -63,7 +63,7 @@ fn main() {
         for _ in 0..5 {
             let start = Instant::now();
             written = 0;
-            p3::mask_reads(&masker, data.chunks(64 * 1024), &mut |masked| {
+            p3::mask_reads(&masker, data.chunks(128 * 1024), &mut |masked| {
                 written += masked.len()
             });
             best = best.min(start.elapsed().as_secs_f64());

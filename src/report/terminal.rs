@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Output waiting for the terminal past this makes producers wait (a child writing
 /// faster than the terminal reads waits, as it would on a pipe) until the writer has
-/// brought it back under: 16 of a step's 64 KiB reads. It bounds the memory output
+/// brought it back under: 8 of a step's 128 KiB reads. It bounds the memory output
 /// can take (P3's peak RSS), and producers are woken as soon as there is room.
 const BACKLOG_LIMIT: usize = 1024 * 1024;
 

@@ -287,10 +287,12 @@ fn exited(status: std::io::Result<std::process::ExitStatus>) -> Outcome {
 
 /// Reads a pipe and writes the complete lines of each read as soon as it arrives.
 async fn pump<R: tokio::io::AsyncRead + Unpin>(mut pipe: R, sink: Arc<StepOut>) {
-    // 64 KiB a read, though the pipe holds more (`spawn.rs`, `PIPE_BYTES`): larger
-    // reads raised P3's peak memory for no clear gain. `read_buf` fills spare capacity,
-    // so nothing is zeroed first.
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    // 128 KiB a read, though the pipe holds more (`spawn.rs`, `PIPE_BYTES`): against
+    // 64 KiB, half the hand-overs between threads per byte (the mask helper's half, the
+    // terminal's piece), and P3 dense went from 338 to 421-446 MB/s; 256 KiB gave 463-498
+    // but a peak RSS of 15.5-15.9 MB, too near P3's 16 MB (BENCHMARKS.md, round 5).
+    // `read_buf` fills spare capacity, so nothing is zeroed first.
+    let mut buf: Vec<u8> = Vec::with_capacity(128 * 1024);
     let mut lines = Lines::default();
     loop {
         // A terminal that is not keeping up holds the child back, as a full pipe would;
