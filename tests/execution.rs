@@ -446,13 +446,7 @@ fn keep_workspace_keeps_it_and_prints_its_path() {
         // the failing deploy script prints nothing
         run.stdout_is(if code == 0 { "ok\nok\n" } else { "" });
         run.stderr_has("workspace kept at <ws>\n");
-        let kept = run
-            .stderr_text()
-            .lines()
-            .find_map(|l| l.strip_prefix("workspace kept at "))
-            .and_then(|rest| rest.split(" (").next())
-            .map(std::path::PathBuf::from)
-            .unwrap();
+        let kept = run.kept_workspace();
         assert_eq!(run.workspaces(), vec![kept.clone()]);
         assert_eq!(
             std::fs::read_to_string(kept.join("dev/b/bitops.config.yaml")).unwrap(),

@@ -207,13 +207,7 @@ fn a_temporary_folder_that_is_not_safe_is_not_used() {
         run.code(0)
             .stdout_is("deployed a\n")
             .stderr_has("workspace kept at <root>/tmp/bitops-");
-        let kept = run
-            .stderr_text()
-            .lines()
-            .find_map(|l| l.strip_prefix("workspace kept at "))
-            .and_then(|rest| rest.split(" (").next())
-            .map(std::path::PathBuf::from)
-            .unwrap();
+        let kept = run.kept_workspace();
         assert_eq!(
             kept.parent(),
             Some(run.root.join("tmp").as_path()),

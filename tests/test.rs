@@ -600,6 +600,16 @@ impl Run {
         self
     }
 
+    /// The workspace `--keep-workspace` kept, from its `workspace kept at PATH` line.
+    pub fn kept_workspace(&self) -> PathBuf {
+        self.stderr_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("workspace kept at "))
+            .and_then(|rest| rest.split(" (").next())
+            .map(PathBuf::from)
+            .expect("a `workspace kept at` line on stderr")
+    }
+
     /// Workspaces left in the test's temp folder.
     pub fn workspaces(&self) -> Vec<PathBuf> {
         std::fs::read_dir(scratch(&self.root))
