@@ -27,5 +27,7 @@ fn main() {
             e.exit_code()
         }
     };
+    // The trash of earlier runs this one started emptying (run::scratch).
+    bitops::run::scratch::finish();
     std::process::exit(code);
 }

@@ -185,6 +185,59 @@ fn temporary_folders_go_into_a_private_folder_of_the_users_and_are_removed() {
 }
 
 #[test]
+fn a_run_removes_its_files_at_once_and_the_next_run_empties_the_trash() {
+    // A hook leaves a file and a link in its tool folder; the run removes both, and its
+    // folders go to the trash, empty; the next run removes them.
+    let t = base().write(
+        "repo/dev/a/bitops.before-deploy.d/01.sh",
+        "echo secret > left.txt\nln -s left.txt link\n",
+    );
+    let out = t.deploy_dev(&["--state-dir", "state"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        crate::test::leftovers(t.root()),
+        Vec::<std::path::PathBuf>::new()
+    );
+    let trashed = crate::test::trash(t.root());
+    let names: Vec<String> = trashed
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "the workspace and the outputs folder: {names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("bitops-outputs-")),
+        "{names:?}"
+    );
+    let workspace = trashed
+        .iter()
+        .find(|p| !p.to_string_lossy().contains("bitops-outputs-"))
+        .unwrap();
+    assert!(workspace.join("dev/a/bitops.before-deploy.d").is_dir());
+    assert!(!workspace.join("dev/a/left.txt").exists());
+
+    let second = deploy(t);
+    second
+        .code(0)
+        .stdout_is("deployed a\n")
+        .stderr_any("the progress lines are tested elsewhere");
+    let now = crate::test::trash(&second.root);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        now.iter().all(|p| !trashed.contains(p)),
+        "{now:?} {trashed:?}"
+    );
+}
+
+#[test]
 fn a_temporary_folder_that_is_not_safe_is_not_used() {
     // A link planted where bitops keeps its temporary folders, and a folder open to all:
     // neither is used; the run goes on in the temp folder itself.

@@ -633,7 +633,8 @@ pub fn scratch(root: &Path) -> PathBuf {
 }
 
 /// What a run left in the test's temp folder: its entries but the (empty) folder
-/// bitops makes its temporary folders in, and that folder's entries.
+/// bitops makes its temporary folders in, that folder's entries but its trash, and
+/// anything in the trash that is not a folder (the trash holds only empty folders).
 pub fn leftovers(root: &Path) -> Vec<PathBuf> {
     let list = |dir: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(dir)
@@ -643,12 +644,31 @@ pub fn leftovers(root: &Path) -> Vec<PathBuf> {
             .collect()
     };
     let mine = scratch(root);
+    let trash = mine.join("trash");
     let mut left: Vec<PathBuf> = list(&root.join("tmp"))
         .into_iter()
         .filter(|p| *p != mine)
         .collect();
-    left.extend(list(&mine));
+    left.extend(list(&mine).into_iter().filter(|p| *p != trash));
+    left.extend(
+        walkdir::WalkDir::new(&trash)
+            .into_iter()
+            .flatten()
+            .filter(|e| !e.file_type().is_dir())
+            .map(|e| e.into_path()),
+    );
     left
+}
+
+/// The folders in the trash of the test's temp folder (see `leftovers`).
+pub fn trash(root: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(scratch(root).join("trash"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    names
 }
 
 fn pretty_eq(actual: &str, expected: &str, what: &str) {

@@ -1,22 +1,21 @@
 //! The workspace: a private temporary copy of what a run can use — the chosen
 //! environment (with the default folder merged in), every `_`-prefixed top-level
 //! folder and the root files. Hooks may edit it freely; the ops repo is only read.
-//! It is removed when dropped unless kept.
+//! It is removed when dropped unless kept (see `scratch`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tempfile::TempDir;
-
 use crate::error::{Error, Result};
 use crate::repo::links;
 use crate::repo::view::{EnvView, Source};
+use crate::run::scratch::Folder;
 
 pub struct Workspace {
-    dir: Option<TempDir>,
+    dir: Option<Folder>,
     root: PathBuf,
     /// The built-in plugins, written out for the run (outside the ops copy).
-    plugins: Option<TempDir>,
+    plugins: Option<Folder>,
     /// Where the built-in plugins were written; `None` when the run uses none.
     plugins_root: Option<PathBuf>,
     /// Notices from staging (e.g. a YAML clash that could not be merged).
