@@ -184,56 +184,165 @@ fn temporary_folders_go_into_a_private_folder_of_the_users_and_are_removed() {
     );
 }
 
-#[test]
-fn a_run_removes_its_files_at_once_and_the_next_run_empties_the_trash() {
-    // A hook leaves a file and a link in its tool folder; the run removes both, and its
-    // folders go to the trash, empty; the next run removes them.
-    let t = base().write(
-        "repo/dev/a/bitops.before-deploy.d/01.sh",
-        "echo secret > left.txt\nln -s left.txt link\n",
-    );
-    let out = t.deploy_dev(&["--state-dir", "state"]).output().unwrap();
+/// Runs `bitops deploy -e ENV` in `t` and checks it ended well; returns its stdout.
+#[track_caller]
+fn deployed(t: &Test, env: &str) -> String {
+    let out = t
+        .command(&[
+            "deploy",
+            "-e",
+            env,
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--state-dir",
+            "state",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The folders (by their path inside it) of the spare workspace, sorted.
+fn spare_folders(root: &Path) -> Vec<String> {
+    let mine = crate::test::scratch(root);
+    let spare = std::fs::read_dir(&mine)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("spare-bitops-")
+        })
+        .expect("a spare workspace");
+    let mut dirs: Vec<String> = walkdir::WalkDir::new(&spare)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            assert!(e.file_type().is_dir(), "{} in a spare", e.path().display());
+            e.path()
+                .strip_prefix(&spare)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn a_run_removes_its_files_at_once_and_the_next_run_takes_its_folders_without_the_extra_ones() {
+    // A hook leaves files, a link and folders of its own in its tool folder: the run
+    // removes every file and link; its folders wait for the next run, which removes the
+    // ones it does not stage before anything runs.
+    let hook = "repo/dev/a/bitops.before-deploy.d/01.sh";
+    let t = base().write(
+        hook,
+        "mkdir -p extra/deeper\necho secret > extra/deeper/f\necho secret > left.txt\nln -s left.txt link\n",
+    );
+    assert_eq!(deployed(&t, "dev"), "deployed a\n");
     assert_eq!(
         crate::test::leftovers(t.root()),
         Vec::<std::path::PathBuf>::new()
     );
-    let trashed = crate::test::trash(t.root());
-    let names: Vec<String> = trashed
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
     assert_eq!(
-        names.len(),
-        2,
-        "the workspace and the outputs folder: {names:?}"
+        crate::test::trash(t.root()),
+        Vec::<std::path::PathBuf>::new()
     );
+    let first = spare_folders(t.root());
     assert!(
-        names.iter().any(|n| n.starts_with("bitops-outputs-")),
-        "{names:?}"
+        first.contains(&"dev/a/extra/deeper".to_string()),
+        "{first:?}"
     );
-    let workspace = trashed
-        .iter()
-        .find(|p| !p.to_string_lossy().contains("bitops-outputs-"))
-        .unwrap();
-    assert!(workspace.join("dev/a/bitops.before-deploy.d").is_dir());
-    assert!(!workspace.join("dev/a/left.txt").exists());
 
-    let second = deploy(t);
-    second
-        .code(0)
-        .stdout_is("deployed a\n")
-        .stderr_any("the progress lines are tested elsewhere");
-    let now = crate::test::trash(&second.root);
-    assert_eq!(now.len(), 2, "{now:?}");
-    assert!(
-        now.iter().all(|p| !trashed.contains(p)),
-        "{now:?} {trashed:?}"
+    std::fs::write(
+        t.root().join(hook),
+        "for f in extra left.txt link; do [ -e $f ] || [ -L $f ] && echo \"$f is there\"; done; echo checked\n",
+    )
+    .unwrap();
+    assert_eq!(deployed(&t, "dev"), "checked\ndeployed a\n");
+    // The spare was taken (and put back without the hook's folders): a new workspace
+    // would have left the old spare, `extra` and all, where it was.
+    assert_eq!(
+        spare_folders(t.root()),
+        ["dev", "dev/a", "dev/a/bitops.before-deploy.d"]
+    );
+    assert_eq!(
+        crate::test::leftovers(t.root()),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+#[test]
+fn a_spare_holds_only_what_the_next_environment_stages() {
+    let t = base()
+        .write("repo/_shared/lib/x.sh", "true\n")
+        .write(
+            "repo/prod/bitops.config.yaml",
+            "bitops:\n  deployments:\n    b: {plugin: probe}\n",
+        )
+        .write("repo/prod/b/bitops.config.yaml", "probe: {}\n")
+        .write(
+            "repo/prod/b/bitops.before-deploy.d/01.sh",
+            "cd \"$BITOPS_TEMPDIR\"\nls -A\nls -A _shared\n",
+        );
+    assert_eq!(deployed(&t, "dev"), "deployed a\n");
+    // The dev spare is taken: its `dev` folders are removed, `_shared` is kept.
+    assert_eq!(deployed(&t, "prod"), "_shared\nprod\nlib\ndeployed b\n");
+    assert_eq!(
+        spare_folders(t.root()),
+        [
+            "_shared",
+            "_shared/lib",
+            "prod",
+            "prod/b",
+            "prod/b/bitops.before-deploy.d"
+        ]
+    );
+}
+
+#[test]
+fn a_run_whose_hook_changed_a_folders_mode_leaves_no_spare_and_the_next_run_empties_the_trash() {
+    let t = base().write("repo/dev/a/bitops.before-deploy.d/01.sh", "chmod 701 .\n");
+    assert_eq!(deployed(&t, "dev"), "deployed a\n");
+    let trashed = crate::test::trash(t.root());
+    assert_eq!(trashed.len(), 1, "the workspace, in the trash: {trashed:?}");
+    let mine = crate::test::scratch(t.root());
+    let spares = std::fs::read_dir(&mine)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("spare-")
+        })
+        .count();
+    assert_eq!(spares, 0);
+
+    std::fs::write(
+        t.root().join("repo/dev/a/bitops.before-deploy.d/01.sh"),
+        "true\n",
+    )
+    .unwrap();
+    assert_eq!(deployed(&t, "dev"), "deployed a\n");
+    assert_eq!(
+        crate::test::trash(t.root()),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(
+        spare_folders(t.root()),
+        ["dev", "dev/a", "dev/a/bitops.before-deploy.d"]
     );
 }
 

@@ -476,7 +476,8 @@ impl Run {
         let root = self.root.to_string_lossy();
         let text = text.replace(&*root, "<root>");
         let builtins =
-            regex::Regex::new(r"<root>/tmp/bitops-runs-\d+/bitops-plugins-[A-Za-z0-9]+").unwrap();
+            regex::Regex::new(r"<root>/tmp/bitops-runs-\d+/few/bitops-plugins-[A-Za-z0-9]+")
+                .unwrap();
         let text = builtins.replace_all(&text, "<builtins>");
         let ws = regex::Regex::new(r"<root>/tmp/bitops-runs-\d+/bitops-[A-Za-z0-9]+").unwrap();
         let text = ws.replace_all(&text, "<ws>");
@@ -632,9 +633,10 @@ pub fn scratch(root: &Path) -> PathBuf {
     root.join(format!("tmp/bitops-runs-{}", unsafe { libc::getuid() }))
 }
 
-/// What a run left in the test's temp folder: its entries but the (empty) folder
-/// bitops makes its temporary folders in, that folder's entries but its trash, and
-/// anything in the trash that is not a folder (the trash holds only empty folders).
+/// What a run left in the test's temp folder that it should not have: its entries but
+/// the folder bitops makes its temporary folders in; that folder's entries but `few/`,
+/// `trash/` and the spares (`spare-…`); the entries of `few/` but its spares; and
+/// anything in the trash or a spare that is not a folder (they hold empty folders only).
 pub fn leftovers(root: &Path) -> Vec<PathBuf> {
     let list = |dir: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(dir)
@@ -643,20 +645,35 @@ pub fn leftovers(root: &Path) -> Vec<PathBuf> {
             .map(|e| e.unwrap().path())
             .collect()
     };
+    let spare = |p: &PathBuf| {
+        p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("spare-")
+    };
     let mine = scratch(root);
-    let trash = mine.join("trash");
+    let (trash, few) = (mine.join("trash"), mine.join("few"));
     let mut left: Vec<PathBuf> = list(&root.join("tmp"))
         .into_iter()
         .filter(|p| *p != mine)
         .collect();
-    left.extend(list(&mine).into_iter().filter(|p| *p != trash));
-    left.extend(
-        walkdir::WalkDir::new(&trash)
-            .into_iter()
-            .flatten()
-            .filter(|e| !e.file_type().is_dir())
-            .map(|e| e.into_path()),
-    );
+    let mut folders_only = vec![trash.clone()];
+    for entry in list(&mine).into_iter().chain(list(&few)) {
+        if spare(&entry) {
+            folders_only.push(entry);
+        } else if entry != trash && entry != few {
+            left.push(entry);
+        }
+    }
+    for dir in folders_only {
+        left.extend(
+            walkdir::WalkDir::new(&dir)
+                .into_iter()
+                .flatten()
+                .filter(|e| !e.file_type().is_dir())
+                .map(|e| e.into_path()),
+        );
+    }
     left
 }
 

@@ -134,7 +134,11 @@ async fn run_steps(req: &Request<'_>, ws: &Workspace, report: &mut RunReport) ->
     let graph = &plan.graph;
     let mut signals = Signals::install()?;
     crate::run::reaper::become_subreaper();
-    let io_dir = crate::run::scratch::tempdir("bitops-outputs-")?;
+    let io_dir = crate::run::scratch::reusable_tempdir(
+        "bitops-outputs-",
+        crate::run::scratch::Size::Few,
+        &|_| false,
+    )?;
     let total = plan.steps.len();
     let width = plan.steps.iter().map(|s| s.alias.len()).max().unwrap_or(0);
     let tag = |i: usize| Tag {

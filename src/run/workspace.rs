@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::repo::links;
 use crate::repo::view::{EnvView, Source};
-use crate::run::scratch::Folder;
+use crate::run::scratch::{Folder, Size};
 
 pub struct Workspace {
     dir: Option<Folder>,
@@ -56,10 +56,34 @@ impl Workspace {
 /// Stages the workspace; writes the built-in plugins out too when `builtins` (a run
 /// that uses none does not pay for them).
 pub fn stage(repo: &Path, view: &EnvView, builtins: bool) -> Result<Workspace> {
-    let dir = crate::run::scratch::tempdir("bitops-")?;
+    // A spare workspace keeps the folders this one stages: the environment's (merged
+    // with the default folder's) and the `_`-prefixed ones'.
+    // (The environment's entry wins over the default folder's of the same name.)
+    let keep = |rel: &Path| -> bool {
+        // Whether it is a folder (not a link to one), when it is there.
+        let dir = |p: PathBuf| fs::symlink_metadata(p).map(|m| m.is_dir()).ok();
+        let mut parts = rel.components();
+        let Some(first) = parts.next() else {
+            return true;
+        };
+        let rest = parts.as_path();
+        if first.as_os_str() == view.env_name.as_str() {
+            match dir(view.env_dir.join(rest)) {
+                Some(is_dir) => is_dir,
+                None => view
+                    .default_dir
+                    .as_ref()
+                    .is_some_and(|d| dir(d.join(rest)) == Some(true)),
+            }
+        } else {
+            first.as_os_str().to_string_lossy().starts_with('_')
+                && dir(repo.join(rel)) == Some(true)
+        }
+    };
+    let dir = crate::run::scratch::reusable_tempdir("bitops-", Size::Many, &keep)?;
     let root = dir.path().to_path_buf();
     let plugins = if builtins {
-        let plugins = crate::run::scratch::tempdir("bitops-plugins-")?;
+        let plugins = crate::run::scratch::tempdir("bitops-plugins-", Size::Few)?;
         for name in crate::plugin::builtin::names() {
             crate::plugin::builtin::write(name, &plugins.path().join(name))
                 .map_err(|e| Error::io("write the built-in plugins to", plugins.path(), e))?;
