@@ -53,8 +53,9 @@ RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
     --mount=type=cache,id=bitops-target,target=/src/target \
     set -eu; \
     if [ -s /run/secrets/ca ]; then export CARGO_HTTP_CAINFO=/run/secrets/ca; fi; \
-    cargo build --release --locked; \
-    install -D -m 0755 -s target/release/bitops /out/bitops; \
+    triple="$(uname -m)-unknown-linux-gnu"; \
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$triple"; \
+    install -D -m 0755 -s "target/$triple/release/bitops" /out/bitops; \
     /out/bitops --version
 
 # ---- 2. Terraform, Helm, kubectl: the vendors' release archives, checksum-verified ---------

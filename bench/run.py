@@ -2,7 +2,13 @@
 """bitops benchmarks: generates its inputs, measures side by side in one run, and
 prints a Markdown table of medians and ratios. Not part of the test suite.
 
-    cargo build --release && python3 bench/run.py [--runs 7] [--only P1,P3] [--compare OLD]
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target "$(uname -m)-unknown-linux-gnu"
+    python3 bench/run.py [--runs 7] [--only P1,P3] [--compare OLD] [--bitops PATH]
+
+It measures the binary we ship (the Docker image's): the static one that command builds,
+`target/ARCH-unknown-linux-gnu/release/bitops`; without it, `target/release/bitops` (a
+plain `cargo build --release`, linked against the system's shared C library), and says so.
+--bitops PATH measures another.
 
 --compare OLD also runs P1, P3, P5, P6, P8 and P9 with the binary OLD (say, a build of the previous
 commit), interleaved run by run with the current one, and reports both side by side.
@@ -57,7 +63,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BITOPS = os.path.join(ROOT, "target", "release", "bitops")
+STATIC = os.path.join(ROOT, "target", f"{os.uname().machine}-unknown-linux-gnu", "release", "bitops")
+BITOPS = STATIC if os.path.exists(STATIC) else os.path.join(ROOT, "target", "release", "bitops")
 SCHEMA = "noop:\n  type: object\n  properties:\n    cli:\n      type: object\n      properties:\n        stack-action: {type: string, default: plan}\n"
 
 
@@ -530,9 +537,14 @@ def main():
     ap.add_argument("--only", default="P1,P1I,P2,P3,P4,P5,P6,P7,P8,P9")
     ap.add_argument("--hub-seconds", type=int, default=60, help="P7: how long the agents poll")
     ap.add_argument("--compare", metavar="OLD", help="another bitops binary to measure side by side (P1, P3, P5, P6, P8, P9)")
+    ap.add_argument("--bitops", metavar="PATH", help="the bitops binary to measure (default: the static release build, else target/release/bitops)")
     args = ap.parse_args()
+    global BITOPS
+    if args.bitops:
+        BITOPS = os.path.abspath(args.bitops)
     if not os.path.exists(BITOPS):
-        sys.exit("build first: cargo build --release")
+        sys.exit("build first: RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target \"$(uname -m)-unknown-linux-gnu\" (or cargo build --release)")
+    print(f"measuring {BITOPS}", file=sys.stderr)
     only = set(args.only.upper().split(","))
     bins = [BITOPS] + ([os.path.abspath(args.compare)] if args.compare else [])
     work = tempfile.mkdtemp(prefix="bitops-bench-")
