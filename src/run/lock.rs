@@ -233,9 +233,12 @@ pub fn acquire(
         environment: environment.to_string(),
     };
     let json = serde_json::to_string(&holder).unwrap_or_default();
-    let _ = file.set_len(0);
+    // Written over the last holder's text, then cut to length: truncating to nothing
+    // first would free the file's block once it was written back, and on a file system
+    // mounted `discard` freeing a block waits for the device.
     let _ = file.rewind();
     let _ = file.write_all(json.as_bytes());
+    let _ = file.set_len(json.len() as u64);
     let _ = file.flush();
     Ok(Lock { _file: file })
 }
