@@ -3,7 +3,9 @@
 //! quarter of a short deploy's own instructions, BENCHMARKS.md P1i, and a third of a
 //! large plan's); glibc's malloc keeps the output buffers of P3 (64 KiB, often freed by
 //! another thread than the one that made them) within its memory target, where mimalloc
-//! alone held 3-5 MB more.
+//! alone held 3-5 MB more. mimalloc's v2 (the crate's `v2` feature), not v3: v3's start
+//! sets up the bitmaps of a 1 GiB arena (40 more page faults), and P1 was 0.1–0.2 ms
+//! slower with it (BENCHMARKS.md, round 6).
 //!
 //! Which allocator owns a block follows from its size alone, which Rust passes again
 //! when the block is freed or resized, so no block is ever given to the wrong one.
