@@ -178,7 +178,7 @@ fn make(prefix: &str, size: Size, keep: Option<Keep>) -> Result<Folder> {
         if let (Some(keep), Some(mode)) = (keep, folder_mode()) {
             let slot = parent.join(format!("{SPARE}{prefix}{mode:o}"));
             if let Some(path) = claim(&slot, &parent, prefix) {
-                match prune(&path, keep) {
+                match take(&path, keep) {
                     Ok(()) => {
                         return Ok(Folder {
                             path,
@@ -246,6 +246,15 @@ fn random_name() -> Option<String> {
             .map(|b| CHARS[*b as usize % CHARS.len()] as char)
             .collect()
     })
+}
+
+/// Checks a taken spare is a folder (not a link to one), then prunes it.
+fn take(dir: &Path, keep: Keep) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other("it is not a folder"));
+    }
+    prune(dir, keep)
 }
 
 /// Removes the folders of a taken spare that `keep` does not want (deepest first).
@@ -485,6 +494,19 @@ mod tests {
             assert_eq!(trash.join(name).exists(), !spared, "{files} files");
             let _ = std::fs::remove_dir_all(&spare);
         }
+    }
+
+    #[test]
+    fn a_link_in_place_of_a_spare_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir_all(elsewhere.join("kept")).unwrap();
+        let slot = tmp.path().join("spare-x");
+        std::os::unix::fs::symlink(&elsewhere, &slot).unwrap();
+        let taken = claim(&slot, tmp.path(), "bitops-").unwrap();
+        let why = take(&taken, &|_: &Path| false).unwrap_err();
+        assert!(why.to_string().contains("not a folder"), "{why}");
+        assert!(elsewhere.join("kept").is_dir());
     }
 
     #[test]
