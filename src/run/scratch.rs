@@ -168,9 +168,8 @@ fn make(prefix: &str, size: Size, keep: Option<Keep>) -> Result<Folder> {
         start_sweeping(&info.dir.join(TRASH));
         if size == Size::Few {
             let few = info.dir.join(FEW);
-            match std::fs::DirBuilder::new().create(&few) {
+            match create_private_dir(&few) {
                 Ok(()) => parent = few,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => parent = few,
                 Err(e) => tracing::debug!("{}: {e}", few.display()),
             }
         }
@@ -219,33 +218,16 @@ fn folder_mode() -> Option<u32> {
     })
 }
 
-/// Takes the spare at `slot` under a new name in `parent`; `None` when there is none
-/// (or another run took it first).
+/// Takes the spare at `slot` under a new name in `parent` (named as `tempfile` names
+/// its folders, another name if that one is taken); `None` when there is none (or
+/// another run took it first).
 fn claim(slot: &Path, parent: &Path, prefix: &str) -> Option<PathBuf> {
-    for _ in 0..3 {
-        let path = parent.join(format!("{prefix}{}", random_name()?));
-        match rename_new(slot, &path) {
-            Ok(()) => return Some(path),
-            // A folder of that name already: another name.
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
-            Err(_) => return None,
-        }
-    }
-    None
-}
-
-/// Six random letters and digits, as `tempfile` names its folders.
-fn random_name() -> Option<String> {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; 6];
-    // SAFETY: getrandom writes at most `len` bytes into the buffer.
-    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    (got == bytes.len() as isize).then(|| {
-        bytes
-            .iter()
-            .map(|b| CHARS[*b as usize % CHARS.len()] as char)
-            .collect()
-    })
+    let taken = tempfile::Builder::new()
+        .prefix(prefix)
+        .disable_cleanup(true)
+        .make_in(parent, |path| rename_new(slot, path))
+        .ok()?;
+    Some(taken.path().to_path_buf())
 }
 
 /// Checks a taken spare is a folder (not a link to one), then prunes it.
@@ -289,7 +271,8 @@ fn discard(dir: &Path, spare: Option<&Path>, trash: &Path) -> std::io::Result<()
     let mode = folder_mode();
     // SAFETY: getuid cannot fail.
     let me = unsafe { libc::getuid() };
-    let mut as_new = mode.is_some();
+    // Checked only for a folder that may become a spare.
+    let mut as_new = spare.is_some() && mode.is_some();
     let mut files = 0;
     for entry in walkdir::WalkDir::new(dir).follow_links(false) {
         let entry = entry.map_err(std::io::Error::other)?;
@@ -306,11 +289,7 @@ fn discard(dir: &Path, spare: Option<&Path>, trash: &Path) -> std::io::Result<()
     {
         return Ok(());
     }
-    match std::fs::DirBuilder::new().create(trash) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
-    }
+    create_private_dir(trash)?;
     let name = dir.file_name().unwrap_or_default();
     std::fs::rename(dir, trash.join(name))
 }
@@ -371,14 +350,19 @@ pub fn finish() {
     }
 }
 
+/// Creates the folder (0700) unless it is there.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Creates the folder (0700) when missing, checks it is ours and private, and marks it.
 fn prepare(dir: &Path) -> std::result::Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
-    }
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // Opened without following a link, then checked on the open folder: what is
     // checked is what is used.
     let folder = std::fs::OpenOptions::new()
