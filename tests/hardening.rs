@@ -32,13 +32,7 @@ fn lock_file(root: &Path) -> PathBuf {
 /// The test folder after a first successful deploy (state/ and its lock exist).
 fn deployed_once() -> (Test, PathBuf) {
     let t = base();
-    let out = t.deploy_dev(&["--state-dir", "state"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::test::succeeded(t.deploy_dev(&["--state-dir", "state"]).output().unwrap());
     let lock = lock_file(t.root());
     (t, lock)
 }
@@ -152,17 +146,12 @@ fn a_sticky_shared_state_folder_like_tmp_is_accepted() {
 fn the_fallback_state_folder_is_per_user_and_private() {
     let t = base();
     let tmp = t.root().join("tmp");
-    let out = t
-        .deploy_dev(&[])
-        .env_remove("HOME")
-        .env_remove("XDG_STATE_HOME")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::test::succeeded(
+        t.deploy_dev(&[])
+            .env_remove("HOME")
+            .env_remove("XDG_STATE_HOME")
+            .output()
+            .unwrap(),
     );
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
@@ -187,27 +176,11 @@ fn temporary_folders_go_into_a_private_folder_of_the_users_and_are_removed() {
 /// Runs `bitops deploy -e ENV` in `t` and checks it ended well; returns its stdout.
 #[track_caller]
 fn deployed(t: &Test, env: &str) -> String {
-    let out = t
-        .command(&[
-            "deploy",
-            "-e",
-            env,
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-            "--state-dir",
-            "state",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    crate::test::succeeded(
+        t.deploy_in(env, &["--state-dir", "state"])
+            .output()
+            .unwrap(),
+    )
 }
 
 /// The folders (by their path inside it) of the spare workspace, sorted.

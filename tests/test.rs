@@ -346,13 +346,17 @@ impl Test {
     /// and the function `complete -p bitops` names is called as bash calls it. `stdout` is
     /// COMPREPLY, one candidate a line. Completing writes nothing: the whole test folder
     /// is byte-identical afterwards.
-    #[track_caller]
     /// `deploy -e dev --ops-repo repo --plugins-dir plugins` with `extra`, as `command`.
     pub fn deploy_dev(&self, extra: &[&str]) -> Command {
+        self.deploy_in("dev", extra)
+    }
+
+    /// `deploy -e ENV --ops-repo repo --plugins-dir plugins` with `extra`, as `command`.
+    pub fn deploy_in(&self, env: &str, extra: &[&str]) -> Command {
         let mut args = vec![
             "deploy",
             "-e",
-            "dev",
+            env,
             "--ops-repo",
             "repo",
             "--plugins-dir",
@@ -631,6 +635,19 @@ impl Run {
 pub fn scratch(root: &Path) -> PathBuf {
     // SAFETY: getuid cannot fail.
     root.join(format!("tmp/bitops-runs-{}", unsafe { libc::getuid() }))
+}
+
+/// The stdout of a process run with `Command::output`, which must have exited 0 (else
+/// the test fails showing its stderr).
+#[track_caller]
+pub fn succeeded(out: std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// What a run left in the test's temp folder that it should not have: its entries but
