@@ -83,11 +83,12 @@ fn bitops_plugin_dir_has_bitops_meaning() {
 }
 
 #[test]
-fn bitops_fail_fast_is_exported_as_written() {
-    for (how, value) in [
-        ("file", "false"),
-        ("variable", "False"),
-        ("variable", "yes"),
+fn bitops_fail_fast_is_exported_as_bitops_exports_it() {
+    // A YAML boolean as Python prints it (`str(False)`), a variable as written.
+    for (how, value, exported) in [
+        ("file", "false", "False"),
+        ("variable", "False", "False"),
+        ("variable", "yes", "yes"),
     ] {
         let mut t = env_probe(&["BITOPS_FAIL_FAST"]);
         if how == "file" {
@@ -107,7 +108,7 @@ fn bitops_fail_fast_is_exported_as_written() {
             .log_is(&format!(
                 "
             a deploy args=plan pwd=<ws>/dev/a
-            a BITOPS_FAIL_FAST={value}
+            a BITOPS_FAIL_FAST={exported}
             "
             ));
     }

@@ -376,7 +376,7 @@ fn every_step_gets_the_standard_bitops_variables() {
         tool BITOPS_PLUGIN_NAME=probe
         tool BITOPS_INSTALLED_PLUGIN_DIR=<root>/plugins/probe
         tool BITOPS_PLUGINS_DIR=<root>/plugins/
-        tool BITOPS_FAIL_FAST=true
+        tool BITOPS_FAIL_FAST=True
         tool BITOPS_KUBE_CONFIG_FILE=<ws>/.kube/config
         tool BITOPS_DEFAULT_ROOT_DIR=_default
         tool BITOPS_PROBE_CLI=--name=two words plan
@@ -407,7 +407,7 @@ fn bitops_fail_fast_is_false_when_fail_fast_is_off() {
     run.log_is(
         "
         a deploy args=plan pwd=<ws>/dev/a
-        a BITOPS_FAIL_FAST=false
+        a BITOPS_FAIL_FAST=False
         ",
     );
 }
@@ -966,7 +966,7 @@ fn without_core_schema_parsing_a_tool_needs_no_config_and_gets_no_stack_action()
     run.log_is(
         "
         a deploy args= pwd=<ws>/dev/a
-        a BITOPS_PROBE_CLI=
+        a BITOPS_PROBE_CLI=<unset>
         ",
     );
 }

@@ -1121,7 +1121,7 @@ fn bitops_keys_without_a_use_here_are_accepted_without_warnings() {
           before hooks  none
           deploy        bash <built-in>/helm/deploy.sh ''
           after hooks   none
-          variables     BITOPS_HELM_CLI=
+          variables     none
 
         Each step also gets the standard BITOPS_* variables (see --format json). Nothing was run.
         ",

@@ -328,32 +328,187 @@ fn var_file_values_reach_the_outputs() {
     );
 }
 
+/// Three resources, `third` depending on `second`: a targeted run of `second` alone leaves
+/// `first` out; a targeted destroy of `second` takes `third` with it but not `first`.
+const CHAIN: &str = r#"
+resource "terraform_data" "first" {
+  input = "first"
+}
+
+resource "terraform_data" "second" {
+  input = "second"
+}
+
+resource "terraform_data" "third" {
+  input = terraform_data.second.output
+}
+"#;
+
+/// Position of each part in `text`, in order; panics naming the first one missing or
+/// out of order.
+fn in_order(text: &str, parts: &[&str]) {
+    let mut from = 0;
+    for part in parts {
+        match text[from..].find(part) {
+            Some(at) => from += at + part.len(),
+            None => panic!("`{part}` not found (in this order) in:\n{text}"),
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
-fn targets_limit_the_run_and_the_older_target_key_still_works() {
+fn apply_with_targets_applies_each_target_then_the_whole_stack() {
     let tf = Tf::new();
+    let main_tf = tf.main_tf("", CHAIN);
     let run = tf
-        .test("terraform:\n  cli:\n    targets: [terraform_data.second]\n    stack-action: apply\n")
+        .test_with(
+            "terraform:\n  cli:\n    targets: [terraform_data.second]\n    stack-action: apply\n",
+            &main_tf,
+        )
         .run();
     run.code(0);
     run.stderr_is(&ok("apply"));
-    run.stdout_has("-target=terraform_data.second -out=<root>/tmp/terraform-plan.")
-        .stdout_has("Resource targeting is in effect")
-        .stdout_has("Apply complete! Resources: 1 added");
+    let out = run.stdout();
+    in_order(
+        &out,
+        &[
+            "terraform: apply: each target first (terraform_data.second), then the whole stack, as in BitOps (options.targets-only: true limits it to the targets)",
+            "terraform: plan of target terraform_data.second",
+            "-target=terraform_data.second -out=<root>/tmp/terraform-plan.",
+            "Apply complete! Resources: 1 added",
+            "terraform: plan of the whole stack",
+            "-no-color -out=<root>/tmp/terraform-plan.",
+            "Apply complete! Resources: 2 added",
+            "terraform: apply complete",
+        ],
+    );
     assert_eq!(
         resources(&tf.state_file()).unwrap(),
-        ["terraform_data.second"]
+        [
+            "terraform_data.first",
+            "terraform_data.second",
+            "terraform_data.third"
+        ]
     );
 
-    // `target` (a single address), as in older BitOps configs
+    // `target` (a single address), as in older BitOps configs: the same sequence, and a
+    // second apply has nothing left to do.
     let run = tf
-        .test("terraform: {cli: {target: terraform_data.first, stack-action: apply}}\n")
+        .test_with(
+            "terraform: {cli: {target: terraform_data.first, stack-action: apply}}\n",
+            &main_tf,
+        )
         .run();
     run.code(0);
     run.stderr_is(&ok("apply"));
     run.stdout_has("-target=terraform_data.first -out=<root>/tmp/terraform-plan.")
-        .stdout_has("Apply complete! Resources: 1 added");
-    assert_eq!(resources(&tf.state_file()).unwrap().len(), 2);
+        .stdout_has("terraform: apply of target terraform_data.first: no changes to apply")
+        .stdout_has("terraform: apply of the whole stack: no changes to apply");
+}
+
+#[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
+fn destroy_with_targets_destroys_the_whole_stack() {
+    let tf = Tf::new();
+    let main_tf = tf.main_tf("", CHAIN);
+    let config = |action: &str| {
+        format!(
+            "terraform:\n  cli:\n    targets: [terraform_data.second]\n    stack-action: {action}\n"
+        )
+    };
+    tf.test_with(&config("apply"), &main_tf)
+        .run()
+        .code(0)
+        .stdout_has("Apply complete! Resources: 2 added")
+        .stderr_is(&ok("apply"));
+    assert_eq!(resources(&tf.state_file()).unwrap().len(), 3);
+
+    // The dry run shows the destroy that would run: the whole stack.
+    let run = tf
+        .test_with(&config("destroy"), &main_tf)
+        .args(&["--dry-run"])
+        .run();
+    run.code(0);
+    run.stderr_is(&dry_run_ok("destroy"));
+    run.stdout_has("terraform: destroy: the whole stack; the targets (terraform_data.second) are for plan and apply only, as in BitOps (options.targets-only: true destroys only them)")
+        .stdout_has("Plan: 0 to add, 0 to change, 3 to destroy.")
+        .stdout_lacks("-target=");
+    assert_eq!(resources(&tf.state_file()).unwrap().len(), 3);
+
+    let run = tf.test_with(&config("destroy"), &main_tf).run();
+    run.code(0);
+    run.stderr_is(&ok("destroy"));
+    run.stdout_has("terraform: destroy: the whole stack;")
+        .stdout_has("Apply complete! Resources: 0 added, 0 changed, 3 destroyed.")
+        .stdout_lacks("-target=");
+    assert_eq!(resources(&tf.state_file()).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
+fn targets_only_limits_apply_and_destroy_to_the_targets_and_says_so() {
+    let tf = Tf::new();
+    let main_tf = tf.main_tf("", CHAIN);
+    let config = |action: &str| {
+        format!(
+            "terraform:\n  cli:\n    targets: [terraform_data.third]\n    stack-action: {action}\n  options:\n    targets-only: true\n"
+        )
+    };
+    let run = tf.test_with(&config("apply"), &main_tf).run();
+    run.code(0);
+    run.stderr_is(&ok("apply"));
+    run.stdout_has("terraform: options.targets-only is set: apply limited to the targets (terraform_data.third), the rest of the stack is left as it is")
+        .stdout_lacks("plan of the whole stack");
+    // `third` and what it depends on; `first` is left out.
+    assert_eq!(
+        resources(&tf.state_file()).unwrap(),
+        ["terraform_data.second", "terraform_data.third"]
+    );
+    tf.test_with("terraform: {cli: {stack-action: apply}}\n", &main_tf)
+        .run()
+        .code(0)
+        .stdout_has("Apply complete! Resources: 1 added")
+        .stderr_is(&ok("apply"));
+    let run = tf.test_with(&config("destroy"), &main_tf).run();
+    run.code(0);
+    run.stderr_is(&ok("destroy"));
+    run.stdout_has("terraform: options.targets-only is set: destroy limited to the targets (terraform_data.third)")
+        .stdout_has("Apply complete! Resources: 0 added, 0 changed, 1 destroyed.");
+    assert_eq!(
+        resources(&tf.state_file()).unwrap(),
+        ["terraform_data.first", "terraform_data.second"]
+    );
+}
+
+#[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
+fn dry_run_with_targets_shows_the_plans_an_apply_would_make() {
+    let tf = Tf::new();
+    let main_tf = tf.main_tf("", CHAIN);
+    let run = tf
+        .test_with(
+            "terraform:\n  cli:\n    targets: [terraform_data.first, terraform_data.third]\n    stack-action: apply\n",
+            &main_tf,
+        )
+        .args(&["--dry-run"])
+        .run();
+    run.code(0);
+    run.stderr_is(&dry_run_ok("apply"));
+    in_order(
+        &run.stdout(),
+        &[
+            "terraform: apply (dry run): each target first (terraform_data.first, terraform_data.third), then the whole stack",
+            "terraform: plan of target terraform_data.first",
+            "Plan: 1 to add, 0 to change, 0 to destroy.",
+            "terraform: plan of target terraform_data.third",
+            "Plan: 2 to add, 0 to change, 0 to destroy.",
+            "terraform: plan of the whole stack",
+            "Plan: 3 to add, 0 to change, 0 to destroy.",
+            "terraform: dry run: changes pending (stack-action apply)",
+        ],
+    );
+    assert_eq!(resources(&tf.state_file()), None);
 }
 
 #[test]

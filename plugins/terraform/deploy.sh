@@ -4,7 +4,7 @@
 #   $1                            stack-action: plan (default), apply or destroy
 #   BITOPS_TERRAFORM_CLI_QUOTED   the `cli` words: -var-file=, -target=, -backend-config=
 #   TERRAFORM_SKIP_DEPLOY, TERRAFORM_WORKSPACE, TERRAFORM_INIT_UPGRADE, TERRAFORM_VERSION,
-#   TERRAFORM_VERSION_STRICT
+#   TERRAFORM_VERSION_STRICT, TERRAFORM_TARGETS_ONLY
 #   TERRAFORM_APPLY / TERRAFORM_DESTROY=true force apply / destroy
 #   BITOPS_DRY_RUN=true           plan only, report whether changes are pending, exit 0
 #   BITOPS_OUTPUTS                when set: a file that `terraform output -json` is appended
@@ -105,8 +105,10 @@ mode=""
 say "terraform $have ($tf), stack-action $action$mode"
 
 # The `cli` words, exactly as composed from the schema; each goes to the subcommands that take it.
+# The -target= words are kept apart: BitOps applies each target, then the whole stack.
 init_args=()
 plan_args=()
+targets=()
 cli_words=()
 if [[ -n ${BITOPS_TERRAFORM_CLI_QUOTED:-} ]]; then
   eval "cli_words=($BITOPS_TERRAFORM_CLI_QUOTED)"
@@ -116,10 +118,13 @@ fi
 for word in "${cli_words[@]}"; do
   case "$word" in
     -backend-config=*) init_args+=("$word") ;;
-    -var-file=* | -target=*) plan_args+=("$word") ;;
+    -var-file=*) plan_args+=("$word") ;;
+    -target=*) targets+=("$word") ;;
     *) ;; # the positional stack-action, already in $1
   esac
 done
+targets_only=false
+is_true "${TERRAFORM_TARGETS_ONLY:-}" && targets_only=true
 
 color=()
 [[ -t 1 ]] || color=(-no-color)
@@ -154,9 +159,6 @@ if [[ -n ${TERRAFORM_WORKSPACE:-} ]]; then
   fi
 fi
 
-[[ $action == destroy ]] && plan_args+=(-destroy)
-plan_cmd=(terraform plan -input=false -detailed-exitcode "${color[@]}" "${plan_args[@]}")
-
 # The state's outputs, as `terraform output -json` prints them (sensitive values included,
 # marked "sensitive": true), appended to $BITOPS_OUTPUTS for the steps that follow. Never
 # printed: they go only to that file. Outputs that cannot be read are a warning, not a
@@ -182,35 +184,95 @@ publish_outputs() {
   say "outputs published to BITOPS_OUTPUTS (terraform output -json)"
 }
 
-# 3a. dry run: a plan that reports whether anything would change, and nothing else.
-if [[ $dry_run == true ]]; then
-  say "running: ${plan_cmd[*]}"
-  rc=0
-  "${plan_cmd[@]}" || rc=$?
+# The runs, planned and, unless stack-action is plan or this is a dry run, applied in order. As BitOps' plugin does:
+# with targets, plan and apply take each target first and then the whole stack; destroy
+# ignores the targets and destroys the whole stack. options.targets-only limits all three
+# to the targets.
+names() {
+  local t out=""
+  for t in "$@"; do out+="${out:+, }${t#-target=}"; done
+  printf '%s' "$out"
+}
+# Each run: `all` (the whole stack), `targets` (every target at once) or a target's index.
+runs=()
+if ((${#targets[@]} == 0)); then
+  runs=(all)
+elif [[ $targets_only == true ]]; then
+  say "options.targets-only is set: $action limited to the targets ($(names "${targets[@]}")), the rest of the stack is left as it is"
+  runs=(targets)
+elif [[ $action == destroy ]]; then
+  say "destroy: the whole stack; the targets ($(names "${targets[@]}")) are for plan and apply only, as in BitOps (options.targets-only: true destroys only them)"
+  runs=(all)
+else
+  verb=$action
+  [[ $dry_run == true ]] && verb="$action (dry run)"
+  say "$verb: each target first ($(names "${targets[@]}")), then the whole stack, as in BitOps (options.targets-only: true limits it to the targets)"
+  for i in "${!targets[@]}"; do runs+=("$i"); done
+  runs+=(all)
+fi
+
+destroy_args=()
+[[ $action == destroy ]] && destroy_args=(-destroy)
+# One run: plan (into a file unless a dry run), then apply that exact plan when there is
+# something to apply and the action is apply or destroy. Sets `changes`.
+one_run() {
+  local -a run_targets=()
+  case $1 in
+    all) ;;
+    targets) run_targets=("${targets[@]}") ;;
+    *) run_targets=("${targets[$1]}") ;;
+  esac
+  local what="the whole stack"
+  ((${#run_targets[@]} == 0)) || what="target $(names "${run_targets[@]}")"
+  # One run alone needs no heading.
+  ((${#runs[@]} == 1)) || say "plan of $what"
+  local cmd=(terraform plan -input=false -detailed-exitcode "${color[@]}" "${plan_args[@]}" "${destroy_args[@]}" "${run_targets[@]}")
+  local rc=0
+  if [[ $dry_run == true ]]; then
+    say "running: ${cmd[*]}"
+    "${cmd[@]}" || rc=$?
+  else
+    say "running: ${cmd[*]} -out=$plan_file"
+    "${cmd[@]}" -out="$plan_file" || rc=$?
+  fi
   case $rc in
-    0) say "dry run: no changes (stack-action $action)" ;;
-    2) say "dry run: changes pending (stack-action $action): see the plan above; nothing was applied" ;;
+    0) changes=false ;;
+    2) changes=true ;;
     *) die "$rc" "\`terraform plan\` failed (exit $rc)" ;;
   esac
+  [[ $changes == true ]] && any_changes=true
+  [[ $dry_run == true || $action == plan ]] && return 0
+  if [[ $changes == false ]]; then
+    if ((${#runs[@]} == 1)); then say "$action: no changes to apply"; else say "$action of $what: no changes to apply"; fi
+    return 0
+  fi
+  run terraform apply -input=false "${color[@]}" "$plan_file"
+  applied=true
+}
+
+any_changes=false
+applied=false
+plan_file=""
+if [[ $dry_run != true ]]; then
+  plan_file=$(mktemp "${TMPDIR:-/tmp}/terraform-plan.XXXXXX")
+  trap 'rm -f "$plan_file"' EXIT
+fi
+for r in "${runs[@]}"; do one_run "$r"; done
+
+# dry run: report whether anything would change, and nothing else.
+if [[ $dry_run == true ]]; then
+  if [[ $any_changes == true ]]; then
+    say "dry run: changes pending (stack-action $action): see the plan above; nothing was applied"
+  else
+    say "dry run: no changes (stack-action $action)"
+  fi
   # The current state's outputs (what dependents' dry runs read); not for destroy.
   [[ $action == destroy ]] || publish_outputs
   exit 0
 fi
 
-# 3b. plan into a file; apply and destroy apply exactly that plan.
-plan_file=$(mktemp "${TMPDIR:-/tmp}/terraform-plan.XXXXXX")
-trap 'rm -f "$plan_file"' EXIT
-say "running: ${plan_cmd[*]} -out=$plan_file"
-rc=0
-"${plan_cmd[@]}" -out="$plan_file" || rc=$?
-case $rc in
-  0) changes=false ;;
-  2) changes=true ;;
-  *) die "$rc" "\`terraform plan\` failed (exit $rc)" ;;
-esac
-
 if [[ $action == plan ]]; then
-  if [[ $changes == true ]]; then
+  if [[ $any_changes == true ]]; then
     say "plan: changes pending (stack-action is plan: nothing applied)"
   else
     say "plan: no changes"
@@ -219,15 +281,9 @@ if [[ $action == plan ]]; then
   exit 0
 fi
 
-if [[ $changes == false ]]; then
-  say "$action: no changes to apply"
-  if [[ $action == apply ]]; then
-    terraform output "${color[@]}" || true
-    publish_outputs
-  fi
-  exit 0
+if [[ $applied == true ]]; then
+  say "$action complete"
+elif [[ $action == apply ]]; then
+  terraform output "${color[@]}" || true
 fi
-
-run terraform apply -input=false "${color[@]}" "$plan_file"
-say "$action complete"
 [[ $action == destroy ]] || publish_outputs

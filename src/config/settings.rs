@@ -103,8 +103,8 @@ pub struct PluginSource {
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub fail_fast: bool,
-    /// `fail_fast` as written (variable or file), exported as `BITOPS_FAIL_FAST` the way
-    /// BitOps does; `true` when not written.
+    /// `fail_fast` as BitOps exports it in `BITOPS_FAIL_FAST`: a variable's text as
+    /// written, a YAML boolean and the default as Python prints them (`True`, `False`).
     #[serde(skip)]
     pub fail_fast_text: String,
     pub run_mode: RunMode,
@@ -213,8 +213,15 @@ pub fn resolve(layers: &Layers, problems: &mut Vec<Problem>) -> Settings {
     let fail_fast_text = ["BITOPS_FAST_FAIL", "BITOPS_FAIL_FAST"]
         .iter()
         .find_map(|v| r.layers.env.get(v).map(String::from))
-        .or_else(|| r.node(&["fail_fast"]).and_then(|(n, _)| n.scalar_text()))
-        .unwrap_or_else(|| "true".into());
+        // A YAML boolean and the default are spelt as Python prints them, as BitOps
+        // exports them (`str(True)`); a variable's text is passed on as written.
+        .or_else(|| {
+            r.node(&["fail_fast"]).and_then(|(n, _)| match n.value {
+                Value::Bool(b) => Some(python_bool(b)),
+                _ => n.scalar_text(),
+            })
+        })
+        .unwrap_or_else(|| python_bool(true));
     let color = r
         .boolean(&[], &["logging", "color", "enabled"])
         .unwrap_or(false);
@@ -734,6 +741,11 @@ pub fn is_secret_name(name: &str, extra: &[String]) -> bool {
 }
 
 /// `true/1/yes/on` and `false/0/no/off`, any case; empty means false.
+/// `True` / `False`, as Python's `str(bool)` writes them.
+fn python_bool(b: bool) -> String {
+    if b { "True" } else { "False" }.to_string()
+}
+
 pub fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" | "y" => Some(true),

@@ -84,10 +84,23 @@ pub fn step_env(
             vars.push(("BITOPS_DRY_RUN_HOOKS".into(), "true".into()));
         }
     }
-    // The step's own variables last: `plan` lists them from the CLI variable on.
-    vars.extend(res.cli_vars(&dep.plugin));
-    vars.extend(res.exports.iter().cloned());
+    // The step's own variables last (`plan` lists them: `Step::own_vars`).
+    vars.extend(own_vars(&dep.plugin, res));
     vars
+}
+
+/// The variables a step's config resolves to: `BITOPS_<PLUGIN>_CLI` (and its quoted
+/// form) unless the CLI is empty — BitOps leaves it unset then —, and the exports.
+pub fn own_vars<'a>(
+    plugin: &str,
+    res: &'a schema::Resolution,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    let cli = if res.cli_words.is_empty() {
+        Vec::new()
+    } else {
+        res.cli_vars(plugin)
+    };
+    cli.into_iter().chain(res.exports.iter().cloned())
 }
 
 /// What a plugin's scripts learn of where they are: its name, its folder and the

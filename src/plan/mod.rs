@@ -76,6 +76,9 @@ pub struct Step {
     /// The step's own variables, added to the caller's environment.
     #[serde(serialize_with = "ordered_map")]
     pub env: Vec<(String, String)>,
+    /// How many of `env`'s last variables are the step's own (its CLI and exports).
+    #[serde(skip)]
+    pub own_vars: usize,
     pub values: Vec<Resolved>,
     pub timeout_secs: Option<u64>,
     /// Programs the plugin needs on `PATH` (its `plugin.tools`).
@@ -172,6 +175,7 @@ pub fn build_step(
         after_hooks: Vec::new(),
         cli: String::new(),
         env: Vec::new(),
+        own_vars: 0,
         values: Vec::new(),
         // 0 means no limit (a deployment's own 0 lifts the global one).
         tools: Vec::new(),
@@ -268,6 +272,7 @@ pub fn build_step(
     step.deploy = deploy_argv(manifest, &script, resolution.stack_action.as_deref());
     step.cli = resolution.cli_words.join(" ");
     step.env = env::step_env(ctx, dep, target, &plugin.dir, &resolution);
+    step.own_vars = env::own_vars(&dep.plugin, &resolution).count();
     step.values = resolution.values;
     step
 }

@@ -83,8 +83,10 @@ pub fn plan_text(plan: &Plan) -> String {
         if let Some(t) = step.timeout_secs {
             let _ = writeln!(s, "  timeout       {t}s");
         }
-        let cli_var = step.env.iter().position(|(k, _)| k.ends_with("_CLI"));
-        let exports = cli_var.map_or(&[][..], |i| &step.env[i..]);
+        let exports = &step.env[step.env.len().saturating_sub(step.own_vars)..];
+        if exports.is_empty() {
+            let _ = writeln!(s, "  variables     none");
+        }
         let mut first = true;
         for (k, v) in exports {
             if k.ends_with("_CLI_QUOTED") {

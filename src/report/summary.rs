@@ -71,12 +71,14 @@ fn totals(report: &RunReport) -> (Tone, String) {
     let count = |f: &dyn Fn(&Status) -> bool| report.steps.iter().filter(|s| f(&s.status)).count();
     let ok = count(&|s| *s == Status::Ok);
     let cancelled = count(&|s| matches!(s, Status::Cancelled { .. }));
-    let failed = count(&|s| s.failed()) - cancelled;
+    let interrupted = count(&|s| matches!(s, Status::Interrupted { .. }));
+    let failed = count(&|s| s.failed()) - cancelled - interrupted;
     let skipped = count(&|s| matches!(s, Status::Skipped { .. }));
     let not_run = count(&|s| *s == Status::NotRun);
     let parts: Vec<String> = [
         (ok, "ok"),
         (failed, "failed"),
+        (interrupted, "interrupted"),
         (cancelled, "cancelled"),
         (skipped, "skipped"),
         (not_run, "not run"),
@@ -85,7 +87,11 @@ fn totals(report: &RunReport) -> (Tone, String) {
     .filter(|(n, _)| *n > 0)
     .map(|(n, what)| format!("{n} {what}"))
     .collect();
-    let tone = if failed > 0 { Tone::Bad } else { Tone::Good };
+    let tone = if failed + interrupted > 0 {
+        Tone::Bad
+    } else {
+        Tone::Good
+    };
     (
         tone,
         format!("  {} in {}", parts.join(", "), secs(report.seconds)),
