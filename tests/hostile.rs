@@ -251,17 +251,28 @@ case!(
 );
 
 case!(
-    alias_with_a_slash,
-    core("  deployments:\n    a/b: {plugin: probe}\n"),
+    alias_with_a_slash_out_of_the_environment,
+    core("  deployments:\n    a/../../etc: {plugin: probe}\n"),
     1,
-    &["repo/dev/bitops.config.yaml:3: `bitops.deployments.a/b`: `a/b` is not a valid name"]
+    &[
+        "repo/dev/bitops.config.yaml:3: `bitops.deployments.a/../../etc`: `a/../../etc` is not a valid deployment name (a path with `..`)"
+    ]
+);
+
+case!(
+    alias_absolute,
+    core("  deployments:\n    /etc: {plugin: probe}\n"),
+    1,
+    &[
+        "repo/dev/bitops.config.yaml:3: `bitops.deployments./etc`: `/etc` is not a valid deployment name (an absolute path)"
+    ]
 );
 
 case!(
     alias_dotdot,
     core("  deployments:\n    ..: {plugin: probe}\n"),
     1,
-    &["`..` is not a valid name"]
+    &["`..` is not a valid deployment name (a path with `..`)"]
 );
 
 case!(
@@ -277,7 +288,7 @@ case!(
     plugin_name_dotdot,
     core("  deployments:\n    a: {plugin: ..}\n"),
     1,
-    &["`..` is not a valid name"]
+    &["`..` is not a valid deployment name (a path with `..`)"]
 );
 
 case!(

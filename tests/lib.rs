@@ -5,6 +5,7 @@ mod p3;
 mod test;
 mod tools;
 
+mod actions_repos;
 mod agent;
 mod all_tools;
 mod architecture;

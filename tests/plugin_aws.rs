@@ -131,7 +131,7 @@ fn the_identity_is_checked_and_no_secret_is_printed() {
     eprintln!("aws identity deploy took {:?}", t0.elapsed());
     run.code(0);
     run.stdout_has(&format!(
-        "aws: credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set, AWS_SESSION_TOKEN not set (optional), region us-east-1, endpoint {}\n",
+        "aws: credentials: from the variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), region us-east-1 (AWS_DEFAULT_REGION), endpoint {}\n",
         moto.endpoint()
     ));
     run.stdout_has("aws: identity: account 123456789012, arn:aws:sts::123456789012:user/moto\n");
@@ -139,49 +139,169 @@ fn the_identity_is_checked_and_no_secret_is_printed() {
     run.output_lacks("testing");
 }
 
+/// A run of the aws step against `moto` with only `vars` for credentials (none of the
+/// variables `Moto::env` sets): HOME is the test folder, instance metadata off.
+fn with_credentials_from(moto: &Moto, t: Test, vars: &[(&str, &str)]) -> crate::test::Run {
+    let mut t = t
+        .env("PATH", &moto.path)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in vars {
+        t = t.env(k, v);
+    }
+    t.cmd("deploy", "dev").run()
+}
+
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
-fn missing_credentials_are_named_with_how_to_set_them() {
+fn credentials_from_every_source_the_cli_accepts() {
+    let moto = Moto::start();
+    let identity = "aws: identity: account 123456789012, arn:aws:sts::123456789012:";
+
+    // A profile in a mounted config and credentials file (~/.aws, as `-v ~/.aws:/root/.aws`).
+    let t = repo("aws: {}\n")
+        .write("home/.aws/config", "[profile team]\nregion = eu-west-1\n")
+        .write(
+            "home/.aws/credentials",
+            "[team]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret-value\n",
+        );
+    let home = t.root().join("home");
+    let run = with_credentials_from(
+        &moto,
+        t,
+        &[("HOME", home.to_str().unwrap()), ("AWS_PROFILE", "team")],
+    );
+    run.code(0);
+    run.stdout_has(&format!(
+        "aws: credentials: from profile team in <root>/home/.aws/credentials, region eu-west-1 (profile team), endpoint {}\n",
+        moto.endpoint()
+    ))
+    .stdout_has(identity);
+    run.stderr_has("1 ok in ");
+    run.output_lacks("profile-secret-value");
+
+    // credential_process, named by AWS_CONFIG_FILE
+    let t = repo("aws: {}\n")
+        .executable(
+            "creds.sh",
+            "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIAPROCESS\", \"SecretAccessKey\": \"process-secret-value\"}'\n",
+        );
+    let config = t.root().join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile ci]\nregion = us-west-2\ncredential_process = {}\n",
+            t.root().join("creds.sh").display()
+        ),
+    )
+    .unwrap();
+    let run = with_credentials_from(
+        &moto,
+        t,
+        &[
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_PROFILE", "ci"),
+        ],
+    );
+    run.code(0);
+    run.stdout_has(
+        "aws: credentials: from profile ci: credential_process, region us-west-2 (profile ci)",
+    )
+    .stdout_has(identity);
+    run.stderr_has("1 ok in ");
+    run.output_lacks("process-secret-value");
+
+    // web identity (EKS service accounts, CI OIDC)
+    let t = repo("aws: {}\n").write("token", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n");
+    let token = t.root().join("token");
+    let run = with_credentials_from(
+        &moto,
+        t,
+        &[
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap()),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/deployer"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ],
+    );
+    run.code(0);
+    run.stdout_has("aws: credentials: from web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE), region us-east-1 (AWS_DEFAULT_REGION)")
+        .stdout_has(identity);
+    run.stderr_has("1 ok in ");
+}
+
+#[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
+fn missing_credentials_list_every_source_tried_with_how_to_set_it() {
     let path = tools::path_with(&["aws"]);
     let run = repo("aws: {}\n")
         .env("PATH", &path)
         .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .cmd("deploy", "dev")
         .run();
-    run.code(1);
+    run.code(255);
     run.stdout_is(
         "
-        aws: error: missing AWS settings: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
-        aws: error:   AWS_ACCESS_KEY_ID      the access key ID of the IAM user or role session
-        aws: error:   AWS_SECRET_ACCESS_KEY  the secret access key that belongs to it
-        aws: error: set them in the environment that runs bitops, e.g. `export AWS_ACCESS_KEY_ID=...` (or a CI secret), or `docker run -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_DEFAULT_REGION ...`; temporary credentials also need AWS_SESSION_TOKEN
+        Unable to locate credentials. You can configure credentials by running \"aws configure\".
+        aws: error: the AWS CLI found no credentials; it looked at, in order:
+        aws: error:   1. variables         AWS_ACCESS_KEY_ID not set, AWS_SECRET_ACCESS_KEY not set
+        aws: error:                        set: docker run -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY [-e AWS_SESSION_TOKEN] -e AWS_DEFAULT_REGION ...
+        aws: error:   2. profile           AWS_PROFILE not set (profile default); <root>/.aws/credentials: missing; <root>/.aws/config: missing
+        aws: error:                        set: docker run -v ~/.aws:/root/.aws:ro -e AWS_PROFILE=NAME ... (keys, sso_session, credential_process or role_arn in that profile)
+        aws: error:   3. web identity      AWS_WEB_IDENTITY_TOKEN_FILE not set, AWS_ROLE_ARN not set
+        aws: error:                        set: both (EKS service accounts and CI OIDC set them), with the token file mounted
+        aws: error:   4. container         AWS_CONTAINER_CREDENTIALS_RELATIVE_URI not set, AWS_CONTAINER_CREDENTIALS_FULL_URI not set
+        aws: error:                        set: by ECS and CodeBuild for their tasks
+        aws: error:   5. instance profile  EC2 instance metadata: off (AWS_EC2_METADATA_DISABLED=true)
+        aws: error:                        set: an IAM role on the instance the run is on
         ",
     );
     run.stderr_is(
         "
         [1/1] aws (plugin aws)
           deploy script: bash <builtins>/aws/deploy.sh ''
-        [1/1] aws failed (deploy script, exit 1) after <t>
+        [1/1] aws failed (deploy script, exit 255) after <t>
         Summary for environment `dev`:
           #   deployment  plugin  time      result
-          1   aws         aws     <t> failed (deploy script, exit 1)
+          1   aws         aws     <t> failed (deploy script, exit 255)
           1 failed in <t>
-        error: deploy script of `aws` failed with exit code 1; the run stopped there (fail_fast)
+        error: deploy script of `aws` failed with exit code 255; the run stopped there (fail_fast)
         ",
     );
 
-    // Only the region missing, with AWS_REGION set; a temporary key without its token.
+    // A profile that is not in the files: the CLI's message, then the same list.
     let run = repo("aws: {}\n")
         .env("PATH", &path)
-        .env("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "not-printed-secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PROFILE", "prod")
+        .write(".aws/config", "[profile dev]\nregion = us-east-1\n")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(255);
+    run.stdout_has("The config profile (prod) could not be found\n")
+        .stdout_has("aws: error:   2. profile           AWS_PROFILE set: prod; <root>/.aws/credentials: missing; <root>/.aws/config: no [prod]\n");
+    run.stderr_has("1 failed in ");
+
+    // No region; then a temporary key without its token, and no secret is printed.
+    let run = repo("aws: {}\n")
+        .env("PATH", &path)
         .env("AWS_REGION", "eu-west-1")
         .cmd("deploy", "dev")
         .run();
     run.code(1);
-    run.stdout_has("aws: error: missing AWS settings: AWS_DEFAULT_REGION, AWS_SESSION_TOKEN\n");
-    run.stdout_has("AWS_DEFAULT_REGION     the region to work in (AWS_REGION is set to eu-west-1; set AWS_DEFAULT_REGION too)\n");
-    run.stdout_has("AWS_SESSION_TOKEN      the session token (AWS_ACCESS_KEY_ID is a temporary key, ASIA...)\n");
+    run.stdout_is("aws: error: no AWS region for AWS CLI v1: AWS_REGION is set to eu-west-1, which this CLI does not read; set AWS_DEFAULT_REGION too\n");
+    run.stderr_has("1 failed in ");
+    let run = repo("aws: {}\n")
+        .env("PATH", &path)
+        .env("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-printed-secret")
+        .env("AWS_DEFAULT_REGION", "eu-west-1")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(1);
+    run.stdout_is("aws: error: AWS_ACCESS_KEY_ID is a temporary key (ASIA...), which needs its session token: set AWS_SESSION_TOKEN too\n");
+    run.stderr_has("1 failed in ");
     run.output_lacks("ASIAEXAMPLE").output_lacks("not-printed");
 }
 

@@ -455,10 +455,16 @@ fn s3bucket_and_s3prefix_deploy_the_template_from_s3() {
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn missing_credentials_stop_the_deploy_with_the_aws_plugins_error() {
     let path = tools::path_with(&["aws"]);
-    let run = repo(CONFIG).env("PATH", &path).cmd("deploy", "dev").run();
-    run.code(1);
-    run.stderr_is(&failed("deploy", 1));
-    run.stdout_has("cloudformation: stack bitops-test: deploy\naws: error: missing AWS settings: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION\n");
+    let run = repo(CONFIG)
+        .env("PATH", &path)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .cmd("deploy", "dev")
+        .run();
+    run.code(255);
+    run.stderr_is(&failed("deploy", 255));
+    run.stdout_has("cloudformation: stack bitops-test: deploy\nUnable to locate credentials.")
+        .stdout_has("aws: error: the AWS CLI found no credentials; it looked at, in order:\n");
     run.stdout_lacks("validate-template");
 }
 

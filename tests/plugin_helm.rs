@@ -203,9 +203,15 @@ echo "kubectl $*" >> "$PROBE_LOG"
 case " $* " in *" get namespace "*) exit "${FAKE_NAMESPACE_EXISTS:-1}" ;; esac
 "#;
 
-/// Records its argv and writes a kubeconfig where `--kubeconfig` points.
+/// Records its argv, answers the aws plugin's credential check as the real CLI does (an
+/// identity; keys from the variables), and writes a kubeconfig where `--kubeconfig` points.
 const FAKE_AWS: &str = r#"#!/usr/bin/env bash
 echo "aws $*" >> "$PROBE_LOG"
+case "$*" in
+  --version) echo "aws-cli/1.46.3 Python/3.11" ;;
+  "sts get-caller-identity"*) printf '123456789012\tarn:aws:iam::123456789012:user/fake\n' ;;
+  "configure list") printf '      Name   Value   Type   Location\naccess_key   ****0000   env\n' ;;
+esac
 while [ $# -gt 0 ]; do
   if [ "$1" = --kubeconfig ]; then printf 'apiVersion: v1\nkind: Config\n' > "$2"; fi
   shift
@@ -586,7 +592,7 @@ fn the_kubeconfig_can_be_fetched_from_eks() {
         )
         .cmd("deploy", "dev")
         .env("FAKE_NAMESPACE_EXISTS", "0")
-        // what the aws plugin's helper checks first, when the aws plugin is there
+        // what the aws plugin's helper asks the (fake) CLI for first
         .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
         .env("AWS_SECRET_ACCESS_KEY", "example-secret-access-key")
         .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -596,7 +602,8 @@ fn the_kubeconfig_can_be_fetched_from_eks() {
         "
         helm: chart web: fetching the kubeconfig of EKS cluster my-cluster
         + bash <builtins>/aws/eks.update-kubeconfig.sh
-        aws: credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set, AWS_SESSION_TOKEN not set (optional), region us-east-1
+        aws: credentials: from the variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), region us-east-1 (AWS_DEFAULT_REGION)
+        aws: identity: account 123456789012, arn:aws:iam::123456789012:user/fake
         aws: aws eks update-kubeconfig --name my-cluster --kubeconfig <ws>/.kube/config
         helm: chart web: release web, namespace web, values files: none
         + helm dependency update <ws>/dev/helm/web

@@ -17,6 +17,36 @@ pub fn check(name: &str) -> Result<(), String> {
     }
 }
 
+/// A deployment alias: a relative path inside the environment (`terraform/aws`, as
+/// BitOps joins it to the environment folder), each component a name `check` accepts.
+pub fn check_alias(alias: &str) -> Result<(), String> {
+    let why = if alias.is_empty() {
+        Some("an empty name")
+    } else if alias.starts_with('/') {
+        Some("an absolute path")
+    } else if alias.split('/').any(|c| c == "..") {
+        Some("a path with `..`")
+    } else if alias.split('/').any(str::is_empty) {
+        Some("a path with an empty component (`//` or a trailing `/`)")
+    } else if alias.split('/').any(|c| check(c).is_err()) {
+        Some("a path with a component that is not a plain name")
+    } else {
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(format!(
+            "`{alias}` is not a valid deployment name ({why}): use a folder of the environment, such as `terraform` or `terraform/aws`: letters, digits, `_`, `.` and `-` in each part, parts joined by `/`, no `..`"
+        )),
+    }
+}
+
+/// A deployment alias as one word, for a file name: each `/` as `_` (`terraform/aws` →
+/// `terraform_aws`).
+pub fn alias_word(alias: &str) -> String {
+    alias.replace('/', "_")
+}
+
 /// A valid shell variable name.
 pub fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -78,6 +108,14 @@ mod tests {
         assert!(check("terraform-net_2.x").is_ok());
         for bad in ["", ".", "..", "a/b", "../x", "a b"] {
             assert!(check(bad).is_err(), "{bad}");
+        }
+        assert!(check_alias("terraform/aws").is_ok());
+        assert!(check_alias("ansible/clone_repo").is_ok());
+        assert!(check_alias("a.b/c-d/e_f").is_ok());
+        for bad in [
+            "", "/abs", "a/../b", "..", "a//b", "a/", "./a", "a/.", "a b/c",
+        ] {
+            assert!(check_alias(bad).is_err(), "{bad}");
         }
         assert!(is_env_name("TF_VAR_x1"));
         assert!(!is_env_name("1X"));

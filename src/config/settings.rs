@@ -537,9 +537,9 @@ impl<'a> Resolver<'a, '_> {
         let mut out = Vec::new();
         for (alias, entry) in node.entries() {
             let key = format!("bitops.deployments.{alias}");
-            if let Err(why) = names::check(alias) {
+            if let Err(why) = names::check_alias(alias) {
                 self.problems
-                    .push(Problem::error(why).at(file, entry.line).key(key));
+                    .push(Problem::error(why).at(file, entry.key_line()).key(key));
                 continue;
             }
             let plugin = match &entry.value {

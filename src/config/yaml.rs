@@ -22,6 +22,9 @@ const MAX_EXPANDED_BYTES: usize = 64 * 1024 * 1024;
 pub struct Node {
     pub value: Value,
     pub line: usize,
+    /// The line of the key this node is the value of (0 outside a map): a map value's own
+    /// `line` is where its first entry is, often the line after its key.
+    pub key_line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +39,23 @@ pub enum Value {
 }
 
 impl Node {
+    pub fn new(value: Value, line: usize) -> Node {
+        Node {
+            value,
+            line,
+            key_line: 0,
+        }
+    }
+
+    /// The line of this node's key when it has one, else its own line.
+    pub fn key_line(&self) -> usize {
+        if self.key_line > 0 {
+            self.key_line
+        } else {
+            self.line
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
             Value::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
@@ -216,10 +236,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     if let Some(err) = builder.error {
         return Err(err);
     }
-    Ok(builder.root.unwrap_or(Node {
-        value: Value::Null,
-        line: 1,
-    }))
+    Ok(builder.root.unwrap_or(Node::new(Value::Null, 1)))
 }
 
 /// The first flow bracket (`[` or `{`) that is never closed: its line and itself.
@@ -349,7 +366,7 @@ impl Builder {
                         None => self.fail(line, "map keys must be plain text".into()),
                     }
                 }
-                Some((k, _)) => entries.push((k, node)),
+                Some((k, key_line)) => entries.push((k, Node { key_line, ..node })),
             },
         }
     }
@@ -449,7 +466,7 @@ impl MarkedEventReceiver for Builder {
                     (_, TScalarStyle::Plain) => resolve_plain(&text),
                     _ => Value::Str(text),
                 };
-                self.push_value(Node { value, line }, anchor);
+                self.push_value(Node::new(value, line), anchor);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
@@ -481,26 +498,14 @@ impl MarkedEventReceiver for Builder {
                         anchor,
                         line,
                         items,
-                    }) => (
-                        Node {
-                            value: Value::Seq(items),
-                            line,
-                        },
-                        anchor,
-                    ),
+                    }) => (Node::new(Value::Seq(items), line), anchor),
                     Some(Frame::Map {
                         anchor,
                         line,
                         entries,
                         ..
                     }) => match merge_keys(entries) {
-                        Ok(entries) => (
-                            Node {
-                                value: Value::Map(entries),
-                                line,
-                            },
-                            anchor,
-                        ),
+                        Ok(entries) => (Node::new(Value::Map(entries), line), anchor),
                         Err(why) => {
                             self.fail(line, why);
                             return;
@@ -513,7 +518,14 @@ impl MarkedEventReceiver for Builder {
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
                 Some(node) => {
                     if self.count(node_size(&node), line) {
-                        self.push_value(Node { line, ..node }, 0);
+                        self.push_value(
+                            Node {
+                                line,
+                                key_line: 0,
+                                ..node
+                            },
+                            0,
+                        );
                     }
                 }
                 None => self.fail(line, "alias to an unknown anchor".into()),

@@ -37,6 +37,10 @@ pub const DURATION_TEXT: &str = r"^\s*(?:\+?[0-9]+|(?:[0-9]+[smhd])+)\s*$";
 /// A deployment alias or plugin name (`names::check`; `.` and `..` are excluded apart).
 pub const NAME_TEXT: &str = r"^[A-Za-z0-9_.-]+$";
 
+/// A deployment alias (`names::check_alias`): names joined by `/`, none `.` or `..`
+/// (written without look-ahead, which ECMA-262 and the regex crate do not share).
+pub const ALIAS_TEXT: &str = r"^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.\.[A-Za-z0-9_.-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.\.[A-Za-z0-9_.-]+))*$";
+
 /// `(?i)` is not portable (ECMA-262 patterns have no inline flags): `[Tt][Rr][Uu][Ee]`.
 fn any_case(word: &str) -> String {
     word.chars()
@@ -220,9 +224,9 @@ pub fn core() -> Json {
             }
         },
         "deployments": {
-            "description": "The deployments, in order: alias (the tool folder) -> settings.",
+            "description": "The deployments, in order: alias (the tool folder, a path inside the environment such as terraform/aws) -> settings.",
             "type": "object",
-            "propertyNames": name_key(),
+            "propertyNames": {"pattern": ALIAS_TEXT},
             "additionalProperties": {
                 "type": ["object", "null"],
                 "additionalProperties": false,
@@ -479,6 +483,32 @@ mod tests {
                 re.is_match(name),
                 crate::config::names::check(name).is_ok(),
                 "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn alias_text_is_what_names_check_alias_takes() {
+        let re = full(ALIAS_TEXT);
+        for alias in [
+            "terraform",
+            "terraform/aws",
+            "a.b/.c/..d/...",
+            "x//y",
+            "/x",
+            "x/",
+            "a/../b",
+            "..",
+            ".",
+            "a/.",
+            "a b",
+            "",
+            "é/x",
+        ] {
+            assert_eq!(
+                re.is_match(alias),
+                crate::config::names::check_alias(alias).is_ok(),
+                "{alias:?}"
             );
         }
     }

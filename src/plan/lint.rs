@@ -26,6 +26,8 @@ pub fn unlisted_tool_folders(ctx: &Context, view: &EnvView, aliases: &[String]) 
             || name.starts_with('.')
             || skip.contains(&name.as_str())
             || listed.contains(name.as_str())
+            // the folder of deployments such as `terraform/aws`
+            || aliases.iter().any(|a| a.starts_with(&format!("{name}/")))
         {
             continue;
         }

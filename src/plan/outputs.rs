@@ -194,7 +194,7 @@ impl Reference {
 fn pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\$\{\{\s*outputs\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\s*\}\}")
+        Regex::new(r"\$\{\{\s*outputs\.([A-Za-z0-9_./-]+)\.([A-Za-z0-9_-]+)\s*\}\}")
             .expect("a valid pattern")
     })
 }

@@ -138,11 +138,13 @@ pub fn image_config(flag: Option<&Path>) -> Result<Doc> {
 /// directly: parsing those 585 bytes took 160K instructions at every start, half a
 /// child process's worth (BENCHMARKS.md, P1i).
 fn builtin_config() -> Node {
-    let node = |line, value| Node { value, line };
-    let text = |line, s: &str| node(line, Value::Str(s.into()));
-    let map = |line, entries: Vec<(&str, Node)>| {
-        let entries = entries.into_iter().map(|(k, v)| (k.to_string(), v));
-        node(line, Value::Map(entries.collect()))
+    let text = |line, s: &str| Node::new(Value::Str(s.into()), line);
+    // Entries as (key, the key's line, value).
+    let map = |line, entries: Vec<(&str, usize, Node)>| {
+        let entries = entries
+            .into_iter()
+            .map(|(k, key_line, v)| (k.to_string(), Node { key_line, ..v }));
+        Node::new(Value::Map(entries.collect()), line)
     };
     let plugins = [
         "aws",
@@ -153,24 +155,26 @@ fn builtin_config() -> Node {
         "ansible",
     ];
     let deployments = ["cloudformation", "terraform", "helm", "ansible"];
-    let plugin_entries = (10..)
-        .zip(plugins)
-        .map(|(line, name)| (name, map(line, vec![("source", text(line, "builtin"))])));
-    let deployment_entries = (17..)
-        .zip(deployments)
-        .map(|(line, name)| (name, map(line, vec![("plugin", text(line, name))])));
+    let plugin_entries = (10..).zip(plugins).map(|(line, name)| {
+        let source = map(line, vec![("source", line, text(line, "builtin"))]);
+        (name, line, source)
+    });
+    let deployment_entries = (17..).zip(deployments).map(|(line, name)| {
+        let plugin = map(line, vec![("plugin", line, text(line, name))]);
+        (name, line, plugin)
+    });
     let bitops = map(
         4,
         vec![
-            ("fail_fast", node(4, Value::Bool(true))),
-            ("run_mode", text(5, "default")),
-            ("default_folder", text(6, "_default")),
-            ("logging", map(8, vec![("level", text(8, "INFO"))])),
-            ("plugins", map(10, plugin_entries.collect())),
-            ("deployments", map(17, deployment_entries.collect())),
+            ("fail_fast", 4, Node::new(Value::Bool(true), 4)),
+            ("run_mode", 5, text(5, "default")),
+            ("default_folder", 6, text(6, "_default")),
+            ("logging", 7, map(8, vec![("level", 8, text(8, "INFO"))])),
+            ("plugins", 9, map(10, plugin_entries.collect())),
+            ("deployments", 16, map(17, deployment_entries.collect())),
         ],
     );
-    map(3, vec![("bitops", bitops)])
+    map(3, vec![("bitops", 3, bitops)])
 }
 
 fn existing(path: &str) -> Option<PathBuf> {

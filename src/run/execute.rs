@@ -510,7 +510,11 @@ impl OneStep<'_, '_> {
 /// publishes: creating files costs more than running a tiny step) and inputs file (what
 /// the steps it depends on published; one shared `{}` for the steps without inputs).
 fn step_io(dir: &Path, step: &Step, inputs: Outputs) -> std::io::Result<StepIo> {
-    let name = format!("{}-{}", step.index, step.alias);
+    let name = format!(
+        "{}-{}",
+        step.index,
+        crate::config::names::alias_word(&step.alias)
+    );
     let inputs_file = if inputs.is_empty() {
         let empty = dir.join("no-inputs.json");
         if !empty.exists() {
