@@ -236,3 +236,69 @@ fn plan_shows_bash_as_written_not_its_path() {
         .stdout_has("before hooks  01.sh (with bash)")
         .stdout_has("deploy        bash <root>/plugins/probe/deploy.sh plan");
 }
+
+/// A schema in the short form (no `type: object` / `properties:` levels, at the root or
+/// below) exports its settings exactly as the full form does, as BitOps reads both.
+#[test]
+fn a_short_form_schema_exports_its_settings() {
+    let vars = [
+        "BITOPS_PROBE_CLI",
+        "GREETING",
+        "BITOPS_GREETING",
+        "SKIP",
+        "KUBE_PATH",
+    ];
+    let short = "
+        probe:
+          cli:
+            name: {type: string, parameter: name}
+            stack-action: {type: string, default: plan}
+          options:
+            greeting:
+              type: string
+              export_env: GREETING
+              default: hello
+            skip: {type: boolean, export_env: SKIP}
+            k8s:
+              kubeconfig: {type: string, export_env: KUBE_PATH}
+        ";
+    let half = "
+        probe:
+          cli:
+            type: object
+            properties:
+              name: {type: string, parameter: name}
+              stack-action: {type: string, default: plan}
+          options:
+            greeting: {type: string, export_env: GREETING, default: hello}
+            skip: {type: boolean, export_env: SKIP}
+            k8s:
+              type: object
+              properties:
+                kubeconfig: {type: string, export_env: KUBE_PATH}
+        ";
+    for schema in [short, half] {
+        let run = Test::new()
+            .probe_plugin("probe", schema, &vars)
+            .deployments(&["a"])
+            .write(
+                "repo/dev/a/bitops.config.yaml",
+                "probe:\n  cli: {name: web, stack-action: apply}\n  options: {skip: false, k8s: {kubeconfig: ./kc}}\n",
+            )
+            .cmd("deploy", "dev")
+            .run();
+        run.code(0)
+            .stdout_is("deployed a\n")
+            .stderr_has("[1/1] a ok in")
+            .log_is(
+                "
+            a deploy args=apply pwd=<ws>/dev/a
+            a BITOPS_PROBE_CLI=--name=web apply
+            a GREETING=hello
+            a BITOPS_GREETING=hello
+            a SKIP=false
+            a KUBE_PATH=./kc
+            ",
+            );
+    }
+}

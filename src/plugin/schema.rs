@@ -144,21 +144,24 @@ fn parse_properties(
     file: &Path,
     problems: &mut Vec<Problem>,
 ) -> Vec<Property> {
-    let Some(props) = node.get("properties") else {
-        return Vec::new();
+    let entries: Vec<&(String, Node)> = match node.get("properties") {
+        Some(props) => {
+            if !matches!(props.value, Value::Map(_) | Value::Null) {
+                problems.push(
+                    Problem::error(format!(
+                        "`properties` must be a map, found {}",
+                        props.kind()
+                    ))
+                    .at(file, props.line),
+                );
+                return Vec::new();
+            }
+            props.entries().iter().collect()
+        }
+        None => short_form_children(node).collect(),
     };
-    if !matches!(props.value, Value::Map(_) | Value::Null) {
-        problems.push(
-            Problem::error(format!(
-                "`properties` must be a map, found {}",
-                props.kind()
-            ))
-            .at(file, props.line),
-        );
-        return Vec::new();
-    }
     let mut out = Vec::new();
-    for (name, def) in props.entries() {
+    for (name, def) in entries {
         let mut p = path.to_vec();
         p.push(name.clone());
         if let Some(prop) = parse_property(name, def, p, file, problems) {
@@ -166,6 +169,30 @@ fn parse_properties(
         }
     }
     out
+}
+
+/// The words of a property's definition; every other key whose value is a map is a child
+/// property in the short form (no `type: object` / `properties:` levels), which BitOps
+/// reads the same way: it drops `properties` from each path and takes any other key as a
+/// property.
+const ATTRIBUTES: &[&str] = &[
+    "type",
+    "properties",
+    "parameter",
+    "export_env",
+    "default",
+    "required",
+    "description",
+    "dash_type",
+    "enabled",
+    "enum",
+];
+
+/// The child properties of a definition written in the short form.
+fn short_form_children(node: &Node) -> impl Iterator<Item = &(String, Node)> {
+    node.entries()
+        .iter()
+        .filter(|(k, v)| !ATTRIBUTES.contains(&k.as_str()) && matches!(v.value, Value::Map(_)))
 }
 
 fn parse_property(
@@ -207,7 +234,9 @@ fn parse_property(
                 return None;
             }
         },
-        None if def.get("properties").is_some() => Type::Object,
+        None if def.get("properties").is_some() || short_form_children(def).next().is_some() => {
+            Type::Object
+        }
         None => Type::String,
     };
     let export_env = text("export_env");
