@@ -271,3 +271,86 @@ fn deploy_prefers_an_installed_plugin_over_the_built_in_one() {
         &["  deploy script: bash <root>/plugins/terraform/deploy.sh ''"],
     ));
 }
+
+/// An install script shaped like those of BitOps' published plugins, written for its
+/// Alpine image: it calls `apk` (line 5 and 6).
+const ALPINE_INSTALL: &str = "#!/bin/bash
+set -e
+echo \"BitOps uses alpine linux as its base, so you'll want to use apk commands\"
+# apk info
+apk add --no-cache python3
+apk --update add openssh-client
+echo installed > installed.txt
+";
+
+/// `core.yaml` listing `file://<root>/src/NAME` for each name, with `extra` under each.
+fn file_sources(t: Test, names: &[&str], extra: &str) -> Test {
+    let mut core = String::from("bitops:\n  plugins:\n");
+    for name in names {
+        core.push_str(&format!(
+            "    {name}:\n      source: file://{}/src/{name}\n{extra}",
+            t.root().display()
+        ));
+    }
+    t.write("core.yaml", &core)
+}
+
+#[test]
+fn an_install_script_that_calls_apk_is_refused_at_its_line_before_anything_is_installed() {
+    // `ansible` runs first and is fine; `terraform` (a name bitops has built in) and `tool`
+    // call apk: nothing at all is installed.
+    let t = plugin_files(Test::new(), "src/ansible", "v1");
+    let t =
+        plugin_files(t, "src/terraform", "v1").write("src/terraform/install.sh", ALPINE_INSTALL);
+    let t = plugin_files(t, "src/tool", "v1").write("src/tool/install.sh", ALPINE_INSTALL);
+    let t = file_sources(t, &["ansible", "terraform", "tool"], "").env("PATH", "/usr/bin:/bin");
+    let run = install(t);
+    run.code(1).stdout_is("");
+    run.stderr_is(
+        "
+        [1/3] fetching ansible (from <root>/src/ansible)
+        [2/3] fetching terraform (from <root>/src/terraform)
+        [3/3] fetching tool (from <root>/src/tool)
+        error: <root>/src/terraform/install.sh:5: `bitops.plugins.terraform`: the install script of plugin `terraform` calls `apk`, Alpine's package manager (BitOps' image is Alpine); this image is Debian and has no `apk` (and 1 more line)
+          hint: install what it needs in your Dockerfile (`RUN apt-get install -y …`; terraform, ansible, helm, kubectl and the AWS CLI are already in the image), then set `skip_install: true` under `bitops.plugins.terraform`; or remove `terraform` from `bitops.plugins` to use bitops' built-in `terraform` plugin, which needs no install; nothing was installed
+        error: <root>/src/tool/install.sh:5: `bitops.plugins.tool`: the install script of plugin `tool` calls `apk`, Alpine's package manager (BitOps' image is Alpine); this image is Debian and has no `apk` (and 1 more line)
+          hint: install what it needs in your Dockerfile (`RUN apt-get install -y …`; terraform, ansible, helm, kubectl and the AWS CLI are already in the image), then set `skip_install: true` under `bitops.plugins.tool`; nothing was installed
+        2 errors found; nothing was run
+        ",
+    );
+    assert!(
+        !run.root.join("installed/ansible").exists(),
+        "ansible was installed"
+    );
+    assert!(!run.root.join("installed/terraform").exists());
+}
+
+#[test]
+fn skip_install_fetches_without_running_the_script_and_an_apk_on_path_runs_it() {
+    let t =
+        plugin_files(Test::new(), "src/tool", "v1").write("src/tool/install.sh", ALPINE_INSTALL);
+    let t = file_sources(t, &["tool"], "      skip_install: true\n").env("PATH", "/usr/bin:/bin");
+    let run = install(t);
+    run.code(0).stdout_is("");
+    run.stderr_has("  install script install.sh not run (skip_install: true)\n")
+        .stderr_has("installed 1 plugin into <root>/installed\n");
+    assert!(run.root.join("installed/tool/deploy.sh").exists());
+    assert!(!run.root.join("installed/tool/installed.txt").exists());
+
+    // On an image that has `apk` (an Alpine-based team image), the script runs.
+    let t = plugin_files(Test::new(), "src/tool", "v1")
+        .write("src/tool/install.sh", ALPINE_INSTALL)
+        .executable("bin/apk", "#!/bin/sh\necho \"apk $*\"\n");
+    let path = format!("{}:/usr/bin:/bin", t.root().join("bin").display());
+    let t = file_sources(t, &["tool"], "").env("PATH", &path);
+    let run = install(t);
+    run.code(0).stdout_is(
+        "
+        BitOps uses alpine linux as its base, so you'll want to use apk commands
+        apk add --no-cache python3
+        apk --update add openssh-client
+        ",
+    );
+    run.stderr_has("installed 1 plugin into <root>/installed\n");
+    assert!(run.root.join("installed/tool/installed.txt").exists());
+}

@@ -98,6 +98,9 @@ pub struct PluginSource {
     pub source_branch: Option<String>,
     pub source_tag: Option<String>,
     pub source_commit: Option<String>,
+    /// `skip_install: true`: `bitops install` fetches the plugin but does not run its
+    /// install script (one written for another image; its tools installed otherwise).
+    pub skip_install: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -513,6 +516,9 @@ impl<'a> Resolver<'a, '_> {
                 source_branch: text("source_branch"),
                 source_tag: text("source_tag"),
                 source_commit: text("source_commit"),
+                skip_install: entry
+                    .get("skip_install")
+                    .is_some_and(|v| v.value == Value::Bool(true)),
             });
         }
         out

@@ -217,7 +217,8 @@ pub fn core() -> Json {
                                 "description": "A full 40-character commit SHA, checked out and verified: the safest pin. Quote one made only of digits.",
                                 "type": "string",
                                 "pattern": "^[0-9A-Fa-f]{40}$"
-                            }
+                            },
+                            "skip_install": {"type": "boolean", "description": "Fetch the plugin but do not run its install script (written for another image, its tools installed otherwise)."}
                         }
                     }
                 ]

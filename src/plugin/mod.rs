@@ -1,5 +1,6 @@
 //! Plugin folders and their manifest, `plugin.config.yaml` (optional: missing = defaults).
 
+pub mod alpine;
 pub mod builtin;
 pub mod fetch;
 pub mod schema;

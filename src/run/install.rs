@@ -106,6 +106,7 @@ pub fn install(
         }
     }
     crate::error::check(&missing)?;
+    crate::error::check(&alpine_scripts(sources, &manifests, staging.path(), env))?;
     let deps: Vec<Vec<String>> = manifests
         .iter()
         .map(|(m, _)| m.install.dependencies.clone())
@@ -139,7 +140,16 @@ pub fn install(
         }
         move_dir(&staged, &target).map_err(|e| Error::io("install", &target, e))?;
         let script = target.join(&manifest.install.install_script);
-        let outcome = if script.is_file() {
+        let outcome = if src.skip_install {
+            sink.notice(
+                Tone::Plain,
+                &format!(
+                    "  install script {} not run (skip_install: true)",
+                    manifest.install.install_script
+                ),
+            );
+            Outcome::Exited { code: 0 }
+        } else if script.is_file() {
             let vars = crate::plan::env::plugin_vars(&src.name, &target, Some(plugins_dir), env);
             let spec = Spec {
                 argv: vec![
@@ -233,6 +243,66 @@ pub fn install(
             total,
         })
     }
+}
+
+/// Install scripts that call `apk` where there is none (this image is Debian, BitOps' is
+/// Alpine): each an error at the line, found before any install script runs, so a team
+/// image does not half-install. Plugins with `skip_install: true` are not looked at.
+fn alpine_scripts(
+    sources: &[PluginSource],
+    manifests: &[(plugin::Manifest, plugin::Located)],
+    staging: &Path,
+    env: &EnvVars,
+) -> Vec<Problem> {
+    let path = env.get("PATH").map(std::ffi::OsStr::new);
+    if crate::plan::preflight::find("apk", path).is_some() {
+        return Vec::new();
+    }
+    let mut problems = Vec::new();
+    for (src, (manifest, _)) in sources.iter().zip(manifests) {
+        if src.skip_install {
+            continue;
+        }
+        let script = &manifest.install.install_script;
+        let Ok(text) = fs::read_to_string(staging.join(&src.name).join(script)) else {
+            continue;
+        };
+        let lines = crate::plugin::alpine::apk_lines(&text);
+        let Some(&first) = lines.first() else {
+            continue;
+        };
+        let origin = src.source.strip_prefix("file://").unwrap_or(&src.source);
+        let builtin = crate::plugin::builtin::exists(&src.name);
+        let instead = if builtin {
+            format!(
+                "; or remove `{}` from `bitops.plugins` to use bitops' built-in `{}` plugin, which needs no install",
+                src.name, src.name
+            )
+        } else {
+            String::new()
+        };
+        let also = match lines.len() {
+            1 => String::new(),
+            n => format!(
+                " (and {} more line{})",
+                n - 1,
+                if n == 2 { "" } else { "s" }
+            ),
+        };
+        problems.push(
+            Problem::error(format!(
+                "the install script of plugin `{}` calls `apk`, Alpine's package manager (BitOps' image is Alpine); this image is Debian and has no `apk`{also}",
+                src.name
+            ))
+            .at(&Path::new(origin).join(script), first)
+            .key(format!("bitops.plugins.{}", src.name))
+            .hint(format!(
+                "install what it needs in your Dockerfile (`RUN apt-get install -y …`; terraform, ansible, helm, kubectl and the AWS CLI are already in the image), then set `skip_install: true` under `bitops.plugins.{}`{instead}; nothing was installed",
+                src.name
+            )),
+        );
+    }
+    problems
 }
 
 /// Renames a folder; across file systems, or out of a lower overlayfs layer (a plugin
