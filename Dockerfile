@@ -25,7 +25,16 @@
 #   from public records, as the vendors' sites are not reachable where this file is tested;
 #   only the kubectl amd64 sum could be checked there against the binary itself. A
 #   download whose sum differs fails the build. CI serves the archives from 127.0.0.1.
+#   AWS_CLI_V2_VERSION (empty by default), AWS_CLI_V2_BASE_URL, AWS_CLI_V2_SHA256_AMD64 /
+#   _ARM64: AWS CLI v2 instead of v1. v2 is not on PyPI; it comes only from AWS's own
+#   download (awscli-exe-linux-<arch>-<version>.zip), and AWS publishes a PGP signature for
+#   it, not a checksum: verify one download with the signature, then pass its SHA-256. A
+#   version without the sum for the architecture fails the build. Without it, the image has
+#   the AWS CLI v1 from PyPI.
 #   VERSION, REVISION, CREATED: OCI labels.
+#
+# Targets: the default (the last stage) is the image; `--target base` is the same image
+# with BitOps' ONBUILD steps, for team images built the BitOps way (README, "Custom image").
 #
 # Secret "ca" (optional): a CA bundle for cargo, pip and curl in the build, for networks
 # that intercept TLS:  docker build --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt .
@@ -73,6 +82,10 @@ ARG KUBECTL_VERSION=1.35.2
 ARG KUBECTL_BASE_URL=https://dl.k8s.io/release
 ARG KUBECTL_SHA256_AMD64=924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277
 ARG KUBECTL_SHA256_ARM64=cd859449f54ad2cb05b491c490c13bb836cdd0886ae013c0aed3dd67ff747467
+ARG AWS_CLI_V2_VERSION=
+ARG AWS_CLI_V2_BASE_URL=https://awscli.amazonaws.com
+ARG AWS_CLI_V2_SHA256_AMD64=
+ARG AWS_CLI_V2_SHA256_ARM64=
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl unzip \
  && rm -rf /var/lib/apt/lists/*
@@ -97,10 +110,19 @@ RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
     tar -xzf helm.tar.gz "linux-$arch/helm"; mv "linux-$arch/helm" /out/helm; \
     fetch "$KUBECTL_BASE_URL/v$KUBECTL_VERSION/bin/linux/$arch/kubectl" /out/kubectl "$kubectl_sum"; \
     chmod 0755 /out/terraform /out/helm /out/kubectl; \
+    mkdir -p /opt/aws-cli; \
+    if [ -n "$AWS_CLI_V2_VERSION" ]; then \
+      case "$arch" in amd64) aws_arch=x86_64 aws_sum=$AWS_CLI_V2_SHA256_AMD64 ;; arm64) aws_arch=aarch64 aws_sum=$AWS_CLI_V2_SHA256_ARM64 ;; esac; \
+      if [ -z "$aws_sum" ]; then \
+        echo "AWS_CLI_V2_VERSION=$AWS_CLI_V2_VERSION needs AWS_CLI_V2_SHA256_$(echo "$arch" | tr a-z A-Z): AWS publishes a PGP signature, not a checksum; verify one download with it and pass its sha256sum" >&2; exit 1; \
+      fi; \
+      fetch "$AWS_CLI_V2_BASE_URL/awscli-exe-linux-$aws_arch-$AWS_CLI_V2_VERSION.zip" awscli.zip "$aws_sum"; \
+      unzip -q awscli.zip; ./aws/install -i /opt/aws-cli -b /opt/aws-cli/bin; \
+    fi; \
     cd /; rm -rf /dl
 
 # ---- 3. the image ---------------------------------------------------------------------
-FROM ${BASE_IMAGE}
+FROM ${BASE_IMAGE} AS image
 # What hooks and playbooks commonly use (git jq rsync wget curl unzip ssh), Python for
 # Ansible and the AWS CLI, tini as PID 1.
 RUN apt-get update \
@@ -109,21 +131,28 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 # Python tools, pinned: the full `ansible` package (ansible-core plus the community
 # collections, amazon.aws and community.aws among them) with boto3/botocore for the AWS
-# modules, as BitOps' Ansible plugin has them; the AWS CLI; cfn-lint. In a venv whose
+# modules, as BitOps' Ansible plugin has them; the AWS CLI v1 (unless AWS_CLI_V2_VERSION);
+# cfn-lint; shyaml, which hooks and plugins written for BitOps' image call. In a venv whose
 # bin/ is first on PATH, so `python3` in a hook or Ansible's interpreter discovery on
 # localhost finds these packages.
-ENV PATH=/opt/bitops/venv/bin:$PATH
+# CHECKPOINT_DISABLE: no Terraform upgrade check (a network call, and a file under /root).
+ENV PATH=/opt/bitops/venv/bin:$PATH CHECKPOINT_DISABLE=1
+ARG AWS_CLI_V2_VERSION=
 RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
     --mount=type=cache,id=bitops-pip,target=/root/.cache/pip \
     set -eu; \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    awscli=awscli==1.46.3; \
+    if [ -n "$AWS_CLI_V2_VERSION" ]; then awscli=; fi; \
     python3 -m venv /opt/bitops/venv; \
     /opt/bitops/venv/bin/pip install --disable-pip-version-check -q \
       ansible==12.3.0 ansible-core==2.19.14 \
       boto3==1.44.8 botocore==1.44.8 \
-      awscli==1.46.3 \
-      cfn-lint==1.58.0
+      $awscli \
+      cfn-lint==1.58.0 \
+      shyaml==0.6.2
 COPY --from=downloads /out/ /usr/local/bin/
+COPY --from=downloads /opt/aws-cli /opt/aws-cli
 COPY --from=build /out/bitops /usr/local/bin/bitops
 # The BitOps layout: the image-level config (bitops' built-in default: BitOps' standard
 # deployment order and plugin list), the plugins folder, the mount point of the ops repo,
@@ -136,9 +165,10 @@ COPY --from=build /out/bitops /usr/local/bin/bitops
 COPY src/repo/default_config.yaml /opt/bitops/bitops.config.yaml
 RUN mkdir -p /opt/bitops/scripts/installed_plugins /opt/bitops_deployment /var/log/bitops \
  && chmod 1777 /var/log/bitops \
- && export CHECKPOINT_DISABLE=1 \
+ && if [ -x /opt/aws-cli/bin/aws ]; then ln -s /opt/aws-cli/bin/aws /usr/local/bin/aws; fi \
  && bitops --version && bitops plugins && terraform version && helm version --short \
- && kubectl version --client && ansible-playbook --version && aws --version && cfn-lint --version
+ && kubectl version --client && ansible-playbook --version && aws --version && cfn-lint --version \
+ && shyaml --version
 WORKDIR /opt/bitops_deployment
 # Last, so that a new revision changes only the image's metadata, not its layers.
 ARG VERSION=dev
@@ -154,3 +184,20 @@ LABEL org.opencontainers.image.title="bitops" \
 # step's process group, writes its report and exits 143) and reaps orphans.
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/bitops"]
 CMD ["deploy"]
+
+# ---- 4. `--target base`: BitOps' ONBUILD steps ------------------------------------------
+# A team Dockerfile that is only `FROM <this>` (BitOps' `FROM bitovi/bitops:base`), beside
+# a bitops.config.yaml and an optional plugins/ folder, gets its config at
+# /opt/bitops/bitops.config.yaml, its plugins under /opt/bitops-local-plugins (sources
+# `file:///opt/bitops-local-plugins/NAME`, BitOps' convention) and `bitops install` run at
+# its build. The config is named first so that the COPY works without a plugins/ folder
+# (as in BitOps, it also lands in /opt/bitops-local-plugins). Not in the default image:
+# ONBUILD steps run in every image built FROM it, and would fail in one that only adds a
+# package, for want of a bitops.config.yaml.
+FROM image AS base
+ONBUILD COPY bitops.config.yaml plugin[s] /opt/bitops-local-plugins/
+ONBUILD COPY bitops.config.yaml /opt/bitops/bitops.config.yaml
+ONBUILD RUN bitops install
+
+# ---- 5. the default image ---------------------------------------------------------------
+FROM image

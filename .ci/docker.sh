@@ -252,6 +252,14 @@ for tool in TERRAFORM HELM; do
     die_log "the build with a wrong $tool sum failed, but not on the sum" "$CACHE/wrong-sum.log"
   ok "a wrong ${tool,,} SHA-256 fails the build"
 done
+# AWS CLI v2 comes only from AWS's download, which must be pinned by its sum
+if $DOCKER build "${build_args[@]}" --build-arg AWS_CLI_V2_VERSION=2.27.0 --target downloads \
+  -t bitops-ci/wrong-sum . >"$CACHE/wrong-sum.log" 2>&1; then
+  die "the build passed with AWS_CLI_V2_VERSION and no sum"
+fi
+grep -q "AWS_CLI_V2_VERSION=2.27.0 needs AWS_CLI_V2_SHA256_$ARCH_UC" "$CACHE/wrong-sum.log" ||
+  die_log "the AWS CLI v2 build without a sum failed, but not on the sum" "$CACHE/wrong-sum.log"
+ok "AWS CLI v2 without its SHA-256 fails the build, naming the build argument"
 
 # ---- 5. the checks ----------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/bitops-docker-ci.XXXXXX)
@@ -274,11 +282,14 @@ out=$($DOCKER run --rm --entrypoint bash "$IMAGE" -euc '
   python3 -c "import boto3, botocore; print(\"boto3\", boto3.__version__, \"botocore\", botocore.__version__)"
   aws --version; cfn-lint --version
   git --version; jq --version; rsync --version | head -n1; wget --version | head -n1
-  curl --version | head -n1; unzip -v | head -n1; python3 --version; tini --version' 2>&1) ||
+  curl --version | head -n1; unzip -v | head -n1; python3 --version; tini --version
+  shyaml --version; echo "a: {b: shyaml-ok}" | shyaml get-value a.b; echo
+  echo "CHECKPOINT_DISABLE=$CHECKPOINT_DISABLE"' 2>&1) ||
   { echo "$out" >&2; die "a tool in the image does not run"; }
 while IFS= read -r line; do echo "    $line"; done <<<"$out"
 for want in "Terraform v$TF_V" "v$HELM_V" "Client Version: v$KUBECTL_V" "ansible [core 2.19.14]" \
-  "boto3 1.44.8 botocore 1.44.8" "aws-cli/1.46.3" "cfn-lint 1.58.0" "jq-" "rsync " "tini version"; do
+  "boto3 1.44.8 botocore 1.44.8" "aws-cli/1.46.3" "cfn-lint 1.58.0" "jq-" "rsync " "tini version" \
+  "version: 0.6.2" "shyaml-ok" "CHECKPOINT_DISABLE=1"; do
   grep -qF "$want" <<<"$out" || die "'$want' not in the tools' versions"
 done
 ok "docker run $IMAGE --version; every tool's version"
@@ -401,6 +412,20 @@ grep -q '"terraform_data"' "$state/terraform.tfstate" || die "the terraform stat
 grep -q "123456789012" "$WORK/real.log" || die "the aws step did not print the moto identity"
 ok "real tools: aws + cloudformation against moto on the host, terraform apply (terraform_data), ansible with amazon.aws + boto3"
 
+# AWS credentials from a mounted profile, as BitOps users run the image: no key variables
+mkdir -p "$WORK/aws-home"
+printf '[profile team]\nregion = eu-west-1\n' >"$WORK/aws-home/config"
+printf '[team]\naws_access_key_id = AKIATEAMPROFILE0\naws_secret_access_key = team-profile-secret\n' >"$WORK/aws-home/credentials"
+chmod 644 "$WORK/aws-home/config" "$WORK/aws-home/credentials"
+out=$($DOCKER run --rm --network host -e AWS_PROFILE=team -e "AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port" \
+  -e AWS_EC2_METADATA_DISABLED=true -e BITOPS_ENVIRONMENT=dev -v "$WORK/aws-home:/root/.aws:ro" \
+  -v "$repo:/opt/bitops_deployment:ro" "$IMAGE" deploy --only aws 2>&1) ||
+  { echo "$out" >&2; die "the aws step with a mounted profile failed"; }
+grep -qF "aws: credentials: from profile team in /root/.aws/credentials, region eu-west-1 (profile team)" <<<"$out" ||
+  { echo "$out" >&2; die "the aws step did not use the mounted profile"; }
+! grep -q "team-profile-secret" <<<"$out" || die "the profile's secret was printed"
+ok "aws credentials from -v ~/.aws:/root/.aws:ro -e AWS_PROFILE=team (no key variables)"
+
 # Ansible again as another user: its ~/.ansible goes to HOME=/tmp, its file is that user's
 rm "$state/ansible.txt"
 $DOCKER run --rm --network host --user "$UID_GID" -e HOME=/tmp "${aws_env[@]}" -e BITOPS_ENVIRONMENT=dev \
@@ -455,6 +480,32 @@ grep -q "greet: hello from a team image from dev (plugin installed 20" <<<"$out"
 src=$($DOCKER run --rm --entrypoint cat "$CUSTOM" /opt/bitops/scripts/installed_plugins/greet/.bitops-plugin.json)
 grep -q 'file:///opt/bitops/plugins/greet' <<<"$src" || die "the installed greet plugin does not record its file:// source: $src"
 ok "custom image: FROM $IMAGE + config + file:// plugin, installed at build time, runs ($((SECONDS - t)) s)"
+
+# a team image built the BitOps way: a Dockerfile that is only FROM the base target, beside
+# a bitops.config.yaml and plugins/; sources file:///opt/bitops-local-plugins/NAME
+t=$SECONDS
+$DOCKER build "${build_args[@]}" --target base -t "$IMAGE:base" . >"$CACHE/base.log" 2>&1 ||
+  die_log "docker build --target base failed" "$CACHE/base.log"
+[[ $($DOCKER image inspect -f '{{len .Config.OnBuild}}' "$IMAGE") == 0 ]] || die "the default image has ONBUILD steps"
+team="$WORK/team-image"
+mkdir -p "$team/plugins"
+cp -a examples/custom-image/plugins/greet "$team/plugins/greet"
+sed 's|file:///opt/bitops/plugins/greet|file:///opt/bitops-local-plugins/greet|' \
+  examples/custom-image/bitops.config.yaml >"$team/bitops.config.yaml"
+echo "FROM $IMAGE:base" >"$team/Dockerfile"
+$DOCKER build --progress plain -t bitops-ci/team "$team" >"$CACHE/team.log" 2>&1 ||
+  die_log "the team image (FROM $IMAGE:base) does not build" "$CACHE/team.log"
+grep -q "greet plugin installed" "$CACHE/team.log" || die_log "the ONBUILD install did not run greet's install script" "$CACHE/team.log"
+out=$($DOCKER run --rm -e BITOPS_ENVIRONMENT=dev -v "$cr:/opt/bitops_deployment" bitops-ci/team 2>&1) ||
+  { echo "$out" >&2; die "the team image's deploy failed"; }
+grep -q "greet: hello from a team image from dev (plugin installed 20" <<<"$out" || { echo "$out" >&2; die "the team image did not run greet"; }
+# without a plugins/ folder the ONBUILD steps still work (only builtin sources)
+rm -rf "$team/plugins"
+printf 'bitops:\n  plugins:\n    terraform: {source: builtin}\n  deployments:\n    terraform: {plugin: terraform}\n' >"$team/bitops.config.yaml"
+$DOCKER build --progress plain -t bitops-ci/team "$team" >"$CACHE/team.log" 2>&1 ||
+  die_log "the team image without plugins/ does not build" "$CACHE/team.log"
+$DOCKER rmi bitops-ci/team >/dev/null 2>&1 || true
+ok "team image the BitOps way: only FROM $IMAGE:base + config + plugins/, ONBUILD install at build ($((SECONDS - t)) s); the default image has no ONBUILD"
 
 # the size
 size=$($DOCKER image inspect -f '{{.Size}}' "$IMAGE")
