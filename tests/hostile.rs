@@ -288,7 +288,7 @@ case!(
     plugin_name_dotdot,
     core("  deployments:\n    a: {plugin: ..}\n"),
     1,
-    &["`..` is not a valid deployment name (a path with `..`)"]
+    &["`..` is not a valid name"]
 );
 
 case!(
