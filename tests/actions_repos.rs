@@ -162,25 +162,10 @@ impl Repo {
         Repo { t }
     }
 
+    /// The resources in the state bucket (none when there is no state).
     fn state_resources(root: &Path) -> Vec<String> {
-        let Ok(text) = std::fs::read_to_string(root.join("state/terraform.tfstate")) else {
-            return Vec::new();
-        };
-        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let mut names: Vec<String> = json["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}.{}",
-                    r["type"].as_str().unwrap(),
-                    r["name"].as_str().unwrap()
-                )
-            })
-            .collect();
-        names.sort();
-        names
+        crate::plugin_terraform::resources(&root.join("state/terraform.tfstate"))
+            .unwrap_or_default()
     }
 }
 

@@ -100,7 +100,7 @@ impl Tf {
 }
 
 /// `type.name` of every resource in a state file; `None` when there is no state file.
-fn resources(state: &Path) -> Option<Vec<String>> {
+pub fn resources(state: &Path) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(state).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut out: Vec<String> = json["resources"]
