@@ -746,12 +746,12 @@ pub fn is_secret_name(name: &str, extra: &[String]) -> bool {
         || extra.iter().any(|e| e == name)
 }
 
-/// `true/1/yes/on` and `false/0/no/off`, any case; empty means false.
 /// `True` / `False`, as Python's `str(bool)` writes them.
 fn python_bool(b: bool) -> String {
     if b { "True" } else { "False" }.to_string()
 }
 
+/// `true/1/yes/on` and `false/0/no/off`, any case; empty means false.
 pub fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" | "y" => Some(true),

@@ -34,7 +34,7 @@ pub const INTEGER_TEXT: &str = r"^\s*[+-]?[0-9]+\s*$";
 /// A duration as `parse_duration` reads it: seconds, or `90s`, `45m`, `1h30m`, `1d`.
 pub const DURATION_TEXT: &str = r"^\s*(?:\+?[0-9]+|(?:[0-9]+[smhd])+)\s*$";
 
-/// A deployment alias or plugin name (`names::check`; `.` and `..` are excluded apart).
+/// A plugin name (`names::check`; `.` and `..` are excluded apart).
 pub const NAME_TEXT: &str = r"^[A-Za-z0-9_.-]+$";
 
 /// A deployment alias (`names::check_alias`): names joined by `/`, none `.` or `..`
@@ -107,7 +107,7 @@ fn duration(description: &str) -> Json {
     })
 }
 
-/// A deployment alias or plugin name, as a key.
+/// A plugin name, as a key.
 fn name_key() -> Json {
     json!({"pattern": NAME_TEXT, "not": {"enum": [".", ".."]}})
 }
