@@ -444,6 +444,29 @@ fn help_shows_realistic_examples() {
         .stdout_has("--keep-workspace");
 }
 
+/// Each command's help starts with what the command does (its first line is the
+/// command's own description, not that of a group of flags it shares).
+#[test]
+fn each_commands_help_starts_with_what_it_does() {
+    for (command, first) in [
+        ("deploy", "Run the deployments of one environment"),
+        ("plan", "Show what `deploy` would run"),
+        ("validate", "Check the configuration of one or every environment"),
+        ("install", "Install the plugins listed under `bitops.plugins`"),
+        ("list", "List the environments of the ops repo"),
+        ("agent", "Take jobs from a hub"),
+    ] {
+        let run = Test::new().args(&[command, "--help"]).run();
+        run.code(0);
+        let text = run.stdout();
+        assert!(
+            text.lines().next().unwrap_or_default().starts_with(first),
+            "`bitops {command} --help` starts with:\n{}",
+            text.lines().next().unwrap_or_default()
+        );
+    }
+}
+
 #[test]
 fn without_an_image_config_the_built_in_one_deploys_the_standard_tools() {
     let run = base()

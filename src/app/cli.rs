@@ -430,7 +430,7 @@ pub struct DryRun {
     pub dry_run_hooks: bool,
 }
 
-/// Where a command's inputs are: the ops repo, the image-level config, the plugins.
+// Where a command's inputs are: the ops repo, the image-level config, the plugins.
 #[derive(Debug, Args)]
 pub struct Inputs {
     /// The operations repo [default: /opt/bitops_deployment when it exists, else the current folder]
@@ -530,7 +530,7 @@ fn parse_bool_flag(text: &str) -> Result<bool, String> {
     parse_bool(text).ok_or_else(|| format!("expected true or false, found `{text}`"))
 }
 
-/// `bitops agent`: take jobs from a hub (or follow a git branch) and deploy them here.
+/// Take jobs from a hub (or follow a git branch) and deploy them here.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// The hub to register with and take jobs from (https://hub.example:8443)
