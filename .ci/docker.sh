@@ -275,6 +275,7 @@ ok "entry point tini -- bitops, command deploy, OCI labels"
 # versions: bitops through the entry point, then every tool
 out=$($DOCKER run --rm "$IMAGE" --version) || die "docker run $IMAGE --version failed"
 [[ $out == "bitops $bitops_version"* ]] || die "bitops --version printed: $out"
+# shellcheck disable=SC2016 # expanded by the shell in the container
 out=$($DOCKER run --rm --entrypoint bash "$IMAGE" -euc '
   export CHECKPOINT_DISABLE=1
   terraform version; helm version --short; kubectl version --client

@@ -451,8 +451,14 @@ fn each_commands_help_starts_with_what_it_does() {
     for (command, first) in [
         ("deploy", "Run the deployments of one environment"),
         ("plan", "Show what `deploy` would run"),
-        ("validate", "Check the configuration of one or every environment"),
-        ("install", "Install the plugins listed under `bitops.plugins`"),
+        (
+            "validate",
+            "Check the configuration of one or every environment",
+        ),
+        (
+            "install",
+            "Install the plugins listed under `bitops.plugins`",
+        ),
         ("list", "List the environments of the ops repo"),
         ("agent", "Take jobs from a hub"),
     ] {
