@@ -480,6 +480,7 @@ fn without_an_image_config_the_built_in_one_deploys_the_standard_tools() {
             "repo/dev/bitops.config.yaml",
             "bitops:\n  fail_fast: true\n",
         )
+        .write("repo/dev/terraform/bitops.config.yaml", "terraform: {}\n")
         .cmd("plan", "dev")
         .run();
     run.code(0).stderr_is(
@@ -488,15 +489,12 @@ fn without_an_image_config_the_built_in_one_deploys_the_standard_tools() {
           hint: add `one: {plugin: PLUGIN}` under `bitops.deployments` in dev/bitops.config.yaml
         ",
     );
-    for (i, tool) in ["cloudformation", "terraform", "helm", "ansible"]
-        .iter()
-        .enumerate()
-    {
+    for (i, tool) in [(1, "cloudformation"), (3, "helm"), (4, "ansible")] {
         run.stdout_has(&format!(
-            "[{}/4] {tool} (plugin {tool})\n  skipped: tool folder dev/{tool} not found",
-            i + 1
+            "[{i}/4] {tool} (plugin {tool})\n  skipped: tool folder dev/{tool} not found"
         ));
     }
+    run.stdout_has("[2/4] terraform (plugin terraform)\n  folder        dev/terraform\n");
 }
 
 #[test]

@@ -137,3 +137,45 @@ fn a_hook_whose_interpreter_is_missing_says_so() {
         "error: cannot start `<ws>/dev/a/bitops.before-deploy.d/check`: its interpreter `/usr/bin/python9` (from its #! line) is not installed",
     );
 }
+
+/// The quick-start repo without its image-level config (`-c`): the built-in sequence
+/// names four tool folders the repo does not have. That run would deploy nothing and be
+/// green; it is an error before step 1 that names `-c`, in `deploy` and in `plan`.
+#[test]
+fn a_run_in_which_every_deployment_would_be_skipped_is_an_error_naming_c() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    let repo = examples.join("ops-repo");
+    let plugins = examples.join("plugins");
+    for command in ["deploy", "plan"] {
+        let run = Test::new()
+            .args(&[
+                command,
+                "-e",
+                "dev",
+                "--ops-repo",
+                repo.to_str().unwrap(),
+                "--plugins-dir",
+                plugins.to_str().unwrap(),
+                "--color",
+                "never",
+            ])
+            .run();
+        run.code(1).stdout_is("");
+        run.stderr_has(
+            "error: <built-in config>: `bitops.deployments`: every deployment would be skipped: the built-in config (BitOps' standard order) lists cloudformation, terraform, helm, ansible, and `dev` has none of these tool folders (its folders: app, network)\n  hint: pass the image-level config that lists this repo's deployments with `-c FILE` (or BITOPS_BUILD_CONFIG_YAML), or list them under `bitops.deployments` in dev/bitops.config.yaml\n",
+        );
+        run.log_is("");
+    }
+    // With some of the sequence's folders there, the others are skipped as in BitOps.
+    let run = base()
+        .write(
+            "core.yaml",
+            "bitops:\n  deployments:\n    a: {plugin: probe}\n    gone: {plugin: probe}\n",
+        )
+        .cmd("deploy", "dev")
+        .args(&["-c", "core.yaml"]);
+    std::fs::remove_file(run.root().join("repo/dev/bitops.config.yaml")).unwrap();
+    let run = run.run();
+    run.code(0).stdout_is("deployed a\n");
+    run.stderr_has("  1 ok, 1 skipped in ");
+}

@@ -140,6 +140,7 @@ pub fn plan_env(
     check_references(&all, &selected.keep, &plan, &mut problems);
     problems.extend(links);
     listed_but_missing(repo, &ctx, &plan, &mut problems);
+    nothing_would_run(repo, &ctx, &plan, &mut problems);
     problems.extend(crate::plan::lint::unlisted_tool_folders(
         &ctx,
         &view,
@@ -167,6 +168,58 @@ pub fn listed_by_environment(repo: &Path, ctx: &Context) -> bool {
         f.starts_with(repo.join(&ctx.environment))
             || f.starts_with(repo.join(&settings.default_folder))
     })
+}
+
+/// Deployments from the image-level sequence (or the built-in one) none of whose tool
+/// folders exist: the run would deploy nothing and say "ok". Most often the repo's own
+/// sequence lives in an image-level file that was not passed (`-c`).
+fn nothing_would_run(repo: &Path, ctx: &Context, plan: &Plan, problems: &mut Vec<Problem>) {
+    // Not when something is wrong already: that is the cause to fix first.
+    if plan.steps.is_empty()
+        || plan.steps.iter().any(|s| s.skip.is_none())
+        || listed_by_environment(repo, ctx)
+        || problems.iter().any(Problem::is_error)
+    {
+        return;
+    }
+    let settings = &ctx.settings;
+    let aliases: Vec<&str> = plan.steps.iter().map(|s| s.alias.as_str()).collect();
+    let source = match &settings.deployments_file {
+        Some(f) if f.as_os_str() != crate::repo::inputs::BUILTIN_CONFIG_NAME => {
+            format!("the image-level config {}", f.display())
+        }
+        _ => "the built-in config (BitOps' standard order)".to_string(),
+    };
+    let folders: Vec<String> = std::fs::read_dir(repo.join(&ctx.environment))
+        .map(|entries| {
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            names.sort();
+            names
+        })
+        .unwrap_or_default();
+    let has = if folders.is_empty() {
+        String::new()
+    } else {
+        format!(" (its folders: {})", folders.join(", "))
+    };
+    let mut p = Problem::error(format!(
+        "every deployment would be skipped: {source} lists {}, and `{}` has none of these tool folders{has}",
+        aliases.join(", "),
+        ctx.environment
+    ))
+    .key("bitops.deployments")
+    .hint(format!(
+        "pass the image-level config that lists this repo's deployments with `-c FILE` (or BITOPS_BUILD_CONFIG_YAML), or list them under `bitops.deployments` in {}/{}",
+        ctx.environment,
+        crate::repo::TOOL_CONFIG
+    ));
+    p.file = settings.deployments_file.clone();
+    problems.push(p);
 }
 
 /// A deployment that the environment's own config lists (not the image's default
