@@ -599,3 +599,26 @@ case!(
     1,
     &["$BITOPS_PROBE_MODE `slow` is not one of fast, safe"]
 );
+
+// --- the default folder is a folder of the repo, by name
+
+case!(
+    default_folder_outside_the_repo,
+    core("  default_folder: ../outside\n  deployments:\n    a: {plugin: probe}\n").write(
+        "outside/a/bitops.before-deploy.d/planted.sh",
+        "echo planted >> \"$PROBE_LOG\"\n"
+    ),
+    1,
+    &[
+        "repo/dev/bitops.config.yaml:2: `bitops.default_folder`: default_folder: `../outside` is not a valid name"
+    ]
+);
+
+case!(
+    default_folder_absolute_from_a_variable,
+    base().env("BITOPS_DEFAULT_FOLDER", "/etc"),
+    1,
+    &[
+        "`bitops.default_folder`: default_folder: `/etc` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`) (from $BITOPS_DEFAULT_FOLDER)"
+    ]
+);

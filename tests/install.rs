@@ -354,3 +354,105 @@ fn skip_install_fetches_without_running_the_script_and_an_apk_on_path_runs_it() 
     run.stderr_has("installed 1 plugin into <root>/installed\n");
     assert!(run.root.join("installed/tool/installed.txt").exists());
 }
+
+/// A git source whose URL carries a token (`https://user:TOKEN@host/…`): the token is
+/// used to clone, and is in no file of the installed plugin (the clone's `.git/config`
+/// holds the URL without it), nor in the output.
+#[test]
+fn credentials_in_a_git_url_never_reach_disk() {
+    let t = Test::new();
+    let served = t.root().join("served");
+    let repo = served.join("plugin.git");
+    std::fs::create_dir_all(&repo).unwrap();
+    let t = plugin_files(t, "served/plugin.git", "v1");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "v1"]);
+    // What git's "dumb" HTTP protocol reads, served by a plain file server.
+    git(&repo, &["update-server-info"]);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let port = crate::tools::free_port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(&served)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut server);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let token = "ghp_NotARealTokenButLongEnough0123";
+    let core = format!(
+        "bitops:\n  plugins:\n    served:\n      source: http://deploy:{token}@127.0.0.1:{port}/plugin.git/.git\n      source_commit: \"{head}\"\n"
+    );
+    let run = install(t.write("core.yaml", &core));
+    run.code(0).stdout_is("installing v1 in served as served\n");
+    run.stderr_has("installed 1 plugin into <root>/installed\n");
+    run.output_lacks(token);
+    let installed = run.root.join("installed/served");
+    let config = std::fs::read_to_string(installed.join(".git/config")).unwrap();
+    assert!(
+        config.contains(&format!(
+            "url = http://***@127.0.0.1:{port}/plugin.git/.git"
+        )),
+        "{config}"
+    );
+    for entry in walkdir::WalkDir::new(&installed) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(token),
+                "the token is in {}",
+                entry.path().display()
+            );
+        }
+    }
+}
+
+/// A plugin that ships `.bitops-plugin.json` as a link to a file of the user's: the
+/// install record replaces the link and the file it pointed at is untouched.
+#[test]
+fn the_install_record_is_written_in_place_of_a_shipped_link_not_through_it() {
+    let t = plugin_files(Test::new(), "src/mine", "v1").write("precious.txt", "keep me\n");
+    std::os::unix::fs::symlink(
+        t.root().join("precious.txt"),
+        t.root().join("src/mine/.bitops-plugin.json"),
+    )
+    .unwrap();
+    let t = file_sources(t, &["mine"], "");
+    let run = install(t);
+    run.code(0).stdout_is("installing v1 in mine as mine\n");
+    run.stderr_has("installed 1 plugin into <root>/installed\n");
+    assert_eq!(
+        std::fs::read_to_string(run.root.join("precious.txt")).unwrap(),
+        "keep me\n"
+    );
+    let record = run.root.join("installed/mine/.bitops-plugin.json");
+    assert!(!record.symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::read_to_string(&record)
+            .unwrap()
+            .contains("\"name\": \"mine\"")
+    );
+}

@@ -237,9 +237,22 @@ pub fn resolve(layers: &Layers, problems: &mut Vec<Problem>) -> Settings {
             || PathBuf::from("/var/log/bitops"),
             |(t, _)| PathBuf::from(t),
         );
-    let default_folder = r
-        .string("BITOPS_DEFAULT_FOLDER", &["default_folder"])
-        .map_or_else(|| "_default".to_string(), |(t, _)| t);
+    // A folder of the ops repo, by name: `../x` or `/x` would merge a host folder in.
+    let default_folder = match r.string("BITOPS_DEFAULT_FOLDER", &["default_folder"]) {
+        Some((name, at)) => match names::check(&name) {
+            Ok(()) => name,
+            Err(why) => {
+                r.problems.push(
+                    Problem::error(format!("default_folder: {why}"))
+                        .located(at)
+                        .key("bitops.default_folder")
+                        .hint("name a top-level folder of the ops repo, such as `_default`"),
+                );
+                "_default".to_string()
+            }
+        },
+        None => "_default".to_string(),
+    };
     let masks = r.masks();
     let secret_env = r.secret_env();
     let plugins = r.plugins();

@@ -153,6 +153,17 @@ pub fn fetch(name: &str, kind: &Fetch, dest: &Path) -> anyhow::Result<Option<Str
                     sha.clone(),
                 ])?;
             }
+            // The clone keeps its URL in .git/config: without the credentials in it.
+            if redact(url) != *url {
+                git(&[
+                    "-C".into(),
+                    dir.clone(),
+                    "remote".into(),
+                    "set-url".into(),
+                    "origin".into(),
+                    redact(url),
+                ])?;
+            }
             let head = git(&["-C".into(), dir, "rev-parse".into(), "HEAD".into()])?;
             if let Some(sha) = commit
                 && head != *sha

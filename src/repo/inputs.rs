@@ -190,6 +190,8 @@ fn default_folder(image: &Doc, env: &EnvVars) -> String {
             let path = ["bitops".to_string(), "default_folder".to_string()];
             image.root.get_path(&path)?.scalar_text()
         })
+        // Not a plain name (`../x`): the settings report it; nothing is read outside.
+        .filter(|name| crate::config::names::check(name).is_ok())
         .unwrap_or_else(|| "_default".into())
 }
 

@@ -131,8 +131,9 @@ pub fn install(
             source_commit: commits[i].clone(),
         };
         let json = serde_json::to_string_pretty(&record).unwrap_or_default();
-        fs::write(staged.join(RECORD), json + "\n")
-            .map_err(|e| Error::io("write", &staged.join(RECORD), e))?;
+        let record_path = staged.join(RECORD);
+        write_record(&record_path, &(json + "\n"))
+            .map_err(|e| Error::io("write", &record_path, e))?;
         let backup = staging.path().join(format!(".previous-{}", src.name));
         let had_previous = target.exists();
         if had_previous {
@@ -243,6 +244,21 @@ pub fn install(
             total,
         })
     }
+}
+
+/// Writes the install record in place of whatever the plugin shipped under its name: a
+/// link there is removed, not followed (it could point at any file the user can write),
+/// and the new file is created, never opened through a link.
+fn write_record(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir()) {
+        fs::remove_file(path)?;
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 /// Install scripts that call `apk` where there is none (this image is Debian, BitOps' is
