@@ -126,6 +126,11 @@ pub struct Problem {
     /// A warning for `deploy` that `validate` reports as an error.
     #[serde(skip)]
     pub strict: bool,
+    /// A warning about what BitOps itself does without a word (a folder of its standard
+    /// sequence that the environment does not have): never an error, not even under
+    /// `validate --strict`, so a plain BitOps repo passes it.
+    #[serde(skip)]
+    pub lenient: bool,
 }
 
 impl Problem {
@@ -139,6 +144,7 @@ impl Problem {
             hint: None,
             kind: Kind::Invalid,
             strict: false,
+            lenient: false,
         }
     }
 
@@ -176,6 +182,12 @@ impl Problem {
     /// Marks a warning that `validate` treats as an error.
     pub fn strict(mut self) -> Self {
         self.strict = true;
+        self
+    }
+
+    /// See `Problem::lenient`.
+    pub fn lenient(mut self) -> Self {
+        self.lenient = true;
         self
     }
 

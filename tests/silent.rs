@@ -179,3 +179,38 @@ fn a_run_in_which_every_deployment_would_be_skipped_is_an_error_naming_c() {
     run.code(0).stdout_is("deployed a\n");
     run.stderr_has("  1 ok, 1 skipped in ");
 }
+
+/// `validate --all --strict` (the CI recipes' check) passes on a plain BitOps repo: the
+/// image-level sequence names four tools, the environment has two of them; the other two
+/// are skipped as BitOps skips them, shown as warnings that `--strict` leaves warnings.
+#[test]
+fn validate_strict_passes_on_a_repo_with_some_of_the_standard_folders() {
+    let run = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .write(
+            "core.yaml",
+            "bitops:\n  deployments:\n    cloudformation: {plugin: probe}\n    terraform: {plugin: probe}\n    helm: {plugin: probe}\n    ansible: {plugin: probe}\n",
+        )
+        .write("repo/dev/terraform/bitops.config.yaml", "probe: {}\n")
+        .write("repo/dev/ansible/bitops.config.yaml", "probe: {}\n")
+        .args(&[
+            "validate",
+            "--all",
+            "--strict",
+            "-c",
+            "core.yaml",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--color",
+            "never",
+        ])
+        .run();
+    run.code(0);
+    run.stdout_has("0 errors and 2 warnings found in 1 environment (dev)");
+    run.stdout_has("warning: core.yaml: `bitops.deployments.cloudformation`: deployment `cloudformation`: tool folder dev/cloudformation not found; it will be skipped\n")
+        .stdout_has("warning: core.yaml: `bitops.deployments.helm`: deployment `helm`: tool folder dev/helm not found; it will be skipped\n")
+        .stdout_lacks("error:");
+    run.stderr_is("");
+}

@@ -86,6 +86,7 @@ fn check_env(
                 "deployment `{}`: {reason}; it will be skipped",
                 step.alias
             ))
+            .lenient()
             .key(format!("bitops.deployments.{}", step.alias))
             .hint(format!(
                 "create the folder {}, or remove the deployment",
@@ -130,7 +131,7 @@ pub fn validate(req: &Request, env: &EnvVars) -> Result<Report, Error> {
     for name in &req.environments {
         let mut problems = check_env(req, &image, name, env, &mut secrets);
         for p in &mut problems {
-            if p.strict || req.strict {
+            if p.strict || (req.strict && !p.lenient) {
                 p.severity = Severity::Error;
             }
         }
