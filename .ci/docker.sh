@@ -494,7 +494,7 @@ cp -a examples/custom-image/plugins/greet "$team/plugins/greet"
 sed 's|file:///opt/bitops/plugins/greet|file:///opt/bitops-local-plugins/greet|' \
   examples/custom-image/bitops.config.yaml >"$team/bitops.config.yaml"
 echo "FROM $IMAGE:base" >"$team/Dockerfile"
-$DOCKER build --progress plain -t bitops-ci/team "$team" >"$CACHE/team.log" 2>&1 ||
+$DOCKER build --no-cache --progress plain -t bitops-ci/team "$team" >"$CACHE/team.log" 2>&1 ||
   die_log "the team image (FROM $IMAGE:base) does not build" "$CACHE/team.log"
 grep -q "greet plugin installed" "$CACHE/team.log" || die_log "the ONBUILD install did not run greet's install script" "$CACHE/team.log"
 out=$($DOCKER run --rm -e BITOPS_ENVIRONMENT=dev -v "$cr:/opt/bitops_deployment" bitops-ci/team 2>&1) ||
@@ -503,7 +503,7 @@ grep -q "greet: hello from a team image from dev (plugin installed 20" <<<"$out"
 # without a plugins/ folder the ONBUILD steps still work (only builtin sources)
 rm -rf "$team/plugins"
 printf 'bitops:\n  plugins:\n    terraform: {source: builtin}\n  deployments:\n    terraform: {plugin: terraform}\n' >"$team/bitops.config.yaml"
-$DOCKER build --progress plain -t bitops-ci/team "$team" >"$CACHE/team.log" 2>&1 ||
+$DOCKER build --no-cache --progress plain -t bitops-ci/team "$team" >"$CACHE/team.log" 2>&1 ||
   die_log "the team image without plugins/ does not build" "$CACHE/team.log"
 $DOCKER rmi bitops-ci/team >/dev/null 2>&1 || true
 ok "team image the BitOps way: only FROM $IMAGE:base + config + plugins/, ONBUILD install at build ($((SECONDS - t)) s); the default image has no ONBUILD"
