@@ -592,6 +592,31 @@ fn a_secret_longer_than_the_cut_of_an_over_long_line_is_masked_whole() {
 }
 
 #[test]
+fn thousands_of_secrets_are_all_masked() {
+    // More secret values than one regex set holds: the masker used to mask none of them.
+    let secrets: Vec<(String, String)> = (0..6000)
+        .map(|i| {
+            (
+                format!("S{i}_TOKEN"),
+                format!("secret-value-{i:05}-{}", "q".repeat(30)),
+            )
+        })
+        .collect();
+    let vars: Vec<(&str, &std::ffi::OsStr)> = secrets
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_ref()))
+        .collect();
+    let (code, out, err) = run_hook("echo \"first $S0_TOKEN last $S5999_TOKEN\"\n", &vars);
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+    assert!(
+        !contains(&out, b"secret-value-"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(contains(&out, b"first ***** last *****\n"));
+}
+
+#[test]
 fn a_secret_that_is_not_utf8_is_masked_as_bytes() {
     use std::os::unix::ffi::OsStrExt;
     let value = std::ffi::OsStr::from_bytes(b"\xff\xfebinary-secret-bytes\x80");

@@ -32,6 +32,17 @@ pub struct Masker {
     scan: std::sync::OnceLock<Scan>,
     /// Whether each replacement is ASCII (so masking keeps ASCII text ASCII).
     ascii_replacements: Vec<bool>,
+    /// The secrets, when they do not fit one regex (thousands of values, or a value of
+    /// hundreds of KiB): searched as literals, line by line. Masking never fails open.
+    overflow: Option<Overflow>,
+}
+
+/// Secret values searched as literals (longest match first).
+#[derive(Debug, Clone)]
+enum Overflow {
+    Literals(aho_corasick::AhoCorasick),
+    /// Not even the literal searcher could be built: every line is masked whole.
+    Everything,
 }
 
 pub use crate::config::settings::is_secret_name;
@@ -193,6 +204,8 @@ impl Masker {
         // Longest first, so a secret containing another is masked whole.
         patterns.sort_by_key(|s| std::cmp::Reverse(s.len()));
         patterns.dedup();
+        let mut overflow = None;
+        let mut any = None;
         if !patterns.is_empty() {
             let alternation = patterns
                 .iter()
@@ -201,9 +214,24 @@ impl Masker {
                 .join("|");
             if let Ok(re) = Regex::new(&format!("(?-u:{alternation})")) {
                 compiled.push((re, SECRET_MASK.as_bytes().to_vec()));
+                any = RegexSet::new(compiled.iter().map(|(r, _)| r.as_str())).ok();
+                if any.is_none() {
+                    compiled.pop();
+                }
+            }
+            if any.is_none() {
+                // Too many or too large for the regexes: searched as literals.
+                overflow = Some(
+                    aho_corasick::AhoCorasick::builder()
+                        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                        .build(&patterns)
+                        .map_or(Overflow::Everything, Overflow::Literals),
+                );
             }
         }
-        let any = RegexSet::new(compiled.iter().map(|(r, _)| r.as_str())).ok();
+        if any.is_none() {
+            any = RegexSet::new(compiled.iter().map(|(r, _)| r.as_str())).ok();
+        }
         let anchored = compiled
             .iter()
             .any(|(r, _)| r.as_str().contains("\\A") || r.as_str().contains("\\z"));
@@ -215,7 +243,7 @@ impl Masker {
                 .build()
                 .ok()
         };
-        let chunk_rules = if any_line.is_some() {
+        let chunk_rules = if any_line.is_some() && overflow.is_none() {
             compiled
                 .iter()
                 .filter_map(|(r, _)| {
@@ -238,6 +266,7 @@ impl Masker {
             chunk_rules,
             scan: std::sync::OnceLock::new(),
             ascii_replacements,
+            overflow,
         }
     }
 
@@ -252,11 +281,11 @@ impl Masker {
     /// chunk with one pass (outside the fast searchers' ASCII path), which pays off when
     /// most chunks need no masking and is wasted when most do.
     pub fn mask_chunk<'a>(&self, chunk: &'a [u8], check: bool) -> (Cow<'a, [u8]>, bool) {
-        if self.rules.is_empty() {
+        if self.rules.is_empty() && self.overflow.is_none() {
             return (Cow::Borrowed(chunk), false);
         }
         // ASCII text is searched with the fast searchers (see `scan`).
-        let ascii = self.chunk_rules.len() == self.rules.len() && chunk.is_ascii();
+        let ascii = self.whole_chunks() && chunk.is_ascii();
         if ascii && self.scan().complete() {
             return self.mask_sparse(chunk);
         }
@@ -312,7 +341,7 @@ impl Masker {
 
     /// Every rule, one pass over the chunk each.
     fn mask_passes<'a>(&self, chunk: &'a [u8], mut ascii: bool) -> Cow<'a, [u8]> {
-        if self.chunk_rules.len() == self.rules.len() {
+        if self.whole_chunks() {
             let mut text = Cow::Borrowed(chunk);
             let mut whole = true;
             for (i, (re, (_, rep))) in self.chunk_rules.iter().zip(&self.rules).enumerate() {
@@ -356,6 +385,12 @@ impl Masker {
         Cow::Owned(out)
     }
 
+    /// Whether chunks can be masked in passes of the rules' multi-line forms: every rule
+    /// has one, and no secret is left to the literal searcher (which goes line by line).
+    fn whole_chunks(&self) -> bool {
+        self.chunk_rules.len() == self.rules.len() && self.overflow.is_none()
+    }
+
     /// The fast searchers (only used when every rule has a multi-line form).
     fn scan(&self) -> &Scan {
         self.scan
@@ -364,6 +399,9 @@ impl Masker {
 
     /// Whether any line of `chunk` may need masking (never a wrong "no").
     fn may_match(&self, chunk: &[u8]) -> bool {
+        if self.overflow.is_some() {
+            return true;
+        }
         if self.rules.is_empty() {
             return false;
         }
@@ -374,25 +412,31 @@ impl Masker {
     }
 
     pub fn mask<'a>(&self, line: &'a [u8]) -> Cow<'a, [u8]> {
-        let Some(set) = &self.any else {
-            return Cow::Borrowed(line);
-        };
-        if self.rules.is_empty() {
-            return Cow::Borrowed(line);
-        }
-        let hits = set.matches(line);
+        // Without the pre-check (the rules did not fit one set), every rule is tried.
+        let hits = self.any.as_ref().map(|set| set.matches(line));
         let mut out = Cow::Borrowed(line);
         // Each rule over what the ones before it left, as in one pass per rule: a rule
         // that does not match the line is skipped until a replacement changed the line.
         for (i, (re, rep)) in self.rules.iter().enumerate() {
-            if !hits.matched(i) && matches!(out, Cow::Borrowed(_)) {
+            if hits.as_ref().is_some_and(|h| !h.matched(i)) && matches!(out, Cow::Borrowed(_)) {
                 continue;
             }
             if let Cow::Owned(new) = re.replace_all(&out, rep.as_slice()) {
                 out = Cow::Owned(new);
             }
         }
-        out
+        match &self.overflow {
+            None => out,
+            Some(Overflow::Literals(ac)) => {
+                if ac.is_match(out.as_ref()) {
+                    Cow::Owned(ac.replace_all_bytes(&out, &vec![SECRET_MASK; ac.patterns_len()]))
+                } else {
+                    out
+                }
+            }
+            Some(Overflow::Everything) if line.is_empty() => out,
+            Some(Overflow::Everything) => Cow::Owned(SECRET_MASK.as_bytes().to_vec()),
+        }
     }
 
     /// The length of the longest secret value: output held back at a cut must be at
@@ -407,11 +451,17 @@ impl Masker {
         // Moving the cut back can put it inside an earlier match: again until stable.
         loop {
             let before = cut;
-            for (re, _) in &self.rules {
-                for m in re.find_iter(text) {
-                    if m.start() < cut && cut < m.end() {
-                        cut = m.start();
-                    }
+            let mut spans: Vec<(usize, usize)> = self
+                .rules
+                .iter()
+                .flat_map(|(re, _)| re.find_iter(text).map(|m| (m.start(), m.end())))
+                .collect();
+            if let Some(Overflow::Literals(ac)) = &self.overflow {
+                spans.extend(ac.find_iter(text).map(|m| (m.start(), m.end())));
+            }
+            for (start, end) in spans {
+                if start < cut && cut < end {
+                    cut = start;
                 }
             }
             if cut == before {
@@ -704,5 +754,54 @@ mod tests {
         }];
         let m = Masker::new(&rules, &EnvVars::default(), &[]);
         assert_eq!(m.mask_str("cat"), "c$xt");
+    }
+
+    /// Secrets too many or too large for one regex are masked all the same (the
+    /// masker used to give up on every secret when their regex could not be compiled).
+    #[test]
+    fn secrets_beyond_what_one_regex_holds_are_masked() {
+        let mut x: u64 = 11;
+        let mut word = |n: usize| -> String {
+            (0..n)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                        [(x >> 33) as usize % 62] as char
+                })
+                .collect()
+        };
+        let many: Vec<String> = (0..6000).map(|_| word(48)).collect();
+        let huge = vec![word(400_000)];
+        let logging = vec![MaskRule {
+            search: "user=\\w+".into(),
+            replace: "user=***".into(),
+        }];
+        for (secrets, rules) in [(&many, &logging), (&huge, &Vec::new())] {
+            let m = Masker::with_values(rules, &EnvVars::default(), &[], secrets);
+            assert!(
+                m.overflow.is_some(),
+                "{} secrets fit the regexes: make them larger",
+                secrets.len()
+            );
+            for secret in [&secrets[0], &secrets[secrets.len() - 1]] {
+                let line = format!("user=bob got {secret} done");
+                let expected = if rules.is_empty() {
+                    format!("user=bob got {SECRET_MASK} done")
+                } else {
+                    format!("user=*** got {SECRET_MASK} done")
+                };
+                assert_eq!(m.mask_str(&line), expected);
+                let chunk = format!("{line}\nplain\n");
+                assert_eq!(
+                    String::from_utf8_lossy(&m.mask_lines(chunk.as_bytes())),
+                    format!("{expected}\nplain\n")
+                );
+                // A cut inside the secret moves before it.
+                let at = line.find(secret.as_str()).unwrap();
+                assert_eq!(m.safe_cut(line.as_bytes(), at + 10), at);
+            }
+        }
     }
 }
