@@ -18,6 +18,7 @@ log start
 echo "$BITOPS_DEPLOYMENT_ALIAS: first line"
 if [ -e hang ]; then
   trap 'echo "$BITOPS_DEPLOYMENT_ALIAS got TERM" >> "$PROBE_LOG"; exit 143' TERM
+  log ready
   sleep 30 & wait
 fi
 sleep "${SLEEP:-0.4}"
@@ -626,11 +627,11 @@ fn sigint_stops_every_running_step_and_says_so_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Both steps running: each logged its start.
+    // Both steps running, each with its TERM trap set.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::fs::read_to_string(root.join("log.txt"))
         .unwrap_or_default()
-        .matches(" start ")
+        .matches(" ready ")
         .count()
         < 2
     {

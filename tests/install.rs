@@ -113,6 +113,49 @@ fn git_sources_are_pinned_by_tag_branch_or_commit() {
 }
 
 #[test]
+fn a_pin_on_a_file_source_is_checked_out_or_refused() {
+    // A folder with history: the tag is checked out, not the folder as it stands.
+    let t = Test::new();
+    let repo = t.root().join("src/mine");
+    std::fs::create_dir_all(&repo).unwrap();
+    let t = plugin_files(t, "src/mine", "v1");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "v1"]);
+    git(&repo, &["tag", "v1"]);
+    let v1 = git(&repo, &["rev-parse", "HEAD"]);
+    let t = plugin_files(t, "src/mine", "v2");
+    git(&repo, &["commit", "-qam", "v2"]);
+    // and an edit nobody committed
+    let t = plugin_files(t, "src/mine", "v3-uncommitted");
+    let src = repo.to_string_lossy().into_owned();
+    let run = install(t.write(
+        "core.yaml",
+        &format!("bitops:\n  plugins:\n    mine: {{source: 'file://{src}', source_tag: v1}}\n"),
+    ));
+    run.code(0).stdout_is("installing v1 in mine as mine\n");
+    run.stderr_has("[1/1] fetching mine (from file://<root>/src/mine at v1)\n");
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.root.join("installed/mine/.bitops-plugin.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["source_tag"], "v1");
+    assert_eq!(record["source_commit"], v1.as_str());
+
+    // A folder without history cannot honour a pin: refused, nothing installed.
+    let t = plugin_files(Test::new(), "src/plain", "v1");
+    let src = t.root().join("src/plain").to_string_lossy().into_owned();
+    let run = install(t.write(
+        "core.yaml",
+        &format!("bitops:\n  plugins:\n    plain: {{source: 'file://{src}', source_tag: v1}}\n"),
+    ));
+    run.code(1).stdout_is("").stderr_has(
+        "error: core.yaml: `bitops.plugins.plain`: `source_tag: v1` cannot be honoured: <root>/src/plain is a folder, not a git repository\n  hint: remove `source_tag` to install the folder as it is, or make <root>/src/plain a git repository with that tag\n",
+    );
+    assert!(!run.root.join("installed").exists());
+}
+
+#[test]
 fn a_commit_that_does_not_exist_installs_nothing() {
     let t = Test::new();
     let repo = t.root().join("remote");

@@ -72,7 +72,31 @@ pub fn fetch_kind(src: &PluginSource) -> std::result::Result<Fetch, Problem> {
         if !path.is_dir() {
             return Err(bad(format!("{} is not a folder", path.display())));
         }
-        return Ok(Fetch::Folder(path));
+        // A pin on a folder is honoured by checking the folder's git history out at it
+        // (`file://` makes git clone as it would from a server: no shortcuts, no
+        // uncommitted edits); a folder that has no history cannot honour a pin.
+        let pin = [
+            ("source_branch", &src.source_branch),
+            ("source_tag", &src.source_tag),
+            ("source_commit", &src.source_commit),
+        ]
+        .into_iter()
+        .find_map(|(key, value)| value.as_ref().map(|v| (key, v)));
+        match pin {
+            None => return Ok(Fetch::Folder(path)),
+            Some((key, value)) if !path.join(".git").exists() => {
+                return Err(bad(format!(
+                    "`{key}: {value}` cannot be honoured: {} is a folder, not a git repository",
+                    path.display()
+                ))
+                .hint(format!(
+                    "remove `{key}` to install the folder as it is, or make {} a git repository with that {}",
+                    path.display(),
+                    &key["source_".len()..]
+                )));
+            }
+            Some(_) => {}
+        }
     }
     if src.source_branch.is_some() && src.source_tag.is_some() {
         return Err(bad("`source_branch` and `source_tag` are both set".into())
