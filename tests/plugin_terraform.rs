@@ -70,6 +70,16 @@ impl Tf {
     }
 
     fn test_with(&self, config: &str, main_tf: &str) -> Test {
+        self.repo(config, main_tf).cmd("deploy", "dev")
+    }
+
+    /// `bitops plan` of the default configuration with `config`.
+    fn plan(&self, config: &str) -> Test {
+        self.repo(config, &self.main_tf("", RESOURCES))
+            .cmd("plan", "dev")
+    }
+
+    fn repo(&self, config: &str, main_tf: &str) -> Test {
         Test::new()
             .write(
                 "repo/dev/bitops.config.yaml",
@@ -80,7 +90,6 @@ impl Tf {
             .env("PATH", &self.path)
             .env("TF_CLI_CONFIG_FILE", "/dev/null")
             .env("CHECKPOINT_DISABLE", "1")
-            .cmd("deploy", "dev")
     }
 
     /// `stack-action: apply` of the default configuration, checked.
@@ -208,14 +217,36 @@ fn apply_writes_the_state_and_shows_the_outputs() {
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn terraform_apply_true_forces_an_apply() {
     let tf = Tf::new();
+    const WARNING: &str = "warning: repo/dev/terraform/bitops.config.yaml:1: `terraform.cli.stack-action`: TERRAFORM_APPLY=true in the environment makes it `apply`, not `plan` as set here\n  hint: unset TERRAFORM_APPLY to run as the config says, or set `stack-action: apply` to say it there\n";
+    // `plan` shows what `deploy` does with the same environment: an apply, and why.
+    let run = tf
+        .plan("terraform: {cli: {stack-action: plan}}\n")
+        .env("TERRAFORM_APPLY", "true")
+        .run();
+    run.code(0)
+        .stderr_is(WARNING)
+        .stdout_has("  deploy        bash <built-in>/terraform/deploy.sh apply\n")
+        .stdout_has("TERRAFORM_COMMAND=apply\n");
+    // ... and `validate --strict` makes that an error.
+    let run = tf
+        .repo(
+            "terraform: {cli: {stack-action: plan}}\n",
+            &tf.main_tf("", RESOURCES),
+        )
+        .env("TERRAFORM_APPLY", "true")
+        .cmd("validate", "dev")
+        .args(&["--strict"])
+        .run();
+    run.code(1)
+        .stdout_has(&WARNING.replacen("warning:", "error:", 1));
+    assert_eq!(resources(&tf.state_file()), None);
     let run = tf
         .test("terraform: {cli: {stack-action: plan}}\n")
         .env("TERRAFORM_APPLY", "true")
         .run();
     run.code(0);
-    run.stderr_is(&ok("plan"));
-    run.stdout_has("terraform: TERRAFORM_APPLY is set: apply instead of plan\n")
-        .stdout_has("Apply complete! Resources: 2 added");
+    run.stderr_is(&format!("{WARNING}{}", ok("apply")));
+    run.stdout_has("Apply complete! Resources: 2 added");
     assert_eq!(resources(&tf.state_file()).unwrap().len(), 2);
 }
 
@@ -245,10 +276,17 @@ fn terraform_destroy_true_forces_a_destroy() {
         .env("TERRAFORM_DESTROY", "true")
         .run();
     run.code(0);
-    run.stderr_is(&ok("apply"));
-    run.stdout_has("terraform: TERRAFORM_DESTROY is set: destroy instead of apply\n")
-        .stdout_has("2 destroyed.");
+    run.stderr_is(&format!("warning: repo/dev/terraform/bitops.config.yaml:1: `terraform.cli.stack-action`: TERRAFORM_DESTROY=true in the environment makes it `destroy`, not `apply` as set here\n  hint: unset TERRAFORM_DESTROY to run as the config says, or set `stack-action: destroy` to say it there\n{}", ok("destroy")));
+    run.stdout_has("2 destroyed.");
     assert_eq!(resources(&tf.state_file()).unwrap(), Vec::<String>::new());
+    // TERRAFORM_APPLY never turns a destroy into an apply, and says so.
+    let run = tf
+        .plan("terraform: {cli: {stack-action: destroy}}\n")
+        .env("TERRAFORM_APPLY", "true")
+        .run();
+    run.code(0)
+        .stderr_is("warning: repo/dev/terraform/bitops.config.yaml:1: `terraform.cli.stack-action`: TERRAFORM_APPLY=true is ignored: it stays `destroy` as set here\n  hint: unset TERRAFORM_APPLY to silence this\n")
+        .stdout_has("  deploy        bash <built-in>/terraform/deploy.sh destroy\n");
 }
 
 #[test]

@@ -365,10 +365,16 @@ fn setting(plugin: &str, p: &Property) -> Setting {
         cli_flag,
         default,
         required: p.required,
-        description: match (&p.description, &p.choices) {
-            (Some(d), Some(c)) => Some(format!("{d} (one of: {})", c.join(", "))),
-            (None, Some(c)) => Some(format!("one of: {}", c.join(", "))),
-            (d, None) => d.clone(),
+        description: {
+            let choices = match (&p.description, &p.choices) {
+                (Some(d), Some(c)) => Some(format!("{d} (one of: {})", c.join(", "))),
+                (None, Some(c)) => Some(format!("one of: {}", c.join(", "))),
+                (d, None) => d.clone(),
+            };
+            choices
+                .into_iter()
+                .chain(p.forced_by.iter().map(|f| f.describe()))
+                .reduce(|a, b| format!("{a}; {b}"))
         },
     }
 }

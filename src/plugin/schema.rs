@@ -51,7 +51,32 @@ pub struct Property {
     /// `enum: [plan, apply, destroy]`: the only values allowed.
     #[serde(rename = "enum")]
     pub choices: Option<Vec<String>>,
+    /// `forced_by`: variables that, set to true, replace the value (the first that applies
+    /// wins), e.g. `TERRAFORM_APPLY=true` turns `plan` into `apply`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forced_by: Vec<Force>,
     pub children: Vec<Property>,
+}
+
+/// One entry of a property's `forced_by`: `{env: TERRAFORM_APPLY, value: apply, unless: [destroy]}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Force {
+    pub env: String,
+    pub value: String,
+    /// Values this variable leaves as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unless: Vec<String>,
+}
+
+impl Force {
+    /// As the plugin tables say it: `TERRAFORM_APPLY=true forces apply, unless destroy`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{}=true forces {}", self.env, self.value);
+        if !self.unless.is_empty() {
+            text.push_str(&format!(", unless {}", self.unless.join(" or ")));
+        }
+        text
+    }
 }
 
 impl Property {
@@ -186,6 +211,7 @@ const ATTRIBUTES: &[&str] = &[
     "dash_type",
     "enabled",
     "enum",
+    "forced_by",
 ];
 
 /// The child properties of a definition written in the short form.
@@ -272,6 +298,7 @@ fn parse_property(
             Value::Seq(items) => Some(items.iter().filter_map(Node::scalar_text).collect()),
             _ => None,
         }),
+        forced_by: Vec::new(),
         children,
     };
     if let Some(e) = def.get("enum")
@@ -286,6 +313,10 @@ fn parse_property(
             .key(format!("{key}.enum")),
         );
     }
+    let forced_by = def
+        .get("forced_by")
+        .map(|node| parse_forced_by(&prop, node, &key, file, problems))
+        .unwrap_or_default();
     // A default of the wrong type is the plugin's bug: report it against the schema.
     if let Some(d) = &default
         && let Err(why) = typed(&prop, d)
@@ -296,7 +327,69 @@ fn parse_property(
                 .key(format!("{key}.default")),
         );
     }
-    Some(Property { default, ..prop })
+    Some(Property {
+        default,
+        forced_by,
+        ..prop
+    })
+}
+
+/// `forced_by: [{env: NAME, value: VALUE, unless: [VALUE, ...]}, ...]`; each value must be
+/// one the property takes.
+fn parse_forced_by(
+    prop: &Property,
+    node: &Node,
+    key: &str,
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<Force> {
+    let shape = "`forced_by` must be a list of `{env: VARIABLE, value: VALUE}` (optionally `unless: [VALUE]`)";
+    let Value::Seq(items) = &node.value else {
+        problems.push(
+            Problem::error(format!("{shape}, found {}", node.kind()))
+                .at(file, node.line)
+                .key(format!("{key}.forced_by")),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let text = |field: &str| item.get(field).and_then(Node::scalar_text);
+        let unless: Option<Vec<String>> = match item.get("unless").map(|u| &u.value) {
+            None => Some(Vec::new()),
+            Some(Value::Seq(values)) => values.iter().map(Node::scalar_text).collect(),
+            Some(_) => None,
+        };
+        let (Some(env), Some(value), Some(unless)) = (text("env"), text("value"), unless) else {
+            problems.push(
+                Problem::error(format!("{shape}, found {}", item.describe()))
+                    .at(file, item.line)
+                    .key(format!("{key}.forced_by")),
+            );
+            continue;
+        };
+        if !names::is_env_name(&env) {
+            problems.push(
+                Problem::error(format!("`{env}` is not a valid environment variable name"))
+                    .at(file, item.line)
+                    .key(format!("{key}.forced_by.env")),
+            );
+            continue;
+        }
+        if let Some(why) = std::iter::once(&value)
+            .chain(&unless)
+            .find_map(|v| typed_env(prop, v).err())
+        {
+            problems.push(
+                Problem::error(format!("`forced_by`: {why}"))
+                    .at(file, item.line)
+                    .key(format!("{key}.forced_by.value")),
+            );
+            continue;
+        }
+        out.push(Force { env, value, unless });
+    }
+    out
 }
 
 /// A resolved value, typed by its property.
@@ -599,6 +692,7 @@ pub fn resolve(
         } else {
             Ok(None)
         };
+        let found = found.map(|found| force(schema, prop, config, env, found, problems));
         let value = match found {
             Ok(Some((value, origin))) => {
                 res.values.push(Resolved {
@@ -648,6 +742,65 @@ pub fn resolve(
         }
     }
     res
+}
+
+/// The property's `forced_by`: the first variable set to true whose `unless` does not
+/// keep the value replaces it, and says so (a warning at the value's line: plan, validate
+/// and deploy show it before step 1).
+fn force(
+    schema: &Schema,
+    prop: &Property,
+    config: &ToolConfig,
+    env: &EnvVars,
+    found: Option<(Val, Origin)>,
+    problems: &mut Vec<Problem>,
+) -> Option<(Val, Origin)> {
+    let current = found.as_ref().map(|(v, _)| v.env_text());
+    let key = format!("{}.{}", schema.plugin, prop.dotted());
+    for f in &prop.forced_by {
+        let Some(set) = env.get(&f.env).filter(|v| parse_bool(v) == Some(true)) else {
+            continue;
+        };
+        let (file, line) = match found.as_ref().map(|(_, o)| o) {
+            Some(Origin::Config { file, line }) => (Some(file.clone()), Some(*line)),
+            _ => (config.layers.first().map(|d| d.path.clone()), None),
+        };
+        let said = match (&found, current.as_deref()) {
+            (Some((_, Origin::Config { .. })), Some(v)) => format!("`{v}` as set here"),
+            (Some((_, Origin::Env { var })), Some(v)) => format!("`{v}` from ${var}"),
+            (Some(_), Some(v)) => format!("`{v}`, the default"),
+            _ => "unset".to_string(),
+        };
+        let kept = current
+            .as_deref()
+            .is_some_and(|v| f.unless.iter().any(|u| u == v));
+        if !kept && current.as_deref() == Some(f.value.as_str()) {
+            return found;
+        }
+        let mut problem = if kept {
+            Problem::warning(format!("{}={set} is ignored: it stays {said}", f.env))
+                .hint(format!("unset {} to silence this", f.env))
+        } else {
+            Problem::warning(format!(
+                "{}={set} in the environment makes it `{}`, not {said}",
+                f.env, f.value
+            ))
+            .hint(format!(
+                "unset {} to run as the config says, or set `{}: {}` to say it there",
+                f.env, prop.name, f.value
+            ))
+        };
+        problem = problem.key(key.clone());
+        problem.file = file;
+        problem.line = line;
+        problems.push(problem);
+        if kept {
+            return found;
+        }
+        let value = typed_env(prop, &f.value).ok()?;
+        return Some((value, Origin::Env { var: f.env.clone() }));
+    }
+    found
 }
 
 fn compose_cli(prop: &Property, value: &Val, words: &mut Vec<String>) {
@@ -958,5 +1111,30 @@ terraform:
         assert_eq!(problems[0].line, Some(5));
         assert!(parse_schema(&bad, "y", &mut problems).is_none());
         assert!(problems[2].message.contains("root key"));
+    }
+
+    #[test]
+    fn bad_forced_by_entries_are_reported_at_their_lines() {
+        let mut problems = Vec::new();
+        let bad = doc(
+            "s.yaml",
+            "x:\n  cli:\n    stack-action:\n      enum: [plan, apply]\n      forced_by:\n        - {env: X_APPLY, value: aply}\n        - {env: 1BAD, value: apply}\n        - {value: apply}\n        - {env: X_APPLY, value: apply, unless: plan}\n",
+        );
+        assert!(parse_schema(&bad, "x", &mut problems).is_none());
+        let found: Vec<(Option<usize>, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert_eq!(found[0].0, Some(6));
+        assert!(found[0].1.contains("`aply`"), "{found:?}");
+        assert_eq!(found[1].0, Some(7));
+        assert!(found[1].1.contains("`1BAD`"), "{found:?}");
+        assert_eq!(found[2].0, Some(8));
+        assert_eq!(found[3].0, Some(9));
+        assert!(
+            found[3].1.starts_with("`forced_by` must be a list"),
+            "{found:?}"
+        );
     }
 }
