@@ -325,24 +325,63 @@ fn errors_of_every_step_are_reported_together() {
 }
 
 #[test]
-fn unknown_keys_are_warnings_with_suggestions() {
+fn unknown_keys_far_from_any_known_key_are_warnings_and_ignored() {
     let run = base()
         .write(
             "repo/dev/one/bitops.config.yaml",
-            "probe:\n  cli:\n    name: one\n    verbos: true\n  option: {}\n",
+            "probe:\n  cli:\n    name: one\n    colour: true\n  extras: {}\n",
         )
         .write(
             "repo/dev/bitops.config.yaml",
-            "bitops:\n  fail_fsat: false\n  deployments:\n    one: {plugin: probe}\n",
+            "bitops:\n  notes: hi\n  deployments:\n    one: {plugin: probe, owner: me}\n",
         )
         .cmd("deploy", "dev")
         .run();
     run.code(0)
-        .stderr_has("warning: repo/dev/bitops.config.yaml:2: `bitops.fail_fsat`: unknown core setting `fail_fsat`; it is ignored\n  hint: did you mean `fail_fast`?")
-        .stderr_has("warning: repo/dev/one/bitops.config.yaml:4: `probe.cli.verbos`: unknown key: the plugin's schema does not define it; it is ignored\n  hint: did you mean `verbose`?")
-        .stderr_has("warning: repo/dev/one/bitops.config.yaml:5: `probe.option`: unknown key")
+        .stderr_has("warning: repo/dev/bitops.config.yaml:2: `bitops.notes`: unknown core setting `notes`; it is ignored\n")
+        .stderr_has("warning: repo/dev/bitops.config.yaml:4: `bitops.deployments.one.owner`: unknown deployment setting `owner`; it is ignored\n  hint: a deployment takes `plugin`, `timeout` and `depends_on`\n")
+        .stderr_has("warning: repo/dev/one/bitops.config.yaml:4: `probe.cli.colour`: unknown key: the plugin's schema does not define it; it is ignored\n")
+        .stderr_has("warning: repo/dev/one/bitops.config.yaml:5: `probe.extras`: unknown key")
         .stdout_is("deployed one\n");
     assert!(run.log().contains("one deploy"));
+}
+
+#[test]
+fn a_close_miss_of_a_known_key_is_an_error_in_every_command() {
+    // Each of these, ignored, would run something other than the config says: a plan
+    // instead of an apply, no fail_fast, no ordering, a pin not applied.
+    let t = || {
+        Test::new()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  fail_fsat: false\n  plugins:\n    terraform:\n      source: builtin\n      source_tga: v1\n  deployments:\n    network: {plugin: terraform}\n    app:\n      plugin: terraform\n      dependson: [network]\n",
+        )
+        .write(
+            "repo/dev/network/bitops.config.yaml",
+            "terraform:\n  cli:\n    stack_action: apply\n",
+        )
+        .write("repo/dev/app/bitops.config.yaml", "terraform: {}\n")
+    };
+    let errors = "\
+error: repo/dev/bitops.config.yaml:2: `bitops.fail_fsat`: unknown core setting `fail_fsat`: did you mean `fail_fast`? A misspelt key would be ignored, and the run would not do what the config says
+  hint: rename it to `fail_fast`
+error: repo/dev/bitops.config.yaml:6: `bitops.plugins.terraform.source_tga`: unknown plugin setting `source_tga`: did you mean `source_tag`? A misspelt key would be ignored, and the run would not do what the config says
+  hint: rename it to `source_tag`
+error: repo/dev/bitops.config.yaml:11: `bitops.deployments.app.dependson`: unknown deployment setting `dependson`: did you mean `depends_on`? A misspelt key would be ignored, and the run would not do what the config says
+  hint: rename it to `depends_on`
+error: repo/dev/network/bitops.config.yaml:3: `terraform.cli.stack_action`: unknown key: the plugin's schema does not define it: did you mean `stack-action`? A misspelt key would be ignored, and the run would not do what the config says
+  hint: rename it to `stack-action`
+";
+    for command in ["deploy", "plan"] {
+        let run = t().cmd(command, "dev").run();
+        run.code(1)
+            .stdout_is("")
+            .stderr_is(&format!("{errors}4 errors found; nothing was run\n"));
+    }
+    let run = t().cmd("validate", "dev").run();
+    run.code(1).stdout_is(&format!(
+        "{errors}4 errors and 0 warnings found in 1 environment (dev)\n"
+    ));
 }
 
 #[test]

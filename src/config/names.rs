@@ -1,5 +1,7 @@
 //! Names that become path components and suggestions for misspelt ones.
 
+use crate::error::Problem;
+
 /// Aliases and plugin names become folder names: keep them to one safe component.
 pub fn check(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
@@ -62,6 +64,25 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+/// A key nobody reads (`unknown`, e.g. "unknown core setting `fail_fsat`"): a warning,
+/// ignored as BitOps ignores it (`validate --strict`: an error) — unless it is a close
+/// miss of a key that is read (`stack_action` for `stack-action`). Then the user meant
+/// that key, and ignoring it would run something other than the config says: an error
+/// in every command.
+pub fn unknown_key<'a>(
+    unknown: String,
+    key: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Problem {
+    match suggest(key, known) {
+        Some(best) => Problem::error(format!(
+            "{unknown}: did you mean `{best}`? A misspelt key would be ignored, and the run would not do what the config says"
+        ))
+        .hint(format!("rename it to `{best}`")),
+        None => Problem::warning(format!("{unknown}; it is ignored")).strict(),
+    }
 }
 
 /// The hint for a name that is not one of `candidates`: `did you mean `x`? LABEL: a, b`,

@@ -399,15 +399,15 @@ impl<'a> Resolver<'a, '_> {
         }
         for (key, node) in bitops.entries() {
             if !KNOWN_KEYS.contains(&key.as_str()) {
-                let mut p =
-                    Problem::warning(format!("unknown core setting `{key}`; it is ignored"))
-                        .strict()
-                        .at(&doc.path, node.line)
-                        .key(format!("bitops.{key}"));
-                if let Some(best) = names::suggest(key, KNOWN_KEYS.iter().copied()) {
-                    p = p.hint(format!("did you mean `{best}`?"));
-                }
-                self.problems.push(p);
+                self.problems.push(
+                    names::unknown_key(
+                        format!("unknown core setting `{key}`"),
+                        key,
+                        KNOWN_KEYS.iter().copied(),
+                    )
+                    .at(&doc.path, node.line)
+                    .key(format!("bitops.{key}")),
+                );
             }
         }
     }
@@ -518,6 +518,31 @@ impl<'a> Resolver<'a, '_> {
                     .push(Problem::error(why).at(file, entry.line).key(key.clone()));
                 continue;
             }
+            const FIELDS: [&str; 5] = [
+                "source",
+                "source_branch",
+                "source_tag",
+                "source_commit",
+                "skip_install",
+            ];
+            for (field, value) in entry.entries() {
+                if !FIELDS.contains(&field.as_str()) {
+                    let mut p = names::unknown_key(
+                        format!("unknown plugin setting `{field}`"),
+                        field,
+                        FIELDS,
+                    )
+                    .at(file, value.line)
+                    .key(format!("{key}.{field}"));
+                    if p.hint.is_none() {
+                        p = p.hint(format!(
+                            "a plugin takes {}",
+                            FIELDS.map(|f| format!("`{f}`")).join(", ")
+                        ));
+                    }
+                    self.problems.push(p);
+                }
+            }
             let text = |field: &str| entry.get(field).and_then(Node::scalar_text);
             let source = match &entry.value {
                 Value::Map(_) => text("source").unwrap_or_default(),
@@ -612,16 +637,19 @@ impl<'a> Resolver<'a, '_> {
                 .get("depends_on")
                 .and_then(|d| self.depends_on(d, file, &format!("{key}.depends_on")));
             for (field, value) in entry.entries() {
-                if !["plugin", "timeout", "depends_on"].contains(&field.as_str()) {
-                    self.problems.push(
-                        Problem::warning(format!(
-                            "unknown deployment setting `{field}`; it is ignored"
-                        ))
-                        .strict()
-                        .at(file, value.line)
-                        .key(format!("{key}.{field}"))
-                        .hint("a deployment takes `plugin`, `timeout` and `depends_on`"),
-                    );
+                const FIELDS: [&str; 3] = ["plugin", "timeout", "depends_on"];
+                if !FIELDS.contains(&field.as_str()) {
+                    let mut p = names::unknown_key(
+                        format!("unknown deployment setting `{field}`"),
+                        field,
+                        FIELDS,
+                    )
+                    .at(file, value.line)
+                    .key(format!("{key}.{field}"));
+                    if p.hint.is_none() {
+                        p = p.hint("a deployment takes `plugin`, `timeout` and `depends_on`");
+                    }
+                    self.problems.push(p);
                 }
             }
             if let Some(plugin) = plugin {

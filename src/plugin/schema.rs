@@ -893,20 +893,15 @@ fn walk_config(
                         walk_config(child, &p.children, &dotted, file, problems)
                     }
                     Some(_) => {}
-                    None => {
-                        let mut p = Problem::warning(
-                            "unknown key: the plugin's schema does not define it; it is ignored",
+                    None => problems.push(
+                        names::unknown_key(
+                            "unknown key: the plugin's schema does not define it".into(),
+                            key,
+                            props.iter().map(|p| p.name.as_str()),
                         )
-                        .strict()
                         .at(file, child.line)
-                        .key(dotted);
-                        if let Some(best) =
-                            names::suggest(key, props.iter().map(|p| p.name.as_str()))
-                        {
-                            p = p.hint(format!("did you mean `{best}`?"));
-                        }
-                        problems.push(p);
-                    }
+                        .key(dotted),
+                    ),
                 }
             }
         }
