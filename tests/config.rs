@@ -310,9 +310,9 @@ fn errors_of_every_step_are_reported_together() {
         stderr,
         crate::test::unindent(
             "
-            error: repo/dev/one/bitops.config.yaml: `probe.cli.stack-action`: required value `cli.stack-action` is not set
+            error: repo/dev/one/bitops.config.yaml:1: `probe.cli.stack-action`: required value `cli.stack-action` is not set
               hint: set it in the tool's bitops.config.yaml or with $BITOPS_PROBE_STACK_ACTION
-            error: repo/dev/one/bitops.config.yaml: `probe.cli.name`: required value `cli.name` is not set
+            error: repo/dev/one/bitops.config.yaml:1: `probe.cli.name`: required value `cli.name` is not set
               hint: set it in the tool's bitops.config.yaml or with $BITOPS_PROBE_NAME
             error: repo/dev/two/bitops.config.yaml:3: `probe.cli.name`: must be a single value, found a list
             error: repo/dev/bitops.config.yaml:5: `bitops.deployments.three.plugin`: unknown plugin `nope` for deployment `three`

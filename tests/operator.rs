@@ -337,7 +337,7 @@ fn validate_all_reports_every_mistake_of_every_environment() {
         "error: repo/dev/app/bitops.config.yaml:3: invalid YAML: this `[` is never closed",
         "error: repo/dev/db/bitops.config.yaml:3: `probe.cli.nmae`: unknown key: the plugin's schema does not define it: did you mean `name`? A misspelt key would be ignored, and the run would not do what the config says\n  hint: rename it to `name`\n  in: dev\n",
         "error: repo/staging/app/bitops.config.yaml:3: `probe.cli.forks`: must be an integer, found a string `many`\n  in: staging\n",
-        "error: repo/staging/app/bitops.config.yaml: `probe.options.region`: required value `options.region` is not set\n",
+        "error: repo/staging/app/bitops.config.yaml:1: `probe.options.region`: required value `options.region` is not set\n",
         "error: repo/prod/bitops.config.yaml:5: `bitops.deployments.web.plugin`: unknown plugin `prbe` for deployment `web`\n  hint: did you mean `probe`? plugins installed in <root>/plugins or built in: ",
         "5 errors and 0 warnings found in 3 environments (dev, prod, staging)\n",
     ] {

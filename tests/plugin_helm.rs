@@ -645,7 +645,7 @@ fn config_mistakes_are_found_by_the_core_before_anything_runs() {
     let run = base("helm: {options: {release-name: x}}\n").run();
     run.code(1);
     run.stderr_has(
-        "error: repo/dev/helm/web/bitops.config.yaml: `helm.cli.namespace`: required value `cli.namespace` is not set\n",
+        "error: repo/dev/helm/web/bitops.config.yaml:1: `helm.cli.namespace`: required value `cli.namespace` is not set\n",
     );
     // not even the helm step's hooks, and the plugin never started
     assert_eq!(run.log(), "");
@@ -818,7 +818,7 @@ fn a_chart_without_its_own_config_is_checked_when_it_runs() {
     assert!(log.contains("helm upgrade a-web "), "{log}");
     assert!(!log.contains("b-api") && !log.contains("c-last"), "{log}");
     run.stdout_has(
-        "error: dev/helm/bitops.config.yaml: `helm.cli.namespace`: required value `cli.namespace` is not set\n",
+        "error: dev/helm/bitops.config.yaml:2: `helm.cli.namespace`: required value `cli.namespace` is not set\n",
     )
     .stdout_has("helm: error: chart b-api: its configuration has errors (above); nothing was done for this chart\n");
     // the tool folder's unknown key: reported by plan, and again for b-api (plan never saw it)

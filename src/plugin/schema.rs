@@ -629,6 +629,17 @@ fn note_alias_root(config: &ToolConfig, doc: &Doc, problems: &mut Vec<Problem>) 
     }
 }
 
+/// The line where a missing value belongs: the key of its deepest section that the file
+/// has (`cli:` for `cli.namespace`), else the file's root key.
+fn where_missing(config: &ToolConfig, doc: &Doc, prop: &Property) -> Option<usize> {
+    let root = config.root(doc)?;
+    let parents = &prop.path[..prop.path.len().saturating_sub(1)];
+    (1..=parents.len())
+        .rev()
+        .find_map(|n| root.get_path(&parents[..n]).map(Node::key_line))
+        .or_else(|| config.roots.iter().find_map(|r| top_level_key_line(doc, r)))
+}
+
 /// Resolves every leaf: env var `BITOPS_<PLUGIN>_<LEAF>`, then the tool config, then the default.
 pub fn resolve(
     schema: &Schema,
@@ -712,6 +723,10 @@ pub fn resolve(
                                 "set it in the tool's bitops.config.yaml or with ${var}"
                             ));
                     p.file = file;
+                    p.line = config
+                        .layers
+                        .first()
+                        .and_then(|doc| where_missing(config, doc, prop));
                     problems.push(p);
                 }
                 continue;
