@@ -108,4 +108,17 @@ for t in "${LINKS[@]}"; do
   say "$t" "$st" "-> .tools/venv/bin/$t"
 done
 
-echo "tools ready; use: export PATH=\"$BIN:\$PATH\""
+# 5. The hub's tests: PostgreSQL (two replicas on a private cluster) and headless
+# Chromium (the dashboard), from Debian's packages: installed with apt when run as
+# root, else named (their tests then fail under --include-ignored).
+if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && command -v chromium >/dev/null; then
+  say "postgresql, chromium" found
+elif [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium; } >/dev/null ||
+    die "apt-get install postgresql chromium failed"
+  say "postgresql, chromium" installed "(apt)"
+else
+  say "postgresql, chromium" missing "install the Debian packages postgresql and chromium (as root: apt-get install postgresql chromium), or rerun this as root"
+fi
+
+echo "tools ready; use: export PATH=\"$BIN:\$PATH\"

@@ -653,3 +653,30 @@ fn subfolder_configs_are_checked_by_plan_and_resolved_by_the_plugin() {
         .run();
     run.code(1).stderr_is("error: repo/dev/charts/web/bitops.config.yaml:3: `charts.cli.forks`: must be an integer, found a string `lots`\n");
 }
+
+#[test]
+fn files_a_built_in_plugin_reads_are_looked_up_before_step_1() {
+    let run = Test::new()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    stack: {plugin: cloudformation}\n    configure: {plugin: ansible}\n",
+        )
+        .write(
+            "repo/dev/stack/bitops.config.yaml",
+            "cloudformation:\n  options:\n    cfn-stack-name: web\n    cfn-files:\n      template-file: template.yml\n      parameters:\n        template-param-file: params.json\n",
+        )
+        .write("repo/dev/stack/template.yaml", "Resources: {}\n")
+        // an inventory that an earlier step may write: left to the run
+        .write(
+            "repo/dev/configure/bitops.config.yaml",
+            "ansible:\n  cli:\n    inventory: inventory.yaml\n",
+        )
+        .write("repo/dev/configure/playbook.yaml", "[]\n")
+        .cmd("validate", "dev")
+        .run();
+    run.code(1)
+        .stdout_has("error: repo/dev/stack/bitops.config.yaml:5: `cloudformation.options.cfn-files.template-file`: `template.yml` is not in dev/stack, but `template.yaml` is: the cloudformation plugin would fail on it\n  hint: set `template-file: template.yaml` in the tool's bitops.config.yaml, or rename the file\n")
+        .stdout_has("error: repo/dev/stack/bitops.config.yaml:7: `cloudformation.options.cfn-files.parameters.template-param-file`: `params.json` is not in dev/stack, and no hook or earlier step writes it first: the cloudformation plugin would fail on it\n")
+        .stdout_lacks("inventory.yaml")
+        .stdout_has("2 errors and ");
+}

@@ -26,6 +26,11 @@ const PLAYBOOK: &str = r#"
 /// those sections of the tool config (indented by 4; `{out}` is the output folder). The
 /// inventory is `inventory.ini`, and `extra-vars` is `out_dir=<out>` unless `cli` sets it.
 fn ansible(cli: &str, options: &str) -> Test {
+    ansible_repo(cli, options).cmd("deploy", "dev")
+}
+
+/// `ansible`'s repo, without a command.
+fn ansible_repo(cli: &str, options: &str) -> Test {
     let path = crate::tools::path_with(&["ansible-playbook"]);
     let t = Test::new();
     let out = t.root().join("out");
@@ -52,7 +57,6 @@ fn ansible(cli: &str, options: &str) -> Test {
             "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
         )
         .env("PATH", &path)
-        .cmd("deploy", "dev")
 }
 
 fn out(run: &Run, name: &str) -> Option<String> {
@@ -196,11 +200,29 @@ fn skip_deploy_runs_nothing() {
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn a_missing_playbook_or_ansible_is_a_clear_error() {
+    // Found before step 1, at the setting's line, by every command.
     let t = ansible("    main-playbook: missing.yaml\n", "    {}\n");
     let run = t.run();
+    run.code(1).stdout_is("");
+    run.stderr_is("error: repo/dev/ansible/bitops.config.yaml:4: `ansible.cli.main-playbook`: `missing.yaml` is not in dev/ansible, and no hook or earlier step writes it first: the ansible plugin would fail on it\n  hint: add the file, or set `main-playbook` in the tool's bitops.config.yaml to the file it should read\n");
+    // The default `playbook.yaml` with a `playbook.yml` there: a close miss, an error
+    // even when a hook could write the file.
+    let t = ansible_repo("", "    {}\n")
+        .write("repo/dev/ansible/playbook.yml", PLAYBOOK)
+        .hook("repo/dev/ansible/bitops.before-deploy.d/00.sh")
+        .cmd("validate", "dev");
+    std::fs::remove_file(t.root().join("repo/dev/ansible/playbook.yaml")).unwrap();
+    let run = t.run();
+    run.code(1).stdout_has("error: repo/dev/ansible/bitops.config.yaml: `ansible.cli.main-playbook`: `playbook.yaml` is not in dev/ansible, but `playbook.yml` is: the ansible plugin would fail on it\n  hint: set `main-playbook: playbook.yml` in the tool's bitops.config.yaml, or rename the file\n");
+    assert_eq!(run.log(), "");
+    // With a before-hook, which may write it, the file is looked for when the plugin runs.
+    let run = ansible("    main-playbook: missing.yaml\n", "    {}\n")
+        .hook("repo/dev/ansible/bitops.before-deploy.d/00.sh")
+        .run();
     run.code(1);
     run.stdout_is("ansible: error: main-playbook `missing.yaml` not found in <ws>/dev/ansible (YAML files there: playbook.yaml); set cli.main-playbook in bitops.config.yaml\n");
-    run.stderr_is(&failed(1));
+    run.stderr_has("[1/1] ansible failed (deploy script, exit 1) after <t>\n");
+    assert_eq!(run.log(), "ansible hook 00.sh\n");
 
     let t = ansible("", "    {}\n");
     let run = t.env("PATH", "/usr/bin:/bin").run();

@@ -12,6 +12,7 @@ pub mod outputs;
 pub mod plugins;
 pub mod preflight;
 pub mod select;
+pub mod tool_files;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
