@@ -86,22 +86,6 @@ const DRY_RUN_OK: &str = "
       1 ok in <t>
 ";
 
-/// What bitops prints on stderr when the deploy script fails with `code`.
-fn failed(code: i32) -> String {
-    format!(
-        "
-        [1/1] ansible (plugin ansible)
-          deploy script: bash <builtins>/ansible/deploy.sh ''
-        [1/1] ansible failed (deploy script, exit {code}) after <t>
-        Summary for environment `dev`:
-          #   deployment  plugin   time      result
-          1   ansible     ansible  <t> failed (deploy script, exit {code})
-          1 failed in <t>
-        error: deploy script of `ansible` failed with exit code {code}; the run stopped there (fail_fast)
-        "
-    )
-}
-
 #[test]
 #[ignore = "needs .tools/ (bash .ci/tools.sh)"]
 fn the_playbook_runs_in_the_tool_folder_with_the_cli_flags() {
