@@ -909,3 +909,100 @@ fn outputs_of_plan_apply_and_dry_run_are_published_never_those_of_destroy() {
     assert_eq!(published(&run), Vec::new());
     assert_eq!(resources(&tf.state_file()).unwrap(), Vec::<String>::new());
 }
+
+#[test]
+#[ignore = "needs .tools/ (bash .ci/tools.sh)"]
+fn a_local_state_in_the_workspace_is_refused_kept_or_discarded_as_configured() {
+    let tf = Tf::new();
+    // No backend block: the state would be written into the private workspace.
+    let run = tf
+        .test_with("terraform: {cli: {stack-action: apply}}\n", RESOURCES)
+        .run();
+    run.code(1).stdout_is("").stderr_is(
+        "error: repo/dev/terraform/bitops.config.yaml:1: `terraform.cli.stack-action`: `apply` would keep the Terraform state in bitops' private copy of dev/terraform, which is deleted after the run (no backend block in its .tf files): the next run would not know what this one made\n  hint: configure a backend (s3, or local with an absolute path: `backend-config: [path=/var/lib/tfstate/dev.tfstate]`), or set `options.local-state: keep` to keep the state in bitops' state folder (`discard` to throw it away)\n",
+    );
+    // A plan changes nothing: no question of state.
+    let run = tf.test_with("terraform: {}\n", RESOURCES).run();
+    run.code(0)
+        .stderr_is(&ok("plan"))
+        .stdout_has("terraform: plan: changes pending");
+    // A before-hook may write a backend: left to the plugin, which checks after init.
+    let run = tf
+        .test_with("terraform: {cli: {stack-action: apply}}\n", RESOURCES)
+        .hook("repo/dev/terraform/bitops.before-deploy.d/00.sh")
+        .run();
+    run.code(1)
+        .stdout_has("terraform: error: apply would keep the state in terraform.tfstate inside bitops' private copy of the folder, which is deleted after the run")
+        .stdout_lacks("Apply complete")
+        .stderr_has("[1/1] terraform failed (deploy script, exit 1)");
+    // discard: applied, and said.
+    let run = tf
+        .test_with(
+            "terraform: {cli: {stack-action: apply}, options: {local-state: discard}}\n",
+            RESOURCES,
+        )
+        .run();
+    run.code(0)
+        .stderr_is(&ok("apply"))
+        .stdout_has("terraform: local state: terraform.tfstate is deleted with bitops' copy of the folder after the run (options.local-state: discard)\n")
+        .stdout_has("Apply complete! Resources: 2 added");
+
+    // keep: runs of one ops repo share the state through the state folder.
+    let repo = tf.state_dir().join("ops");
+    let state = tf.state_dir().join("bitops-state");
+    std::fs::create_dir_all(repo.join("dev/terraform")).unwrap();
+    std::fs::write(
+        repo.join("dev/bitops.config.yaml"),
+        "bitops:\n  deployments:\n    terraform: {plugin: terraform}\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("dev/terraform/main.tf"), RESOURCES).unwrap();
+    let deploy = |action: &str| {
+        std::fs::write(
+            repo.join("dev/terraform/bitops.config.yaml"),
+            format!(
+                "terraform:\n  cli: {{stack-action: {action}}}\n  options: {{local-state: keep}}\n"
+            ),
+        )
+        .unwrap();
+        Test::new()
+            .env("PATH", &tf.path)
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("BITOPS_STATE_DIR", &state.display().to_string())
+            .args(&[
+                "deploy",
+                "-e",
+                "dev",
+                "--ops-repo",
+                &repo.display().to_string(),
+                "--color",
+                "never",
+            ])
+            .run()
+    };
+    let kept = || -> Option<Vec<String>> {
+        let steps = std::fs::read_dir(state.join("steps")).ok()?;
+        let dirs: Vec<_> = steps.filter_map(|e| e.ok()).collect();
+        assert_eq!(dirs.len(), 1, "one ops repo, one folder");
+        resources(&dirs[0].path().join("dev/terraform/terraform.tfstate"))
+    };
+    let run = deploy("apply");
+    run.code(0)
+        .stderr_is(&ok("apply"))
+        .stdout_has("Apply complete! Resources: 2 added")
+        .stdout_has("terraform: local state saved in ");
+    assert_eq!(kept().unwrap().len(), 2);
+    let run = deploy("apply");
+    run.code(0)
+        .stderr_is(&ok("apply"))
+        .stdout_has("terraform: apply: no changes to apply\n");
+    let run = deploy("destroy");
+    run.code(0)
+        .stderr_is(&ok("destroy"))
+        .stdout_has("2 destroyed.");
+    assert_eq!(kept().unwrap(), Vec::<String>::new());
+    // The ops repo is never written.
+    assert!(!repo.join("dev/terraform/terraform.tfstate").exists());
+    assert!(!repo.join("dev/terraform/.terraform").exists());
+}

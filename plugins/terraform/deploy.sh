@@ -142,6 +142,71 @@ upgrade=()
 is_true "${TERRAFORM_INIT_UPGRADE:-}" && upgrade=(-upgrade)
 run terraform init -input=false "${color[@]}" "${upgrade[@]}" "${init_args[@]}"
 
+# 1b. Where the state lives. With no backend block, or a local backend whose path is
+# relative, terraform writes the state into this folder: bitops' private copy, deleted
+# after the run. options.local-state says what to do then: keep (copied in from
+# BITOPS_STEP_STATE_DIR now, and back when the script ends, also after a failure),
+# discard, or, unset, an apply or destroy is refused here (bitops refuses it before step 1
+# already when no before-hook could have written a backend).
+save_state() { :; }
+state_path=""
+backend_meta=.terraform/terraform.tfstate
+if [[ ! -f $backend_meta ]]; then
+  state_path=terraform.tfstate
+else
+  backend_type=$(sed -n 's/^ *"type": *"\([^"]*\)".*/\1/p' "$backend_meta" | head -n1)
+  if [[ $backend_type == local ]]; then
+    backend_path=$(sed -n 's/^ *"path": *"\([^"]*\)".*/\1/p' "$backend_meta" | head -n1)
+    [[ $backend_path == /* ]] || state_path=${backend_path:-terraform.tfstate}
+  fi
+fi
+changes=false
+[[ $action != plan && $dry_run == false ]] && changes=true
+if [[ -n $state_path ]]; then
+  case "${TERRAFORM_LOCAL_STATE:-}" in
+    keep)
+      [[ -n ${BITOPS_STEP_STATE_DIR:-} ]] ||
+        die 1 "options.local-state is keep, but BITOPS_STEP_STATE_DIR is not set (run this plugin with bitops)"
+      kept=$BITOPS_STEP_STATE_DIR
+      for item in "$state_path" terraform.tfstate.d; do
+        if [[ -e $kept/$item ]]; then
+          mkdir -p "$(dirname "$item")"
+          rm -rf "$item"
+          cp -a "$kept/$item" "$item" || die 1 "could not copy the kept state $kept/$item into the folder"
+        fi
+      done
+      say "local state: kept in $kept (options.local-state: keep)"
+      if [[ $changes == true ]]; then
+        save_state() {
+          local item
+          (umask 077 && mkdir -p "$kept") || { say "error: could not create $kept: the state of this run is lost"; return 1; }
+          for item in "$state_path" "$state_path.backup" terraform.tfstate.d; do
+            [[ -e $item ]] || continue
+            mkdir -p "$kept/$(dirname "$item")"
+            rm -rf "$kept/$item.new"
+            if cp -a "$item" "$kept/$item.new" && rm -rf "${kept:?}/$item" && mv "$kept/$item.new" "$kept/$item"; then :; else
+              say "error: could not save $item into $kept"
+              return 1
+            fi
+          done
+          say "local state saved in $kept"
+        }
+        trap save_state EXIT
+      fi
+      ;;
+    discard)
+      if [[ $changes == true ]]; then
+        say "local state: $state_path is deleted with bitops' copy of the folder after the run (options.local-state: discard)"
+      fi
+      ;;
+    *)
+      if [[ $changes == true ]]; then
+        die 1 "$action would keep the state in $state_path inside bitops' private copy of the folder, which is deleted after the run: the next run would not know what this one made; configure a backend (s3, or local with an absolute path: backend-config: [path=/var/lib/tfstate/x.tfstate]), or set options.local-state: keep (kept in bitops' state folder) or discard"
+      fi
+      ;;
+  esac
+fi
+
 # 2. workspace: select it, or create it (not in a dry run: creating one is a change)
 if [[ -n ${TERRAFORM_WORKSPACE:-} ]]; then
   listing=$(terraform workspace list "${color[@]}") || die 1 "\`terraform workspace list\` failed"
@@ -255,7 +320,7 @@ applied=false
 plan_file=""
 if [[ $dry_run != true ]]; then
   plan_file=$(mktemp "${TMPDIR:-/tmp}/terraform-plan.XXXXXX")
-  trap 'rm -f "$plan_file"' EXIT
+  trap 'rm -f "$plan_file"; save_state' EXIT
 fi
 for r in "${runs[@]}"; do one_run "$r"; done
 

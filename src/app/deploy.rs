@@ -65,7 +65,12 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
     crate::run::signals::install()?;
     let env = EnvVars::from_process();
     let ci = args.ci.resolve(&env);
-    let prepared = match prepare(&args.common, &args.dry_run, args.grace_period) {
+    let prepared = match prepare(
+        &args.common,
+        &args.dry_run,
+        args.grace_period,
+        args.state_dir.as_deref(),
+    ) {
         Ok(prepared) => prepared,
         Err(failed) => {
             if let Error::Invalid(problems) = &failed.error {
@@ -163,7 +168,7 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
         sink.finish(None);
         return Ok(());
     }
-    let state_dir = crate::run::lock::state_dir(args.state_dir.as_deref(), &ctx.env);
+    let state_dir = ctx.state_dir.clone();
     let request = Request {
         ctx: &ctx,
         plan: &plan,

@@ -6,7 +6,7 @@ use crate::app::{emit, emit_err};
 use crate::report::mask::{json_pretty, masked};
 
 pub fn plan(args: &PlanArgs) -> crate::error::Result<()> {
-    let prepared = prepare(&args.common, &args.dry_run, std::time::Duration::ZERO)
+    let prepared = prepare(&args.common, &args.dry_run, std::time::Duration::ZERO, None)
         .map_err(|failed| failed.error)?;
     let missing = crate::plan::preflight::missing(
         &prepared.plan,

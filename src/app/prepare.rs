@@ -27,8 +27,13 @@ pub fn prepare(
     args: &Common,
     dry: &DryRun,
     grace: std::time::Duration,
+    state_dir: Option<&std::path::Path>,
 ) -> Result<Prepared, Failed> {
     let env = EnvVars::from_process();
+    let state_dir = crate::run::lock::state_dir(
+        state_dir.or(env.get("BITOPS_STATE_DIR").map(std::path::Path::new)),
+        &env,
+    );
     let early = |error: Error| Failed {
         error,
         masker: Box::new(Masker::new(&[], &EnvVars::from_process(), &[])),
@@ -56,6 +61,7 @@ pub fn prepare(
         dry_run: dry.dry_run,
         dry_run_hooks: dry.dry_run_hooks,
         grace,
+        state_dir,
     };
     let plugins_dir = inputs::plugins_dir(args.inputs.plugins_dir.as_deref());
     let (mut ctx, mut plan) = crate::plan::load::plan_env(

@@ -29,6 +29,10 @@ pub fn step_env(
             s(&tool_dir.join("ENV_FILE")),
         ),
         ("BITOPS_DEPLOYMENT_ALIAS".into(), dep.alias.clone()),
+        (
+            "BITOPS_STEP_STATE_DIR".into(),
+            s(&step_state_dir(ctx, &dep.alias)),
+        ),
     ];
     vars.extend(plugin_vars(
         &dep.plugin,
@@ -87,6 +91,23 @@ pub fn step_env(
     // The step's own variables last (`plan` lists them: `Step::own_vars`).
     vars.extend(own_vars(&dep.plugin, res));
     vars
+}
+
+/// The step's own folder in the state folder, which outlives the runs (the built-in
+/// terraform plugin keeps a local state there with `options.local-state: keep`):
+/// `<state>/steps/<ops repo>/<env>/<alias>`, the ops repo named by a hash of its real
+/// path, so two repos with a `dev/terraform` never share one. Not created: a plugin that
+/// uses it creates it (mode 0700).
+pub fn step_state_dir(ctx: &Context, alias: &str) -> PathBuf {
+    use sha2::Digest;
+    let repo = std::fs::canonicalize(&ctx.ops_repo).unwrap_or_else(|_| ctx.ops_repo.clone());
+    let digest = sha2::Sha256::digest(repo.as_os_str().as_encoded_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    ctx.state_dir
+        .join("steps")
+        .join(name)
+        .join(&ctx.environment)
+        .join(alias)
 }
 
 /// The variables a step's config resolves to: `BITOPS_<PLUGIN>_CLI` (and its quoted

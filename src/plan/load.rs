@@ -22,6 +22,8 @@ pub struct PlanOptions<'a> {
     pub dry_run: bool,
     pub dry_run_hooks: bool,
     pub grace: std::time::Duration,
+    /// bitops' state folder (`--state-dir`): the deploy locks, and each step's own folder.
+    pub state_dir: PathBuf,
 }
 
 /// The plan of one environment, with every problem found on the way in
@@ -91,6 +93,7 @@ pub fn plan_env(
         dry_run: options.dry_run,
         dry_run_hooks: options.dry_run_hooks,
         grace: options.grace,
+        state_dir: options.state_dir.clone(),
         settings,
     };
     // The hooks, the link check and the lints list the same tool folders.
@@ -148,6 +151,7 @@ pub fn plan_env(
     ));
     problems.extend(crate::plan::lint::near_miss_hook_folders(&ctx, &view));
     problems.extend(crate::plan::tool_files::check(&view, &plan));
+    problems.extend(crate::plan::terraform_state::check(&ctx, &view, &plan));
     // Sub-folder configs share the tool folder's: report a shared finding once.
     let mut seen = Vec::new();
     problems.retain(|p| {

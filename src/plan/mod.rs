@@ -12,6 +12,7 @@ pub mod outputs;
 pub mod plugins;
 pub mod preflight;
 pub mod select;
+pub mod terraform_state;
 pub mod tool_files;
 pub mod validate;
 
@@ -43,6 +44,9 @@ pub struct Context {
     pub dry_run_hooks: bool,
     /// Time a step's processes get after SIGTERM before SIGKILL.
     pub grace: std::time::Duration,
+    /// bitops' state folder: the deploy locks, and each step's own folder
+    /// (`BITOPS_STEP_STATE_DIR`).
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize)]
