@@ -680,3 +680,30 @@ fn files_a_built_in_plugin_reads_are_looked_up_before_step_1() {
         .stdout_lacks("inventory.yaml")
         .stdout_has("2 errors and ");
 }
+
+#[test]
+fn an_output_read_from_a_step_that_will_publish_none_is_an_error_at_the_reference() {
+    let run = Test::new()
+        .write(
+            "repo/dev/bitops.config.yaml",
+            "bitops:\n  deployments:\n    network: {plugin: terraform, depends_on: []}\n    old: {plugin: terraform, depends_on: []}\n    configure:\n      plugin: ansible\n      depends_on: [network, old]\n",
+        )
+        .write("repo/dev/network/bitops.config.yaml", "terraform:\n  cli: {stack-action: plan}\n")
+        .write("repo/dev/network/main.tf", "output \"subnet\" { value = \"10.0.1.0/24\" }\n")
+        .write("repo/dev/old/bitops.config.yaml", "terraform:\n  cli: {stack-action: destroy}\n")
+        .write(
+            "repo/dev/old/main.tf",
+            "terraform {\n  backend \"s3\" {\n    bucket = \"b\"\n  }\n}\n",
+        )
+        .write(
+            "repo/dev/configure/bitops.config.yaml",
+            "ansible:\n  cli:\n    extra-vars: >-\n      subnet=${{ outputs.network.subnet }}\n      old=${{ outputs.old.id }}\n",
+        )
+        .write("repo/dev/configure/playbook.yaml", "[]\n")
+        .cmd("validate", "dev")
+        .run();
+    run.code(1)
+        .stdout_has("error: repo/dev/configure/bitops.config.yaml:4: ${{ outputs.network.subnet }} reads an output of `network`, which will publish none in this run: its stack-action is `plan` and its state starts empty in bitops' private copy of the folder (no backend block in its .tf files), so `terraform output` has nothing\n  hint: run `network` with a stack-action that publishes its outputs, or take the value from elsewhere\n")
+        .stdout_has("${{ outputs.old.id }} reads an output of `old`, which will publish none in this run: terraform publishes no outputs after `destroy`\n")
+        .stdout_has("2 errors and ");
+}

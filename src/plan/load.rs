@@ -152,6 +152,7 @@ pub fn plan_env(
     problems.extend(crate::plan::lint::near_miss_hook_folders(&ctx, &view));
     problems.extend(crate::plan::tool_files::check(&view, &plan));
     problems.extend(crate::plan::terraform_state::check(&ctx, &view, &plan));
+    problems.extend(crate::plan::unpublished::check(&view, &plan));
     // Sub-folder configs share the tool folder's: report a shared finding once.
     let mut seen = Vec::new();
     problems.retain(|p| {

@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod select;
 pub mod terraform_state;
 pub mod tool_files;
+pub mod unpublished;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

@@ -50,7 +50,7 @@ pub fn check(ctx: &Context, view: &EnvView, plan: &Plan) -> Vec<Problem> {
         {
             continue;
         }
-        let State::InFolder(why) = state_of(view, step) else {
+        let Some(why) = in_folder(view, step) else {
             continue;
         };
         let folder = Path::new(&view.env_name).join(&step.alias);
@@ -83,6 +83,14 @@ pub fn check(ctx: &Context, view: &EnvView, plan: &Plan) -> Vec<Problem> {
 
 fn value<'a>(step: &'a Step, key: &str) -> Option<&'a Val> {
     step.values.iter().find(|v| v.key == key).map(|v| &v.value)
+}
+
+/// Why a terraform step's state lives in the private workspace, when it does.
+pub fn in_folder(view: &EnvView, step: &Step) -> Option<&'static str> {
+    match state_of(view, step) {
+        State::InFolder(why) => Some(why),
+        State::Kept => None,
+    }
 }
 
 fn state_of(view: &EnvView, step: &Step) -> State {
