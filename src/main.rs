@@ -1,8 +1,7 @@
 use std::io::Write;
 
-use bitops::app::{self, cli};
+use bitops::app;
 use bitops::error;
-use clap::Parser;
 
 mod alloc;
 
@@ -13,7 +12,7 @@ fn main() {
     // The completion scripts call `bitops -- WORDS…`: answered before the command line is
     // parsed, as it is not one.
     app::complete::answer_if_asked();
-    let cli = cli::Cli::parse();
+    let cli = app::cli_hints::parse();
     let code = match app::run(cli) {
         Ok(()) => error::exit::OK,
         Err(e) => {

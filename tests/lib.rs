@@ -17,6 +17,7 @@ mod examples;
 mod execution;
 mod graph;
 mod hardening;
+mod hints;
 mod hostile;
 mod hub;
 mod install;

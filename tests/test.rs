@@ -120,6 +120,8 @@ pub struct Test {
     pub dir: TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// The folder the command runs in, relative to the test folder.
+    cwd: Option<PathBuf>,
 }
 
 /// The result of `Test::run`. Its exit code must be checked (`code`, or `exit_code` for
@@ -198,7 +200,14 @@ impl Test {
             dir,
             args: Vec::new(),
             env: Vec::new(),
+            cwd: None,
         }
+    }
+
+    /// Runs the command in `rel`, a folder of the test folder.
+    pub fn in_dir(mut self, rel: &str) -> Test {
+        self.cwd = Some(PathBuf::from(rel));
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -316,16 +325,19 @@ impl Test {
     fn base_command(&self) -> Command {
         std::fs::create_dir_all(self.root().join("tmp")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
-        cmd.current_dir(self.root())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.root())
-            .env("TMPDIR", self.root().join("tmp"))
-            .env("PROBE_LOG", self.root().join("log.txt"))
-            // A step slowed down by a busy machine must not print a heartbeat into
-            // compared output; the heartbeat tests pass `--heartbeat`.
-            .env("BITOPS_HEARTBEAT", "1h")
-            .args(&self.args);
+        cmd.current_dir(
+            self.root()
+                .join(self.cwd.as_deref().unwrap_or(Path::new(""))),
+        )
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", self.root())
+        .env("TMPDIR", self.root().join("tmp"))
+        .env("PROBE_LOG", self.root().join("log.txt"))
+        // A step slowed down by a busy machine must not print a heartbeat into
+        // compared output; the heartbeat tests pass `--heartbeat`.
+        .env("BITOPS_HEARTBEAT", "1h")
+        .args(&self.args);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

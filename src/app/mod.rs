@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod cli_hints;
 pub mod complete;
 pub mod deploy;
 pub mod discover;

@@ -214,6 +214,20 @@ pub fn build_step(
             crate::config::names::suggest(&dep.plugin, available.iter().map(String::as_str))
                 .map_or(String::new(), |g| format!("did you mean `{g}`? "));
         p = p.hint(format!("{guess}plugins {folder}: {}", available.join(", ")));
+        // `--plugins-dir plugins/terraform`: one plugin's own folder, not the folder of plugins.
+        if let Some(dir) = &ctx.plugins_dir
+            && [plugin::MANIFEST, plugin::SCHEMA]
+                .iter()
+                .any(|f| dir.join(f).is_file())
+        {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            p = p.hint(format!(
+                "--plugins-dir {} is one plugin's own folder (it holds its {}): pass the folder that holds the plugins{}",
+                dir.display(),
+                if dir.join(plugin::SCHEMA).is_file() { plugin::SCHEMA } else { plugin::MANIFEST },
+                parent.map_or(String::new(), |p| format!(", `--plugins-dir {}`", p.display()))
+            ));
+        }
         problems.push(p);
         return step;
     };

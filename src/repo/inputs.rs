@@ -61,9 +61,8 @@ pub fn environment(
         (None, None, None) => {
             return Err(Error::Invalid(vec![
                 Problem::error("no environment given").hint(format!(
-                    "pass -e ENV or set BITOPS_ENVIRONMENT; environments in {}: {}",
-                    repo.display(),
-                    environments(repo).join(", ")
+                    "pass -e ENV or set BITOPS_ENVIRONMENT; {}",
+                    environments_hint(repo)
                 )),
             ]));
         }
@@ -74,6 +73,16 @@ pub fn environment(
         name = rest;
     }
     let name = name.trim_end_matches('/').to_string();
+    // `-e BITOPS_ENVIRONMENT=dev`: `docker run`'s `-e NAME=VALUE` typed after the image.
+    if let Some((var, value)) = name.split_once('=') {
+        return Err(Error::Invalid(vec![
+            Problem::error(format!("`{name}` is not an environment name"))
+                .key("environment")
+                .hint(format!(
+                    "bitops' `-e` takes the environment's name: `-e {value}`; `-e {var}={value}` is `docker run`'s way to set a variable, and goes before the image name"
+                )),
+        ]));
+    }
     let invalid = crate::config::names::check(&name).err();
     if let Some(why) = invalid {
         return Err(Error::Invalid(vec![Problem::error(why).key("environment")]));
@@ -83,11 +92,7 @@ pub fn environment(
             Problem::error(format!(
                 "`{name}` is not an environment: folders starting with `_` or `.` never are"
             ))
-            .hint(format!(
-                "environments in {}: {}",
-                repo.display(),
-                environments(repo).join(", ")
-            )),
+            .hint(environments_hint(repo)),
         ]));
     }
     if !repo.join(&name).is_dir() {
@@ -96,11 +101,7 @@ pub fn environment(
                 "environment `{name}` not found: there is no folder {}",
                 repo.join(&name).display()
             ))
-            .hint(format!(
-                "environments in {}: {}",
-                repo.display(),
-                environments(repo).join(", ")
-            )),
+            .hint(environments_hint(repo)),
         ]));
     }
     Ok(name)
@@ -108,16 +109,112 @@ pub fn environment(
 
 /// The environment folders of a repo, sorted.
 pub fn environments(repo: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(repo)
+    let mut names: Vec<String> = folders(repo)
+        .into_iter()
+        .filter(|n| !n.starts_with('_') && !n.starts_with('.'))
+        .filter(|n| !is_tool_folder(&repo.join(n)))
+        .collect();
+    names.sort();
+    names
+}
+
+fn folders(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('_') && !n.starts_with('.'))
-        .collect();
-    names.sort();
-    names
+        .collect()
+}
+
+/// Hook folders, or a tool config, or Terraform files: a tool folder (`dev/terraform`), not
+/// an environment, whatever its parent.
+fn is_tool_folder(dir: &Path) -> bool {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if [crate::repo::hooks::BEFORE, crate::repo::hooks::AFTER].contains(&name) {
+        return true;
+    }
+    let hooks = [crate::repo::hooks::BEFORE, crate::repo::hooks::AFTER]
+        .iter()
+        .any(|h| dir.join(h).is_dir());
+    let tf = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".tf"));
+    let root_key = crate::files::read_limited(&dir.join(TOOL_CONFIG), 64 * 1024)
+        .ok()
+        .and_then(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .find(|l| !l.trim().is_empty() && !l.starts_with('#') && !l.starts_with("---"))
+                .map(|l| l.split(':').next().unwrap_or_default().trim().to_string())
+        });
+    hooks || tf || root_key.is_some_and(|k| k != "bitops")
+}
+
+/// The environments of `repo`, or where the ops repo really is when `repo` is one of its
+/// tool or environment folders (bitops run inside `dev/terraform`), or a word on tool
+/// folders at the root, which are no environments.
+fn environments_hint(repo: &Path) -> String {
+    let here = std::path::absolute(repo).unwrap_or_else(|_| repo.to_path_buf());
+    let name_of = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let holds_tool_folders = |dir: &Path| {
+        folders(dir).iter().any(|n| {
+            ![crate::repo::hooks::BEFORE, crate::repo::hooks::AFTER].contains(&n.as_str())
+                && is_tool_folder(&dir.join(n))
+        })
+    };
+    if is_tool_folder(&here)
+        && !holds_tool_folders(&here)
+        && let Some(env) = here.parent()
+        && let (Some(tool), Some(env_name), Some(root)) =
+            (name_of(&here), name_of(env), env.parent())
+    {
+        return format!(
+            "{} is the tool folder `{tool}` of environment `{env_name}`, not an ops repo: run bitops from the ops repo with `-e {env_name}`, or pass `--ops-repo {} -e {env_name}`",
+            here.display(),
+            root.display()
+        );
+    }
+    let envs = environments(repo);
+    let tools: Vec<String> = {
+        let mut t: Vec<String> = folders(repo)
+            .into_iter()
+            .filter(|n| !n.starts_with('.') && is_tool_folder(&repo.join(n)))
+            .collect();
+        t.sort();
+        t
+    };
+    if envs.is_empty()
+        && holds_tool_folders(&here)
+        && let (Some(name), Some(parent)) = (name_of(&here), here.parent())
+    {
+        return format!(
+            "{} holds tool folders ({}), so it is an environment, not an ops repo: pass `--ops-repo {} -e {name}`, or move the tool folders into an environment folder (`dev/{}`)",
+            here.display(),
+            tools.join(", "),
+            parent.display(),
+            tools[0]
+        );
+    }
+    let mut hint = format!(
+        "environments in {}: {}",
+        repo.display(),
+        if envs.is_empty() {
+            "none".to_string()
+        } else {
+            envs.join(", ")
+        }
+    );
+    if !tools.is_empty() {
+        hint.push_str(&format!(
+            " (tool folders at the root, which are no environments: {})",
+            tools.join(", ")
+        ));
+    }
+    hint
 }
 
 /// The image-level core config: `-c`, else the image's file, else the built-in one.
