@@ -481,6 +481,37 @@ fn outputs_reach_the_steps_that_depend_on_them_and_secrets_stay_masked() {
 }
 
 #[test]
+fn every_leaf_of_a_sensitive_structured_output_is_a_secret() {
+    let t = publishing()
+        .write(
+            "repo/dev/net/step.sh",
+            "echo '{\"db\": {\"value\": {\"user\": \"admin-7731\", \"password\": \"pa55-w0rd-xyz\", \"port\": 54321, \"hosts\": [\"db-a.internal\"]}, \"sensitive\": true, \"type\": \"object\"}, \"ip\": {\"value\": \"10.0.0.1\", \"sensitive\": false}}' >> \"$BITOPS_OUTPUTS\"\necho net published\n",
+        )
+        .write(
+            "repo/dev/app/step.sh",
+            // Each leaf printed alone, as `jq -r .password` would.
+            "for k in user password port; do printf '%s=' \"$k\"; printf '%s' \"$BITOPS_OUT_NET_DB\" | sed -E \"s/.*\\\"$k\\\": *\\\"?([^\\\",}]*).*/\\1/\"; echo; done\necho \"host $(printf '%s' \"$BITOPS_OUT_NET_DB\" | grep -o 'db-a[.a-z]*')\"\n",
+        )
+        .env("BITOPS_LOGGING_FILENAME", "run");
+    let root = t.root().display().to_string();
+    let run = t
+        .env("BITOPS_LOGGING_PATH", &root)
+        .cmd("deploy", "dev")
+        .args(&["--report", "report.json"])
+        .run();
+    run.code(0);
+    run.stdout_is("net published\nuser=*****\npassword=*****\nport=*****\nhost *****\n");
+    run.stderr_has("[2/2] app ok in <t>\n");
+    for leaf in ["admin-7731", "pa55-w0rd-xyz", "54321", "db-a.internal"] {
+        run.output_lacks(leaf);
+        for file in ["report.json", "run.log"] {
+            let text = std::fs::read_to_string(run.root.join(file)).unwrap();
+            assert!(!text.contains(leaf), "{file} shows {leaf}:\n{text}");
+        }
+    }
+}
+
+#[test]
 fn a_reference_must_name_a_dependency_and_a_published_output() {
     // Without depends_on, `app` may run before `net` published anything.
     let run = publishing()

@@ -21,6 +21,35 @@ pub struct Output {
     pub secret: bool,
 }
 
+impl Output {
+    /// The texts to mask when the output is secret: its value, and for a structured value
+    /// (a sensitive Terraform object or list) every leaf, which a dependent step may print
+    /// alone (`jq -r .password`). Nothing when it is not secret.
+    pub fn secrets(&self) -> Vec<String> {
+        if !self.secret {
+            return Vec::new();
+        }
+        let mut out = vec![self.value.clone()];
+        if self.value.starts_with(['{', '['])
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&self.value)
+        {
+            leaves(&json, &mut out);
+        }
+        out
+    }
+}
+
+/// Every string and number of a JSON value, as text.
+fn leaves(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Number(n) => out.push(n.to_string()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| leaves(i, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| leaves(v, out)),
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+    }
+}
+
 /// What one step published, by key.
 pub type Published = BTreeMap<String, Output>;
 

@@ -479,11 +479,7 @@ impl OneStep<'_, '_> {
         match read_outputs(&io.outputs_file, &ctx.settings.secret_env) {
             Ok(published) => {
                 // Before the report shows them: secret outputs join the masks.
-                let secrets: Vec<String> = published
-                    .values()
-                    .filter(|o| o.secret)
-                    .map(|o| o.value.clone())
-                    .collect();
+                let secrets: Vec<String> = published.values().flat_map(|o| o.secrets()).collect();
                 out.sink().add_secrets(&secrets);
                 report.outputs = published
                     .iter()
