@@ -609,6 +609,22 @@ fn debug_shows_where_each_value_came_from_and_error_hides_progress() {
         .args(&["--log-level", "ERROR"])
         .run();
     run.code(0).stdout_is("deployed a\n").stderr_is("");
+    // WARNING (BitOps' image default): warnings, errors and the summary; no step headers,
+    // commands or notices.
+    let run = t()
+        .write("repo/dev/a/bitops.config.yaml", "probe:\n  cli:\n    name: web\n    colour: x\n  options:\n    token: tok-from-config-123\n")
+        .cmd("deploy", "dev")
+        .args(&["--log-level", "WARNING"])
+        .run();
+    run.code(0).stdout_is("deployed a\n").stderr_is(
+        "
+        warning: repo/dev/a/bitops.config.yaml:4: `probe.cli.colour`: unknown key: the plugin's schema does not define it; it is ignored
+        Summary for environment `dev`:
+          #   deployment  plugin  time      result
+          1   a           probe   <t> ok
+          1 ok in <t>
+        ",
+    );
     let run = t()
         .write("plugins/probe/deploy.sh", "echo broken; exit 4\n")
         .cmd("deploy", "dev")

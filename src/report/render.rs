@@ -25,10 +25,18 @@ impl Render for Box<dyn Render> {
     }
 }
 
-/// Whether a line of this tone shows at `level`: ERROR (and CRITICAL) hides step
-/// headers, commands, notices and warnings, leaving errors. Child output always shows.
-fn shown(tone: Tone, level: LogLevel) -> bool {
-    level < LogLevel::Error || tone == Tone::Bad
+/// Whether a line of this tone, said of `event`, shows at `level`: WARNING hides step
+/// headers, commands and notices, leaving warnings, errors and the summary; ERROR (and
+/// CRITICAL) hides the warnings and the summary too, leaving errors. Child output always
+/// shows.
+fn shown(tone: Tone, level: LogLevel, event: &Event) -> bool {
+    match level {
+        LogLevel::Debug | LogLevel::Info => true,
+        LogLevel::Warning => {
+            matches!(tone, Tone::Warn | Tone::Bad) || matches!(event, Event::RunFinished(_))
+        }
+        LogLevel::Error | LogLevel::Critical => tone == Tone::Bad,
+    }
 }
 
 /// What bitops says of an event, if anything: one or more lines, each with its tone.
@@ -109,7 +117,7 @@ impl Render for Text {
             (Event::StepStarted { .. }, _) if self.in_groups => {}
             _ => {
                 for (tone, text) in narration(event) {
-                    if !shown(tone, self.level) {
+                    if !shown(tone, self.level, event) {
                         continue;
                     }
                     let text = match tone.ansi().filter(|_| self.color) {
@@ -311,7 +319,7 @@ impl Render for Json {
             _ => {
                 let fields = Fields::of(event);
                 for (tone, text) in narration(event) {
-                    if !shown(tone, self.level) {
+                    if !shown(tone, self.level, event) {
                         continue;
                     }
                     let line = self.line_with(tone.level(), "bitops", &text, &fields, step);
