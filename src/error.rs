@@ -201,6 +201,34 @@ impl Problem {
     }
 }
 
+/// `text` with every control character but tab shown as an escape (`\u{1b}`, `\n`), so
+/// repo text quoted in a message (a YAML key or value, a file name) can neither drive the
+/// terminal (colours, OSC 52 clipboard writes) nor start a line of its own.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `visible` for each line of `text`: its line breaks are kept.
+pub fn visible_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|l| visible(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.severity {
@@ -208,18 +236,19 @@ impl fmt::Display for Problem {
             Severity::Warning => write!(f, "warning: ")?,
         }
         if let Some(file) = &self.file {
-            write!(f, "{}", file.display())?;
+            write!(f, "{}", visible(&file.to_string_lossy()))?;
             if let Some(line) = self.line {
                 write!(f, ":{line}")?;
             }
             write!(f, ": ")?;
         }
         if let Some(key) = &self.key {
-            write!(f, "`{key}`: ")?;
+            write!(f, "`{}`: ", visible(key))?;
         }
-        write!(f, "{}", self.message)?;
+        // A message or hint of several lines keeps them, each shown on its own.
+        write!(f, "{}", visible_lines(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", visible_lines(hint))?;
         }
         Ok(())
     }

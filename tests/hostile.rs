@@ -622,3 +622,110 @@ case!(
         "`bitops.default_folder`: default_folder: `/etc` is not a valid name: use letters, digits, `_`, `.` and `-` only (no `/`, not `..`) (from $BITOPS_DEFAULT_FOLDER)"
     ]
 );
+
+/// Lines that GitHub Actions' runner would obey: `::…` at a line's start (after blanks),
+/// `##[` anywhere.
+fn workflow_commands(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("::") || l.contains("##["))
+        .collect()
+}
+
+#[test]
+fn under_github_actions_no_output_or_repo_text_is_obeyed_as_a_workflow_command() {
+    let run = base()
+        .write(
+            "repo/dev/a/bitops.before-deploy.d/01.sh",
+            "echo '::add-mask::nothing'\necho '  ::error title=x::pwned'\necho 'a ##[set-output name=x]y'\necho 'plain :: text'\n",
+        )
+        .env("GITHUB_ACTIONS", "true")
+        .cmd("deploy", "dev")
+        .args(&["--ci", "github"])
+        .run();
+    run.code(0).stderr_any("narration is on stdout under CI");
+    let stdout = run.stdout();
+    let z = '\u{200b}';
+    assert!(
+        stdout.contains(&format!(":{z}:add-mask::nothing\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("  :{z}:error title=x::pwned\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("a #{z}#[set-output name=x]y\n")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("plain :: text\n"), "{stdout}");
+    // bitops' own commands are still commands: the step's group, nothing else.
+    assert_eq!(
+        workflow_commands(&stdout),
+        ["::group::[1/1] a (plugin probe)", "::endgroup::"],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_and_plan_show_repo_text_inert_on_a_terminal_and_under_github() {
+    // A quoted value with a newline and a workflow command, and an OSC 52 clipboard write.
+    let t = || {
+        tool("probe:\n  cli:\n    forks: \"9\\n::warning::injected\"\n    name: \"\\e]52;c;cHduZWQ=\\a\"\n")
+            .env("GITHUB_ACTIONS", "true")
+    };
+    let run = t().cmd("validate", "dev").args(&["--ci", "github"]).run();
+    run.code(1).stderr_any("not examined here");
+    let stdout = run.stdout();
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout:?}"
+    );
+    // the annotation bitops writes, and no other command
+    let commands = workflow_commands(&stdout);
+    assert_eq!(commands.len(), 1, "{stdout}");
+    assert!(
+        commands[0].starts_with("::error file=repo/dev/a/bitops.config.yaml,line=3,"),
+        "{stdout}"
+    );
+    // ... whose message carries the value as data, its newline escaped
+    assert!(
+        commands[0].ends_with("found a string `9%0A::warning::injected`"),
+        "{stdout}"
+    );
+    let run = t()
+        .write(
+            "repo/dev/a/bitops.config.yaml",
+            "probe:\n  cli:\n    name: \"\\e]52;c;cHduZWQ=\\a\"\n",
+        )
+        .cmd("plan", "dev")
+        .run();
+    run.code(0).stderr_any("not examined here");
+    let stdout = run.stdout();
+    assert!(
+        stdout.contains("--name=\\u{1b}]52;c;cHduZWQ=\\u{7}"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout:?}"
+    );
+}
+
+#[test]
+fn the_step_summary_quotes_repo_text_as_plain_table_cells() {
+    let run = tool("probe:\n  cli:\n    forks: \"9 | x\\n| 2 | injected | row | ok | 1s |\\n![i](https://e.example/i.png)\"\n")
+        .env("GITHUB_STEP_SUMMARY", "summary.md")
+        .cmd("deploy", "dev")
+        .args(&["--ci", "github"])
+        .run();
+    run.code(1).stdout_any("annotations").stderr_any("errors");
+    let summary = std::fs::read_to_string(run.root.join("summary.md")).unwrap();
+    let rows: Vec<&str> = summary.lines().filter(|l| l.starts_with('|')).collect();
+    // the header, its rule, and one row for the one problem
+    assert_eq!(rows.len(), 3, "{summary}");
+    assert!(!summary.contains("![i]"), "{summary}");
+    assert!(
+        rows[2].contains("\\!\\[i\\](https://e.example/i.png)"),
+        "{summary}"
+    );
+}

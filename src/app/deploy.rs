@@ -120,7 +120,7 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
     }
     // The console under CI shows step headers as group titles; the log file has no
     // groups, and marks lines by step whenever steps may run at the same time.
-    let render = |color: bool, in_groups: bool, prefix: bool| -> Box<dyn Render> {
+    let render = |color: bool, in_groups: bool, prefix: bool, inert: bool| -> Box<dyn Render> {
         match args.log_format {
             LogFormat::Text => Box::new(Text {
                 color,
@@ -128,6 +128,7 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
                 level,
                 in_groups,
                 prefix,
+                inert,
             }),
             LogFormat::Json => Box::new(Json::new(narration, level)),
         }
@@ -137,12 +138,16 @@ fn deploy_inner(args: &DeployArgs) -> Result<()> {
             color,
             ci != Ci::None && groups,
             mode == OutputMode::Prefixed,
+            ci == Ci::Github,
         ),
         terminal: terminal.clone(),
     }));
     let mut log_problem = None;
     if let Some(path) = ctx.settings.log_file() {
-        match LogFile::open(&path, render(false, false, mode != OutputMode::Stream)) {
+        match LogFile::open(
+            &path,
+            render(false, false, mode != OutputMode::Stream, false),
+        ) {
             Ok(log) => reporters.push(Box::new(log)),
             Err(e) => {
                 log_problem = Some(

@@ -34,6 +34,8 @@ pub fn install(args: &InstallArgs) -> Result<()> {
             level: settings.log_level,
             in_groups: false,
             prefix: false,
+            // Under GitHub Actions, an install script's output is never a workflow command.
+            inert: env.get("GITHUB_ACTIONS") == Some("true"),
         },
         terminal: terminal.clone(),
     };

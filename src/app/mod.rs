@@ -47,17 +47,37 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     emit(&(serde_json::to_string_pretty(value).unwrap_or_default() + "\n"));
 }
 
-/// Writes to stdout; a reader that went away (`| head`) just ends the output.
+/// Writes to stdout; a reader that went away (`| head`) just ends the output. Under
+/// GitHub Actions the text is made inert: repo text it quotes is never a workflow command.
 pub fn emit(text: &str) {
+    emit_command(&inert(text));
+}
+
+/// Writes bitops' own workflow commands (`::error file=…::…`) to stdout, as they are.
+pub fn emit_command(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// Writes to stderr, never failing.
+/// Writes to stderr, never failing; inert under GitHub Actions, as `emit`.
 pub fn emit_err(text: &str) {
     use std::io::Write;
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = std::io::stderr().lock().write_all(inert(text).as_bytes());
+}
+
+/// `text`, made inert for GitHub Actions' runner when bitops runs under it.
+fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    static GITHUB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*GITHUB.get_or_init(|| std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    match crate::report::ci::inert_for_github(text.as_bytes()) {
+        std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(text),
+        std::borrow::Cow::Owned(bytes) => {
+            std::borrow::Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
 }
 
 pub fn use_color(choice: ColorChoice, env: &EnvVars, configured: bool) -> bool {

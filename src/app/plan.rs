@@ -22,10 +22,11 @@ pub fn plan(args: &PlanArgs) -> crate::error::Result<()> {
     let m = &prepared.masker;
     match args.format {
         // Masked on values, before quoting or escaping.
-        PlanFormat::Text => emit(&crate::report::plan_text::plan_text(&masked(
-            &prepared.plan,
-            m,
-        ))),
+        // Keys, values and file names from the repo never drive the terminal.
+        PlanFormat::Text => {
+            let text = crate::report::plan_text::plan_text(&masked(&prepared.plan, m));
+            emit(&crate::error::visible_lines(&text))
+        }
         PlanFormat::Json => emit(&json_pretty(&prepared.plan, m)),
         PlanFormat::Mermaid => emit(&prepared.plan.graph.mermaid()),
     }

@@ -62,7 +62,7 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
     if args.ci.resolve(&env) == Ci::Github {
         let workspace = env.get("GITHUB_WORKSPACE").map(std::path::Path::new);
         for finding in &report.problems {
-            emit(&(github_problem(&finding.problem, workspace) + "\n"));
+            crate::app::emit_command(&(github_problem(&finding.problem, workspace) + "\n"));
         }
     }
     if report.errors > 0 {

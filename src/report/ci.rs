@@ -137,6 +137,40 @@ fn append_summary(path: &Path, markdown: &str) {
     }
 }
 
+/// Text of a hook, a tool or the repo, made inert for GitHub Actions' runner, which obeys
+/// a line whose first non-blank characters are `::` (`::add-mask::`, `::error::`,
+/// `::stop-commands::`) and `##[` anywhere in a line (its older form): a zero-width space
+/// goes between the two characters, so the line reads the same and is never a command.
+/// bitops' own commands are written apart from this text.
+pub fn inert_for_github(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const ZWSP: &[u8] = "\u{200b}".as_bytes();
+    if memchr::memmem::find(bytes, b"::").is_none() && memchr::memmem::find(bytes, b"##[").is_none()
+    {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let blank = line
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace() && **b != b'\n')
+            .count();
+        let mut rest = line;
+        if line[blank..].starts_with(b"::") {
+            out.extend_from_slice(&line[..=blank]);
+            out.extend_from_slice(ZWSP);
+            rest = &line[blank + 1..];
+        }
+        let mut from = 0;
+        while let Some(at) = memchr::memmem::find(&rest[from..], b"##[") {
+            out.extend_from_slice(&rest[from..from + at + 1]);
+            out.extend_from_slice(ZWSP);
+            from += at + 1;
+        }
+        out.extend_from_slice(&rest[from..]);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `%`, CR and LF escaped as GitHub's workflow commands want them; in properties also
 /// `:` and `,`.
 fn gh_escape(text: &str, property: bool) -> String {
@@ -227,6 +261,21 @@ pub fn gitlab_section(start: bool, id: &str, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workflow_commands_in_text_are_made_inert() {
+        let z = "\u{200b}";
+        let text = b"ok\n::add-mask::x\n  ::error::y\na ::b\n##[group]z and ##[w\n";
+        let out = String::from_utf8(inert_for_github(text).into_owned()).unwrap();
+        assert_eq!(
+            out,
+            format!("ok\n:{z}:add-mask::x\n  :{z}:error::y\na ::b\n#{z}#[group]z and #{z}#[w\n")
+        );
+        assert!(matches!(
+            inert_for_github(b"plain\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn github_escapes() {

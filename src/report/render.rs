@@ -104,10 +104,25 @@ pub struct Text {
     pub in_groups: bool,
     /// Steps run at the same time: each line of a step starts with its alias.
     pub prefix: bool,
+    /// Under GitHub Actions: every line is made inert (`ci::inert_for_github`), so no
+    /// output or repo text is obeyed as a workflow command.
+    pub inert: bool,
 }
 
 impl Render for Text {
     fn render(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit) {
+        if self.inert {
+            let mut inert = |stream: Stream, bytes: &[u8]| {
+                emit(stream, &crate::report::ci::inert_for_github(bytes))
+            };
+            return self.render_text(event, step, &mut inert);
+        }
+        self.render_text(event, step, emit)
+    }
+}
+
+impl Text {
+    fn render_text(&mut self, event: &Event, step: Option<&Tag>, emit: &mut Emit) {
         let prefix = step.filter(|_| self.prefix).map(|t| t.prefix(self.color));
         match (event, &prefix) {
             (Event::Output(bytes), None) => emit(Stream::Out, bytes),
@@ -120,6 +135,8 @@ impl Render for Text {
                     if !shown(tone, self.level, event) {
                         continue;
                     }
+                    // Names from the repo (a hook's file name) never drive the terminal.
+                    let text = crate::error::visible_lines(&text);
                     let text = match tone.ansi().filter(|_| self.color) {
                         Some(code) => paint(code, &text),
                         None => text,

@@ -98,6 +98,25 @@ fn totals(report: &RunReport) -> (Tone, String) {
     )
 }
 
+/// Text in one cell of a Markdown table: one line, with Markdown's and HTML's punctuation
+/// escaped, so a name or message from the repo cannot add rows, links, images or HTML to
+/// the summary.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => {}
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '|' | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The Markdown table for `$GITHUB_STEP_SUMMARY`.
 pub fn markdown(report: &RunReport) -> String {
     let icon = |s: &Status| match s {
@@ -113,7 +132,7 @@ pub fn markdown(report: &RunReport) -> String {
     for p in &report.problems {
         out.push_str(&format!(
             "| – | configuration | – | ❌ {} | – |\n",
-            p.message.replace('|', "\\|")
+            cell(&p.message)
         ));
     }
     let graph = report.steps.iter().any(|s| !s.needs.is_empty());
@@ -121,10 +140,10 @@ pub fn markdown(report: &RunReport) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} {} | {} |\n",
             s.index,
-            s.alias,
-            s.plugin,
+            cell(&s.alias),
+            cell(&s.plugin),
             icon(&s.status),
-            s.status.describe().replace('|', "\\|"),
+            cell(&s.status.describe()),
             if s.status == Status::NotRun {
                 "–".into()
             } else {
@@ -153,4 +172,18 @@ pub fn markdown(report: &RunReport) -> String {
         out.push_str("```\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn a_cell_is_one_line_of_plain_text() {
+        assert_eq!(
+            cell("bad | value\n| 9 | injected | row |\n![x](https://e.example/p.png) <img src=x>"),
+            "bad \\| value \\| 9 \\| injected \\| row \\| \\!\\[x\\](https://e.example/p.png) \\<img src=x\\>"
+        );
+        assert_eq!(cell("deploy script, exit 4"), "deploy script, exit 4");
+    }
 }
