@@ -447,7 +447,7 @@ fn the_summary_lists_every_step() {
               deploy script: bash <root>/plugins/probe/deploy.sh plan
             [1/2] one ok in <t>
             [2/2] missing (plugin probe)
-            warning: tool folder dev/missing not found; skipping `missing`
+            warning: core.yaml:4: `bitops.deployments.missing`: tool folder dev/missing not found; skipping `missing`
             [2/2] missing skipped
             Summary for environment `dev`:
               #   deployment  plugin  time      result
@@ -706,4 +706,40 @@ fn an_output_read_from_a_step_that_will_publish_none_is_an_error_at_the_referenc
         .stdout_has("error: repo/dev/configure/bitops.config.yaml:4: ${{ outputs.network.subnet }} reads an output of `network`, which will publish none in this run: its stack-action is `plan` and its state starts empty in bitops' private copy of the folder (no backend block in its .tf files), so `terraform output` has nothing\n  hint: run `network` with a stack-action that publishes its outputs, or take the value from elsewhere\n")
         .stdout_has("${{ outputs.old.id }} reads an output of `old`, which will publish none in this run: terraform publishes no outputs after `destroy`\n")
         .stdout_has("2 errors and ");
+}
+
+#[test]
+fn under_github_actions_every_warning_is_an_annotation_with_its_file_and_line() {
+    let t = base()
+        .write(
+            "core.yaml",
+            "bitops:\n  deployments:\n    one: {plugin: probe}\n    missing: {plugin: probe}\n",
+        )
+        .write("repo/_default/one/notes.txt", "default\n")
+        .write("repo/dev/one/notes.txt", "dev\n");
+    std::fs::remove_file(t.root().join("repo/dev/bitops.config.yaml")).unwrap();
+    let run = t
+        .env("GITHUB_ACTIONS", "true")
+        .cmd("deploy", "dev")
+        .args(&["-c", "core.yaml"])
+        .run();
+    run.code(0).stderr_is("");
+    run.stdout_has("::warning file=core.yaml,line=4,title=bitops%3A bitops.deployments.missing::tool folder dev/missing not found; skipping `missing`\n");
+    let run = base()
+        .write("repo/_default/one/notes.txt", "default\n")
+        .write("repo/dev/one/notes.txt", "dev\n")
+        .env("GITHUB_ACTIONS", "true")
+        .cmd("validate", "dev")
+        .run();
+    run.code(0);
+    run.stdout_has("::warning file=repo/dev/one/notes.txt,title=bitops%3A configuration::hides repo/_default/one/notes.txt%0A");
+    // The built-in config is no file on disk: the annotation names none (nor a line).
+    let run = Test::new()
+        .write("repo/dev/terraform/bitops.config.yaml", "terraform: {}\n")
+        .write("repo/dev/terraform/main.tf", "\n")
+        .env("GITHUB_ACTIONS", "true")
+        .cmd("validate", "dev")
+        .run();
+    run.code(0).stderr_any("not examined");
+    run.stdout_has("::warning title=bitops%3A bitops.deployments.helm::deployment `helm`: tool folder dev/helm not found; it will be skipped%0A");
 }

@@ -858,7 +858,7 @@ fn a_missing_tool_folder_of_the_image_sequence_is_skipped_with_a_warning() {
         c deploy args=plan pwd=<ws>/dev/c
         ",
     );
-    run.stderr_has("warning: tool folder dev/missing not found; skipping `missing`\n");
+    run.stderr_has("warning: core.yaml:4: `bitops.deployments.missing`: tool folder dev/missing not found; skipping `missing`\n");
     run.stderr_has("[2/3] missing skipped\n");
     run.stderr_has("  2   missing     probe   <t> skipped (tool folder dev/missing not found)\n");
     run.stderr_has("  3   c           probe   <t> ok\n");

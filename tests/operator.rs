@@ -436,7 +436,7 @@ fn validate_one_environment_clean_and_with_warnings() {
         .run();
     run.code(0).stdout_is(
         "
-        warning: repo/dev/app/notes.txt hides repo/_default/app/notes.txt
+        warning: repo/dev/app/notes.txt: hides repo/_default/app/notes.txt
           hint: a clash: the environment's file is used; the default folder's file is not used
         0 errors and 1 warning found in 1 environment (dev)
         ",
@@ -455,7 +455,7 @@ fn validate_one_environment_clean_and_with_warnings() {
     .code(1)
     .stdout_is(
         "
-        error: repo/dev/app/notes.txt hides repo/_default/app/notes.txt
+        error: repo/dev/app/notes.txt: hides repo/_default/app/notes.txt
           hint: a clash: the environment's file is used; the default folder's file is not used
         1 error and 0 warnings found in 1 environment (dev)
         ",

@@ -209,8 +209,8 @@ fn validate_strict_passes_on_a_repo_with_some_of_the_standard_folders() {
         .run();
     run.code(0);
     run.stdout_has("0 errors and 2 warnings found in 1 environment (dev)");
-    run.stdout_has("warning: core.yaml: `bitops.deployments.cloudformation`: deployment `cloudformation`: tool folder dev/cloudformation not found; it will be skipped\n")
-        .stdout_has("warning: core.yaml: `bitops.deployments.helm`: deployment `helm`: tool folder dev/helm not found; it will be skipped\n")
+    run.stdout_has("warning: core.yaml:3: `bitops.deployments.cloudformation`: deployment `cloudformation`: tool folder dev/cloudformation not found; it will be skipped\n")
+        .stdout_has("warning: core.yaml:5: `bitops.deployments.helm`: deployment `helm`: tool folder dev/helm not found; it will be skipped\n")
         .stdout_lacks("error:");
     run.stderr_is("");
 }

@@ -93,6 +93,13 @@ fn check_env(
                 step.tool_dir.display()
             ));
             p.file = ctx.settings.deployments_file.clone();
+            p.line = ctx
+                .settings
+                .deployments
+                .iter()
+                .find(|d| d.alias == step.alias)
+                .map(|d| d.line)
+                .filter(|l| *l > 0);
             problems.push(p);
         }
         for hook in step.before_hooks.iter().chain(&step.after_hooks) {
@@ -110,15 +117,12 @@ fn check_env(
     }
     for hidden in view.hidden_defaults() {
         problems.push(
-            Problem::warning(format!(
-                "{} hides {}",
-                hidden.env.display(),
-                hidden.default.display()
-            ))
-            .hint(format!(
-                "{}; the default folder's file is not used",
-                hidden.why
-            )),
+            Problem::warning(format!("hides {}", hidden.default.display()))
+                .file(&hidden.env)
+                .hint(format!(
+                    "{}; the default folder's file is not used",
+                    hidden.why
+                )),
         );
     }
     problems

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Problem;
-use crate::report::event::{Event, Reporter, Tag};
+use crate::report::event::{Event, Reporter, Tag, Tone};
 use crate::report::model::{RunStatus, Status};
 use crate::report::terminal::{Stream, Terminal};
 
@@ -81,6 +81,17 @@ impl Reporter for CiLog {
                 }
             }
             Event::Problem(p) if github => control(github_problem(p, self.workspace.as_deref())),
+            // bitops' own warnings during the run (a step skipped because another failed).
+            Event::Notice {
+                tone: Tone::Warn,
+                text,
+            } if github => control(github_annotation(
+                "warning",
+                None,
+                None,
+                "bitops",
+                text.strip_prefix("warning: ").unwrap_or(text),
+            )),
             Event::StepFinished { step, .. } => {
                 let configuration =
                     matches!(&step.status, Status::Failed { part, .. } if part == "configuration");
@@ -240,9 +251,15 @@ pub fn github_problem(p: &Problem, workspace: Option<&Path>) -> String {
     if let Some(h) = &p.hint {
         message.push_str(&format!("\n{h}"));
     }
-    let file = p.file.as_deref().map(|f| in_workspace(f, workspace));
+    // Only a file on disk (not the built-in config): GitHub shows annotations on files.
+    let file = p
+        .file
+        .as_deref()
+        .filter(|f| f.exists())
+        .map(|f| in_workspace(f, workspace));
     let command = if p.is_error() { "error" } else { "warning" };
-    github_annotation(command, file.as_deref(), p.line, &title, &message)
+    let line = p.line.filter(|_| file.is_some());
+    github_annotation(command, file.as_deref(), line, &title, &message)
 }
 
 /// GitLab's collapsible section markers.

@@ -444,10 +444,13 @@ impl OneStep<'_, '_> {
                 exit_code: first.kind.exit_code(),
             }
         } else if let Some(reason) = &step.skip {
-            out.notice(
-                Tone::Warn,
-                &format!("warning: {reason}; skipping `{}`", dep.alias),
-            );
+            // A problem, at the deployment's line: under CI it is an annotation too.
+            let mut p =
+                crate::error::Problem::warning(format!("{reason}; skipping `{}`", dep.alias))
+                    .key(format!("bitops.deployments.{}", dep.alias));
+            p.file = ctx.settings.deployments_file.clone();
+            p.line = (dep.line > 0).then_some(dep.line);
+            out.emit(Event::Problem(&p));
             Status::Skipped {
                 reason: reason.clone(),
             }
