@@ -701,3 +701,21 @@ fn sigint_stops_every_running_step_and_says_so_once() {
     assert_eq!(statuses, ["interrupted", "interrupted", "not_run"]);
     assert_eq!(report["status"], "interrupted");
 }
+
+#[test]
+fn an_unknown_dependency_named_by_many_deployments_is_one_error() {
+    let n = 300;
+    let aliases: Vec<String> = (1..=n).map(|i| format!("d{i}")).collect();
+    let deployments: String = aliases
+        .iter()
+        .map(|a| format!("{a}: {{plugin: probe, depends_on: [nope]}}\n"))
+        .collect();
+    let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let run = graph(&deployments, &refs).cmd("validate", "dev").run();
+    run.code(1);
+    let stdout = run.stdout();
+    assert_eq!(stdout.matches("error: ").count(), 1, "{stdout}");
+    assert!(stdout.starts_with("error: repo/dev/bitops.config.yaml:3: `bitops.deployments.d1.depends_on`: `nope` is not a deployment of this environment, and 300 deployments depend on it: `d1` (line 3), `d2` (line 4), `d3` (line 5), `d4` (line 6), `d5` (line 7), 295 more\n"), "{stdout}");
+    // One list of the deployments, not one per error: the output grows with n, not n².
+    assert!(stdout.len() < 40 * n, "{} bytes", stdout.len());
+}

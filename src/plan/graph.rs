@@ -57,6 +57,8 @@ impl Graph {
         for (i, a) in aliases.iter().enumerate() {
             index.entry(a.as_str()).or_insert(i);
         }
+        // Each unknown name once, with every deployment that names it (and its line).
+        let mut unknown: Vec<(&str, Vec<(&str, usize)>)> = Vec::new();
         for (i, dep) in deployments.iter().enumerate() {
             let key = format!("bitops.deployments.{}.depends_on", dep.alias);
             for (name, line) in dep.depends_on.iter().flatten() {
@@ -73,20 +75,46 @@ impl Graph {
                             lines.insert((i, j), *line);
                         }
                     }
-                    None => {
-                        problems.push(at(
-                            Problem::error(format!(
-                                "`{}` depends on `{name}`, which is not a deployment of this environment",
-                                dep.alias
-                            ))
-                            .key(key.clone())
-                            .hint(crate::config::names::choices_hint(name, &aliases, "deployments")),
-                            *line,
-                        ));
-                    }
+                    None => match unknown.iter_mut().find(|(n, _)| *n == name.as_str()) {
+                        Some((_, users)) => users.push((dep.alias.as_str(), *line)),
+                        None => unknown.push((name.as_str(), vec![(dep.alias.as_str(), *line)])),
+                    },
                 }
             }
             deps[i].sort_unstable();
+        }
+        for (name, users) in &unknown {
+            let (first, line) = users[0];
+            let message = match users.len() {
+                1 => format!(
+                    "`{first}` depends on `{name}`, which is not a deployment of this environment"
+                ),
+                n => {
+                    const SHOWN: usize = 5;
+                    let mut list: Vec<String> = users
+                        .iter()
+                        .take(SHOWN)
+                        .map(|(a, l)| format!("`{a}` (line {l})"))
+                        .collect();
+                    if n > SHOWN {
+                        list.push(format!("{} more", n - SHOWN));
+                    }
+                    format!(
+                        "`{name}` is not a deployment of this environment, and {n} deployments depend on it: {}",
+                        list.join(", ")
+                    )
+                }
+            };
+            problems.push(at(
+                Problem::error(message)
+                    .key(format!("bitops.deployments.{first}.depends_on"))
+                    .hint(crate::config::names::choices_hint(
+                        name,
+                        &aliases,
+                        "deployments",
+                    )),
+                line,
+            ));
         }
         let mut graph = Graph {
             aliases,
