@@ -719,3 +719,23 @@ fn an_unknown_dependency_named_by_many_deployments_is_one_error() {
     // One list of the deployments, not one per error: the output grows with n, not n².
     assert!(stdout.len() < 40 * n, "{} bytes", stdout.len());
 }
+
+#[test]
+fn an_output_too_large_for_a_variable_reaches_its_dependents_as_a_file() {
+    let run = publishing()
+        .write(
+            "repo/dev/net/step.sh",
+            "echo ip=10.0.0.1 >> \"$BITOPS_OUTPUTS\"\nprintf 'big=' >> \"$BITOPS_OUTPUTS\"\nhead -c 200000 /dev/zero | tr '\\0' x >> \"$BITOPS_OUTPUTS\"\necho >> \"$BITOPS_OUTPUTS\"\necho net published\n",
+        )
+        .write(
+            "repo/dev/app/step.sh",
+            "echo \"ip=$BITOPS_OUT_NET_IP big set: ${BITOPS_OUT_NET_BIG+yes}\"\necho \"file: $(wc -c < \"$BITOPS_OUT_NET_BIG_FILE\") bytes, $(tr -d x < \"$BITOPS_OUT_NET_BIG_FILE\" | wc -c) not x\"\necho \"inputs: $(grep -o 'x*' \"$BITOPS_INPUTS\" | wc -c)\"\n",
+        )
+        .cmd("deploy", "dev")
+        .run();
+    run.code(0);
+    run.stdout_is(
+        "net published\nip=10.0.0.1 big set: \nfile: 200000 bytes, 0 not x\ninputs: 200001\n",
+    );
+    run.stderr_has("[2/2] app ok in <t>\n");
+}

@@ -75,10 +75,11 @@ pub fn step_env(
         vars.push(("BITOPS_INPUTS".into(), s(&io.inputs_file)));
         for (alias, published) in &io.inputs {
             for (key, output) in published {
-                vars.push((
-                    crate::plan::outputs::env_name(alias, key),
-                    output.value.clone(),
-                ));
+                let name = crate::plan::outputs::env_name(alias, key);
+                match io.in_files.get(&name) {
+                    Some(file) => vars.push((format!("{name}_FILE"), s(file))),
+                    None => vars.push((name, output.value.clone())),
+                }
             }
         }
     }

@@ -63,6 +63,36 @@ pub struct StepIo {
     pub inputs_file: PathBuf,
     /// The outputs of the steps this one depends on (directly or not).
     pub inputs: Outputs,
+    /// The inputs too large for a variable, by variable name: each is in this file, and
+    /// the step gets `<NAME>_FILE` instead of `<NAME>` (see `MAX_VAR_BYTES`).
+    pub in_files: BTreeMap<String, PathBuf>,
+}
+
+/// The largest output passed as a `BITOPS_OUT_…` variable; a larger one (or one past
+/// `MAX_VARS_BYTES` of such variables in all) comes as a file, `BITOPS_OUT_…_FILE`: Linux
+/// refuses to start a program with a variable over 128 KiB, or with too many in all.
+pub const MAX_VAR_BYTES: usize = 32 * 1024;
+
+/// The most bytes of `BITOPS_OUT_…` variables one step gets.
+pub const MAX_VARS_BYTES: usize = 256 * 1024;
+
+/// Which inputs go to files: those over `MAX_VAR_BYTES`, and any past `MAX_VARS_BYTES`
+/// in all, in the order of `inputs`. By variable name.
+pub fn too_large_for_variables(inputs: &Outputs) -> Vec<(String, &Output)> {
+    let mut total = 0;
+    let mut out = Vec::new();
+    for (alias, published) in inputs {
+        for (key, output) in published {
+            let var = env_name(alias, key);
+            let size = var.len() + output.value.len() + 2;
+            if output.value.len() > MAX_VAR_BYTES || total + size > MAX_VARS_BYTES {
+                out.push((var, output));
+            } else {
+                total += size;
+            }
+        }
+    }
+    out
 }
 
 /// Largest outputs file read.

@@ -525,10 +525,17 @@ fn step_io(dir: &Path, step: &Step, inputs: Outputs) -> std::io::Result<StepIo> 
         crate::files::write_private(&file, inputs_json(&inputs).as_bytes())?;
         file
     };
+    let mut in_files = std::collections::BTreeMap::new();
+    for (var, output) in crate::plan::outputs::too_large_for_variables(&inputs) {
+        let file = dir.join(format!("{name}.{var}"));
+        crate::files::write_private(&file, output.value.as_bytes())?;
+        in_files.insert(var, file);
+    }
     Ok(StepIo {
         outputs_file: dir.join(format!("{name}.outputs")),
         inputs_file,
         inputs,
+        in_files,
     })
 }
 
