@@ -1037,3 +1037,104 @@ fn a_timeout_stops_processes_that_left_the_group() {
     let pid = pid_in(&run.root, "escaped");
     assert!(gone(&pid), "{pid} outlived the timed-out step");
 }
+
+/// A deploy of the probe in `t`'s repo as a user for whom permissions count: this user
+/// when not root, else `nobody` (root may remove anything), with `t`'s folder theirs.
+fn deploy_as_a_user(t: &Test) -> std::process::Output {
+    let root = t.root();
+    // SAFETY: getuid cannot fail.
+    let is_root = unsafe { libc::getuid() } == 0;
+    let bin = root.join("bin/bitops");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_bitops"), &bin).unwrap();
+    let mut cmd = if is_root {
+        let status = std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(root)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    cmd.current_dir(root)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", root)
+        .env("TMPDIR", root.join("tmp"))
+        .env("PROBE_LOG", root.join("log.txt"))
+        .args([
+            "deploy",
+            "-e",
+            "dev",
+            "--ops-repo",
+            "repo",
+            "--plugins-dir",
+            "plugins",
+            "--color",
+            "never",
+        ])
+        .output()
+        .unwrap()
+}
+
+/// Every regular file under `dir`, and every folder whose name is `name`.
+fn left_under(dir: &Path, name: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut files = Vec::new();
+    let mut named = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if entry.file_type().is_file() {
+            files.push(entry.path().to_path_buf());
+        } else if entry.file_type().is_dir() && entry.file_name() == name {
+            named.push(entry.path().to_path_buf());
+        }
+    }
+    (files, named)
+}
+
+#[test]
+fn a_folder_a_tool_made_read_only_and_a_changed_workspace_mode_are_cleaned_up() {
+    let t = Test::new()
+        .probe_plugin("probe", PROBE_SCHEMA, &[])
+        .deployments(&["a"])
+        .write(
+            "repo/dev/a/bitops.before-deploy.d/01.sh",
+            "mkdir -p cache/mod && echo x > cache/mod/file && chmod -R a-w cache\nchmod 500 \"$BITOPS_TEMPDIR\"\n",
+        );
+    for run in 1..=2 {
+        let out = deploy_as_a_user(&t);
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("could not remove"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // No file of the run is left on disk: the copy of the repo, the tool's cache.
+        let (files, caches) = left_under(&t.root().join("tmp"), "cache");
+        assert!(files.is_empty(), "run {run} left {files:?}");
+        if run == 2 {
+            // The trash of run 1 is gone, read-only folders included.
+            assert!(caches.len() <= 1, "{caches:?}");
+        }
+    }
+    // No folder bitops keeps for a later run has the mode a hook gave it.
+    for entry in walkdir::WalkDir::new(t.root().join("tmp"))
+        .into_iter()
+        .flatten()
+    {
+        if entry.file_type().is_dir() {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_ne!(mode, 0o500, "{}", entry.path().display());
+            assert_ne!(mode & 0o200, 0, "{} is read-only", entry.path().display());
+        }
+    }
+}

@@ -125,7 +125,14 @@ impl Drop for Folder {
         }
         if let Err(e) = discard(&self.path, self.spare.as_deref(), &info.dir.join(TRASH)) {
             tracing::debug!("{} removed at once: {e}", self.path.display());
-            let _ = std::fs::remove_dir_all(&self.path);
+            if let Err(e) = std::fs::remove_dir_all(&self.path) {
+                // Never silent: the run's copy of the repo (and whatever the steps wrote)
+                // is still on disk.
+                tracing::warn!(
+                    "could not remove the temporary folder {}: {e}; remove it by hand",
+                    self.path.display()
+                );
+            }
         }
     }
 }
@@ -267,15 +274,29 @@ fn prune(dir: &Path, keep: Keep) -> std::io::Result<()> {
 /// new one gets (a hook may have changed some) and it held at most `SPARE_MAX_FILES`
 /// files; else into `trash`.
 fn discard(dir: &Path, spare: Option<&Path>, trash: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = folder_mode();
     // SAFETY: getuid cannot fail.
     let me = unsafe { libc::getuid() };
     // Checked only for a folder that may become a spare.
     let mut as_new = spare.is_some() && mode.is_some();
     let mut files = 0;
+    // The folder itself is private whatever a hook made of it (`chmod` of the workspace).
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     for entry in walkdir::WalkDir::new(dir).follow_links(false) {
         let entry = entry.map_err(std::io::Error::other)?;
+        if entry.file_type().is_dir() && entry.depth() > 0 {
+            // A folder a tool made read-only (a module cache) is made ours again, so its
+            // files can go: read before it is listed, written before its files are removed.
+            let meta = entry.metadata().map_err(std::io::Error::other)?;
+            if meta.uid() == me && meta.mode() & 0o700 != 0o700 {
+                std::fs::set_permissions(
+                    entry.path(),
+                    std::fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
+                )?;
+                as_new = false;
+            }
+        }
         if !entry.file_type().is_dir() {
             std::fs::remove_file(entry.path())?;
             files += 1;
