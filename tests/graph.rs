@@ -739,3 +739,50 @@ fn an_output_too_large_for_a_variable_reaches_its_dependents_as_a_file() {
     );
     run.stderr_has("[2/2] app ok in <t>\n");
 }
+
+#[test]
+fn changed_since_follows_a_tool_folder_linked_into_a_shared_folder() {
+    let t = graph(
+        "net: {plugin: probe, depends_on: []}\napp: {plugin: probe, depends_on: []}\n",
+        &["app"],
+    )
+    .write("repo/_shared/net/bitops.config.yaml", "probe: {}\n")
+    .write("repo/_shared/net/main.tf", "# one\n")
+    .write("repo/_shared/common.tf", "# one\n")
+    .write("repo/dev/app/main.tf", "# app\n");
+    let repo = t.root().join("repo");
+    // dev/net is a link to the shared folder; dev/app links one shared file.
+    std::os::unix::fs::symlink("../_shared/net", repo.join("dev/net")).unwrap();
+    std::os::unix::fs::symlink("../../_shared/common.tf", repo.join("dev/app/common.tf")).unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "one"]);
+    std::fs::write(repo.join("_shared/net/main.tf"), "# two\n").unwrap();
+    git(&repo, &["commit", "-qam", "two"]);
+    let run = t
+        .cmd("plan", "dev")
+        .args(&["--changed-since", "HEAD~1"])
+        .run();
+    run.code(0).stderr_is("");
+    run.stdout_has("[1/1] net (plugin probe)\n  selected      _shared/net/main.tf changed\n")
+        .stdout_lacks("] app (plugin");
+    let t2 = graph(
+        "net: {plugin: probe, depends_on: []}\napp: {plugin: probe, depends_on: []}\n",
+        &["app", "net"],
+    )
+    .write("repo/_shared/common.tf", "# one\n");
+    let repo = t2.root().join("repo");
+    std::os::unix::fs::symlink("../../_shared/common.tf", repo.join("dev/app/common.tf")).unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "one"]);
+    std::fs::write(repo.join("_shared/common.tf"), "# two\n").unwrap();
+    git(&repo, &["commit", "-qam", "two"]);
+    let run = t2
+        .cmd("plan", "dev")
+        .args(&["--changed-since", "HEAD~1"])
+        .run();
+    run.code(0).stderr_is("");
+    run.stdout_has("[1/1] app (plugin probe)\n  selected      _shared/common.tf changed\n")
+        .stdout_lacks("] net (plugin");
+}

@@ -11,6 +11,9 @@ pub struct Candidate<'a> {
     pub plugin: &'a str,
     /// The installed plugin's folder (none for a built-in plugin).
     pub plugin_dir: Option<PathBuf>,
+    /// Where the tool folder's links lead, resolved: the folder itself when it is a link
+    /// into a shared folder (`dev/terraform` → `_shared/terraform`), and each link in it.
+    pub linked: Vec<PathBuf>,
 }
 
 /// The deployments a change selects, each with why: its tool folder changed (in the
@@ -44,7 +47,9 @@ pub fn changed(
             let mine: Vec<&PathBuf> = files
                 .iter()
                 .filter(|f| {
-                    f.starts_with(env_dir.join(c.alias)) || f.starts_with(default_dir.join(c.alias))
+                    f.starts_with(env_dir.join(c.alias))
+                        || f.starts_with(default_dir.join(c.alias))
+                        || c.linked.iter().any(|l| f.starts_with(l))
                 })
                 .collect();
             let plugin: Vec<&PathBuf> = c
@@ -85,6 +90,10 @@ mod tests {
             alias,
             plugin: "terraform",
             plugin_dir: (alias == "net").then(|| PathBuf::from("/plugins/terraform")),
+            linked: match alias {
+                "app" => vec![PathBuf::from("/r/_shared/app")],
+                _ => Vec::new(),
+            },
         };
         let all = [c("net"), c("db"), c("app")];
         let files = |list: &[&str]| -> Vec<PathBuf> { list.iter().map(PathBuf::from).collect() };
@@ -111,5 +120,9 @@ mod tests {
             )]
         );
         assert!(pick(&["/r/README.md", "/r/_default/other/x"]).is_empty());
+        assert_eq!(
+            pick(&["/r/_shared/app/main.tf"]),
+            vec![("app".to_string(), "_shared/app/main.tf changed".to_string())]
+        );
     }
 }

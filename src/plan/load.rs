@@ -60,6 +60,10 @@ pub fn plan_env(
                 plugin_dir: crate::plugin::locate(plugins_dir.as_deref(), None, &d.plugin)
                     .filter(|p| !p.builtin)
                     .map(|p| real(&p.dir)),
+                linked: linked(&[
+                    repo.join(environment).join(&d.alias),
+                    repo.join(&settings.default_folder).join(&d.alias),
+                ]),
             })
             .collect();
         crate::plan::changed::changed(
@@ -164,6 +168,28 @@ pub fn plan_env(
     });
     plan.problems = problems;
     (ctx, plan)
+}
+
+/// Where the links of these tool folders lead, resolved: a folder that is itself a link,
+/// and each link directly in it (for `--changed-since`).
+fn linked(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_symlink());
+        if is_link(dir)
+            && let Ok(real) = std::fs::canonicalize(dir)
+        {
+            out.push(real);
+        }
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if is_link(&entry.path())
+                && let Ok(real) = std::fs::canonicalize(entry.path())
+            {
+                out.push(real);
+            }
+        }
+    }
+    out
 }
 
 /// Whether the deployments come from the environment's own config (or its default
