@@ -783,11 +783,11 @@ fn yaml_1_2_strings_and_the_cores_booleans() {
     );
 }
 
-/// A chart without a bitops.config.yaml of its own is resolved from the tool folder's
-/// alone. `bitops plan` checks only the charts that have one, so such a chart's problem is
-/// found when its turn comes: the charts before it are deployed, it and those after are not.
+/// A chart folder without a `bitops.config.yaml` of its own is deployed with the helm
+/// folder's config alone: checked so before anything runs, so a missing `namespace` for
+/// it stops the run before the charts before it are deployed.
 #[test]
-fn a_chart_without_its_own_config_is_checked_when_it_runs() {
+fn a_chart_without_its_own_config_is_checked_before_anything_runs() {
     let run = chart(cluster(), "repo/dev/helm/a-web", "a-web")
         .write(
             "repo/dev/helm/a-web/bitops.config.yaml",
@@ -813,22 +813,28 @@ fn a_chart_without_its_own_config_is_checked_when_it_runs() {
         .env("KUBECONFIG_BASE64", &b64(KUBECONFIG))
         .env("FAKE_NAMESPACE_EXISTS", "0")
         .run();
-    run.code(1);
-    let log = run.log();
-    assert!(log.contains("helm upgrade a-web "), "{log}");
-    assert!(!log.contains("b-api") && !log.contains("c-last"), "{log}");
-    run.stdout_has(
-        "error: dev/helm/bitops.config.yaml:2: `helm.cli.namespace`: required value `cli.namespace` is not set\n",
+    run.code(1).stdout_is("");
+    assert_eq!(run.log(), "", "nothing ran");
+    run.stderr_has(
+        "error: repo/dev/helm/bitops.config.yaml:2: `helm.cli.namespace`: required value `cli.namespace` is not set (for b-api in dev/helm, which has no bitops.config.yaml of its own)\n",
     )
-    .stdout_has("helm: error: chart b-api: its configuration has errors (above); nothing was done for this chart\n");
-    // the tool folder's unknown key: reported by plan, and again for b-api (plan never saw it)
-    run.stderr_has("warning: repo/dev/helm/bitops.config.yaml:3: `helm.extra`: unknown key");
-    run.stdout_has("warning: dev/helm/bitops.config.yaml:3: `helm.extra`: unknown key");
+    .stderr_has("warning: repo/dev/helm/bitops.config.yaml:3: `helm.extra`: unknown key");
+    // A helm folder without any chart folder deploys nothing: said before step 1.
+    let run = Test::new()
+        .write("repo/dev/bitops.config.yaml", DEPLOYMENTS)
+        .write(
+            "repo/dev/helm/bitops.config.yaml",
+            "helm: {cli: {namespace: web}}\n",
+        )
+        .write("repo/dev/helm/kube/config.yaml", "x: 1\n")
+        .cmd("validate", "dev")
+        .args(&["--strict"])
+        .run();
+    run.code(1).stderr_any("not examined").stdout_has(
+        "error: repo/dev/helm: no folder of dev/helm holds a Chart.yaml: the helm plugin would deploy nothing\n",
+    );
 }
 
-/// Every chart is resolved in a subshell of its own: what one chart sets (flags, release
-/// name, uninstall, kubeconfig path, skip) never reaches the next one, and neither do
-/// the caller's variables of the same names.
 #[test]
 fn one_charts_values_never_reach_the_next() {
     let run = chart(cluster(), "repo/dev/helm/a-first", "a-first")

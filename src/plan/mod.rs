@@ -393,7 +393,11 @@ fn resolve_config(
         crate::repo::hooks::BEFORE,
         crate::repo::hooks::AFTER,
     ];
+    let marker = manifest.deployment.subfolder_marker.as_str();
     let mut any_sub = false;
+    // Marked sub-folders (charts) without a config of their own, and with one.
+    let mut bare: Vec<String> = Vec::new();
+    let mut marked = 0;
     for entry in view.entries(tool_rel).unwrap_or_default() {
         let name = entry.name.to_string_lossy();
         if entry.source != crate::repo::view::Source::Dir
@@ -402,8 +406,16 @@ fn resolve_config(
         {
             continue;
         }
+        let is_marked = !marker.is_empty()
+            && !view
+                .file_layers(&tool_rel.join(name.as_ref()).join(marker))
+                .is_empty();
+        marked += usize::from(is_marked);
         let sub_files = view.file_layers(&tool_rel.join(name.as_ref()).join(TOOL_CONFIG));
         if sub_files.is_empty() {
+            if is_marked {
+                bare.push(name.into_owned());
+            }
             continue;
         }
         any_sub = true;
@@ -426,15 +438,54 @@ fn resolve_config(
         };
         schema::resolve(&schema, &config, &ctx.env, problems);
     }
-    // No sub-folder has a config of its own: the tool folder's is what the plugin reads,
-    // checked like any tool config (types, required values).
-    if !any_sub && !layers.is_empty() {
+    // No sub-folder has a config of its own, or a marked one has none: the tool folder's
+    // is what the plugin reads (for that one), checked like any tool config (types,
+    // required values), before the sub-folders before it are deployed.
+    let tool_dir = view.env_dir.join(tool_rel);
+    if !bare.is_empty() {
+        let config = ToolConfig {
+            layers: &layers,
+            roots,
+            secret_env: &ctx.settings.secret_env,
+        };
+        let mut found = Vec::new();
+        schema::resolve(&schema, &config, &ctx.env, &mut found);
+        let which = bare.join(", ");
+        for mut p in found {
+            if p.is_error() {
+                p.message = format!(
+                    "{} (for {which} in {}, which has no {TOOL_CONFIG} of its own)",
+                    p.message,
+                    Path::new(&view.env_name).join(tool_rel).display()
+                );
+            }
+            if p.file.is_none() {
+                p.file = Some(tool_dir.join(&bare[0]).join(TOOL_CONFIG));
+            }
+            problems.push(p);
+        }
+    } else if !any_sub && !layers.is_empty() {
         let config = ToolConfig {
             layers: &layers,
             roots,
             secret_env: &ctx.settings.secret_env,
         };
         schema::resolve(&schema, &config, &ctx.env, problems);
+    }
+    // Nothing the plugin would deploy, and no hook that could bring it: said, not silent.
+    if !marker.is_empty() && marked == 0 && !view.is_dir(&tool_rel.join(crate::repo::hooks::BEFORE))
+    {
+        problems.push(
+            Problem::warning(format!(
+                "no folder of {} holds a {marker}: the {} plugin would deploy nothing",
+                Path::new(&view.env_name).join(tool_rel).display(),
+                dep.plugin
+            ))
+            .file(&tool_dir)
+            .hint(format!(
+                "add a folder with a {marker} (one per chart), or remove the deployment"
+            )),
+        );
     }
     schema::Resolution::default()
 }

@@ -33,6 +33,10 @@ pub struct Deploy {
     /// `bitops.config.yaml`, layered over the tool folder's (which is then optional).
     /// `plan`/`validate` check them all; the plugin resolves each with `bitops resolve`.
     pub subfolder_configs: bool,
+    /// With `subfolder_configs`: the file that makes a sub-folder one the plugin deploys
+    /// (`Chart.yaml`); empty when any sub-folder with a config counts. A marked sub-folder
+    /// without a config of its own is checked against the tool folder's config alone.
+    pub subfolder_marker: String,
 }
 
 /// A program a plugin needs on `PATH` (`plugin.tools` in plugin.config.yaml; absent =
@@ -70,6 +74,7 @@ impl Default for Manifest {
                 before_hook_scripts: true,
                 after_hook_scripts: true,
                 subfolder_configs: false,
+                subfolder_marker: String::new(),
             },
             tools: Vec::new(),
         }
@@ -234,6 +239,11 @@ pub fn load_manifest(plugin: &Located, problems: &mut Vec<Problem>) -> Manifest 
             deploy,
             "plugin.deployment.subfolder_configs",
             &mut d.subfolder_configs,
+        );
+        read.text(
+            deploy,
+            "plugin.deployment.subfolder_marker",
+            &mut d.subfolder_marker,
         );
     }
     if let Some(tools) = plugin.get("tools").filter(|n| !n.is_null()) {
