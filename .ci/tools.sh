@@ -121,4 +121,4 @@ else
   say "postgresql, chromium" missing "install the Debian packages postgresql and chromium (as root: apt-get install postgresql chromium), or rerun this as root"
 fi
 
-echo "tools ready; use: export PATH=\"$BIN:\$PATH\"
+echo "tools ready; use: export PATH=\"$BIN:\$PATH\""
