@@ -1,7 +1,7 @@
 //! YAML documents with line numbers.
 //!
-//! serde_yaml drops positions once a document is parsed, but every error about a
-//! config value must name its line, and `deployments` must keep its file order.
+//! Every error about a config value must name its line, and `deployments` must keep its
+//! file order.
 //! This module builds a small tree from yaml-rust2's event stream that keeps both.
 //! It also bounds what hostile input can cost: nesting depth, node count (alias
 //! expansion, the "billion laughs") and file size.

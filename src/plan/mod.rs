@@ -98,6 +98,18 @@ pub struct Step {
     pub references: Vec<outputs::Reference>,
 }
 
+impl Step {
+    /// The resolved value of a setting (`cli.stack-action`), with where it came from.
+    pub fn resolved(&self, key: &str) -> Option<&Resolved> {
+        self.values.iter().find(|v| v.key == key)
+    }
+
+    /// The resolved value of a setting.
+    pub fn value(&self, key: &str) -> Option<&schema::Val> {
+        self.resolved(key).map(|v| &v.value)
+    }
+}
+
 fn ordered_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }

@@ -41,12 +41,12 @@ pub fn check(ctx: &Context, view: &EnvView, plan: &Plan) -> Vec<Problem> {
         {
             continue;
         }
-        let action = match value(step, "cli.stack-action") {
+        let action = match step.value("cli.stack-action") {
             Some(Val::Str(a)) if a == "apply" || a == "destroy" => a.clone(),
             _ => continue,
         };
-        if value(step, "options.skip-deploy") == Some(&Val::Bool(true))
-            || value(step, "options.local-state").is_some()
+        if step.value("options.skip-deploy") == Some(&Val::Bool(true))
+            || step.value("options.local-state").is_some()
         {
             continue;
         }
@@ -60,11 +60,7 @@ pub fn check(ctx: &Context, view: &EnvView, plan: &Plan) -> Vec<Problem> {
         ))
         .key("terraform.cli.stack-action")
         .hint("configure a backend (s3, or local with an absolute path: `backend-config: [path=/var/lib/tfstate/dev.tfstate]`), or set `options.local-state: keep` to keep the state in bitops' state folder (`discard` to throw it away)");
-        let origin = step
-            .values
-            .iter()
-            .find(|v| v.key == "cli.stack-action")
-            .map(|v| &v.origin);
+        let origin = step.resolved("cli.stack-action").map(|v| &v.origin);
         match origin {
             Some(Origin::Config { file, line }) => problem = problem.at(file, *line),
             _ => {
@@ -81,10 +77,6 @@ pub fn check(ctx: &Context, view: &EnvView, plan: &Plan) -> Vec<Problem> {
     problems
 }
 
-fn value<'a>(step: &'a Step, key: &str) -> Option<&'a Val> {
-    step.values.iter().find(|v| v.key == key).map(|v| &v.value)
-}
-
 /// Why a terraform step's state lives in the private workspace, when it does.
 pub fn in_folder(view: &EnvView, step: &Step) -> Option<&'static str> {
     match state_of(view, step) {
@@ -94,7 +86,7 @@ pub fn in_folder(view: &EnvView, step: &Step) -> Option<&'static str> {
 }
 
 fn state_of(view: &EnvView, step: &Step) -> State {
-    let absolute_path_given = match value(step, "cli.backend-config") {
+    let absolute_path_given = match step.value("cli.backend-config") {
         Some(Val::List(items)) => items.iter().any(|i| i.starts_with("path=/")),
         Some(Val::Str(item)) => item.starts_with("path=/"),
         _ => false,

@@ -57,14 +57,14 @@ pub fn check(view: &EnvView, plan: &Plan) -> Vec<Problem> {
         if !step.plugin_builtin || step.skip.is_some() {
             continue;
         }
-        if value(step, "options.skip-deploy") == Some(&Val::Bool(true)) {
+        if step.value("options.skip-deploy") == Some(&Val::Bool(true)) {
             continue;
         }
         for named in NAMED.iter().filter(|n| n.plugin == step.plugin) {
             if named
                 .unless_false
                 .iter()
-                .any(|k| value(step, k) == Some(&Val::Bool(false)))
+                .any(|k| step.value(k) == Some(&Val::Bool(false)))
             {
                 continue;
             }
@@ -77,13 +77,9 @@ pub fn check(view: &EnvView, plan: &Plan) -> Vec<Problem> {
     problems
 }
 
-fn value<'a>(step: &'a Step, key: &str) -> Option<&'a Val> {
-    step.values.iter().find(|v| v.key == key).map(|v| &v.value)
-}
-
 /// `written_first`: a hook or an earlier step may write the file before the plugin reads it.
 fn check_one(view: &EnvView, step: &Step, named: &Named, written_first: bool) -> Option<Problem> {
-    let resolved = step.values.iter().find(|v| v.key == named.key)?;
+    let resolved = step.resolved(named.key)?;
     let Val::Str(text) = &resolved.value else {
         return None;
     };

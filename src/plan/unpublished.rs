@@ -37,24 +37,16 @@ fn publishes_nothing(view: &EnvView, step: &Step) -> Option<String> {
     if !step.plugin_builtin || step.skip.is_some() {
         return None;
     }
-    let action = step
-        .values
-        .iter()
-        .find(|v| v.key == "cli.stack-action")
-        .and_then(|v| match &v.value {
-            Val::Str(a) => Some(a.as_str()),
-            _ => None,
-        })?;
-    match (step.plugin.as_str(), action) {
+    let Some(Val::Str(action)) = step.value("cli.stack-action") else {
+        return None;
+    };
+    match (step.plugin.as_str(), action.as_str()) {
         ("terraform", "destroy") => Some("terraform publishes no outputs after `destroy`".into()),
         ("cloudformation", "delete") => {
             Some("cloudformation publishes no outputs after `delete`".into())
         }
         ("terraform", "plan") => {
-            let kept = step
-                .values
-                .iter()
-                .any(|v| v.key == "options.local-state" && v.value == Val::Str("keep".into()));
+            let kept = step.value("options.local-state") == Some(&Val::Str("keep".into()));
             let why = crate::plan::terraform_state::in_folder(view, step).filter(|_| !kept)?;
             Some(format!(
                 "its stack-action is `plan` and its state starts empty in bitops' private copy of the folder ({why}), so `terraform output` has nothing"

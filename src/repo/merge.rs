@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde_yaml::Value;
+use yaml_rust2::{Yaml as Value, YamlEmitter, YamlLoader};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clash {
@@ -39,15 +39,19 @@ pub fn renamed_tf(file_name: &str, env: &str) -> String {
 /// environment's value. Key order: the default's keys first, then new keys of the environment.
 pub fn deep_merge(env: Value, default: Value) -> Value {
     match (env, default) {
-        (Value::Mapping(env_map), Value::Mapping(mut merged)) => {
+        (Value::Hash(env_map), Value::Hash(mut merged)) => {
             for (key, env_value) in env_map {
-                let value = match merged.remove(&key) {
-                    Some(default_value) => deep_merge(env_value, default_value),
-                    None => env_value,
-                };
-                merged.insert(key, value);
+                match merged.get_mut(&key) {
+                    Some(slot) => {
+                        let default_value = std::mem::replace(slot, Value::Null);
+                        *slot = deep_merge(env_value, default_value);
+                    }
+                    None => {
+                        merged.insert(key, env_value);
+                    }
+                }
             }
-            Value::Mapping(merged)
+            Value::Hash(merged)
         }
         (Value::Null, default) => default,
         (env, _) => env,
@@ -74,18 +78,41 @@ pub fn merge_files(env: &Path, default: &Path) -> Result<String, String> {
     )
 }
 
+/// One YAML document (anchors expanded); an empty text is null.
+fn load(text: &str) -> Result<Value, String> {
+    let mut docs = YamlLoader::load_from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    Ok(if docs.is_empty() {
+        Value::Null
+    } else {
+        docs.swap_remove(0)
+    })
+}
+
 /// Merges two YAML texts; `Err` names which side is not valid YAML.
 pub fn merge_yaml_text(env: &str, default: &str) -> Result<String, String> {
-    let env: Value =
-        serde_yaml::from_str(env).map_err(|e| format!("the environment's file: {e}"))?;
-    let default: Value =
-        serde_yaml::from_str(default).map_err(|e| format!("the default folder's file: {e}"))?;
-    let merged = serde_yaml::to_string(&deep_merge(env, default)).map_err(|e| e.to_string())?;
-    // serde_yaml writes some documents (odd custom tags) as text it cannot read back:
-    // never stage a file that is not valid YAML.
-    serde_yaml::from_str::<Value>(&merged)
-        .map_err(|e| format!("the merged document cannot be written as valid YAML ({e})"))?;
-    Ok(merged)
+    let env = load(env).map_err(|e| format!("the environment's file: {e}"))?;
+    let default = load(default).map_err(|e| format!("the default folder's file: {e}"))?;
+    let merged = deep_merge(env, default);
+    let mut text = String::new();
+    YamlEmitter::new(&mut text)
+        .dump(&merged)
+        .map_err(|e| format!("the merged document cannot be written as YAML ({e})"))?;
+    let mut text = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---"))
+        .unwrap_or(&text)
+        .to_string();
+    text.push('\n');
+    // Never stage a file that is not valid YAML, or that reads back as something else.
+    match load(&text) {
+        Ok(again) if again == merged => Ok(text),
+        Ok(_) => {
+            Err("the merged document cannot be written as YAML that reads back the same".into())
+        }
+        Err(e) => Err(format!(
+            "the merged document cannot be written as valid YAML ({e})"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -109,9 +136,8 @@ mod tests {
             "a: {x: 0, y: 2, list: [1, 2]}\nb: default\nc: default\n",
         )
         .unwrap();
-        let v: Value = serde_yaml::from_str(&merged).unwrap();
-        let expected: Value =
-            serde_yaml::from_str("a: {x: 1, y: 2, list: [3]}\nb: default\nc: env\n").unwrap();
+        let v = load(&merged).unwrap();
+        let expected = load("a: {x: 1, y: 2, list: [3]}\nb: default\nc: env\n").unwrap();
         assert_eq!(v, expected);
     }
 
@@ -121,14 +147,14 @@ mod tests {
         assert_eq!(merged.trim(), "a: 1");
     }
 
-    /// Found by fuzzing (fuzz/fuzz_targets/default_merge.rs): a tag that serde_yaml
-    /// reads but writes back as invalid YAML.
+    /// Found by fuzzing (fuzz/fuzz_targets/default_merge.rs): a tag that the YAML library
+    /// of the time read but wrote back as invalid YAML.
     #[test]
     fn a_merge_that_would_write_invalid_yaml_is_refused() {
         let text = String::from_utf8_lossy(include_bytes!("testdata/merge-tag-crash.yaml"));
         let (env, default) = text.split_once("\n%%\n").unwrap_or((&text, ""));
         match merge_yaml_text(env, default) {
-            Ok(merged) => assert!(serde_yaml::from_str::<Value>(&merged).is_ok()),
+            Ok(merged) => assert!(load(&merged).is_ok()),
             Err(why) => assert!(why.contains("YAML"), "{why}"),
         }
     }
