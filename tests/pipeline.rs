@@ -752,3 +752,40 @@ fn a_reader_that_stops_reading_holds_the_step_back_and_nothing_is_lost() {
         "bitops peaked at {peak} KiB while its stdout was not read"
     );
 }
+
+#[test]
+fn removing_the_lock_file_of_a_running_deploy_lets_no_second_one_run() {
+    let t = holder();
+    let root = t.root().to_path_buf();
+    let first = spawn_deploy(&t, &[], Stdio::null());
+    wait_for(|| root.join("started").exists(), "the first deploy");
+    // Whoever removes the lock files of running deploys (a cleaner, a script).
+    let state = root.join(".local/state/bitops");
+    let mut removed = 0;
+    for entry in std::fs::read_dir(&state).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "lock") {
+            std::fs::remove_file(entry.path()).unwrap();
+            removed += 1;
+        }
+    }
+    assert_eq!(removed, 1, "one lock file in {}", state.display());
+    std::fs::remove_file(root.join("started")).unwrap();
+    let second = spawn_deploy(&t, &[], Stdio::null());
+    let (code, stderr) = finish(second, Duration::from_secs(20));
+    assert_eq!(code, 75, "{stderr}");
+    assert!(
+        stderr.contains("is being deployed by another bitops process, whose lock file was removed or replaced while it held it"),
+        "{stderr}"
+    );
+    assert!(
+        !root.join("started").exists(),
+        "the second deploy ran its step"
+    );
+    std::fs::write(root.join("release"), "").unwrap();
+    let (code, _) = finish(first, Duration::from_secs(30));
+    assert_eq!(code, 0);
+    // Released: the next deploy runs.
+    let third = spawn_deploy(&t, &[], Stdio::null());
+    let (code, stderr) = finish(third, Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -3,6 +3,9 @@
 //! The lock is an OS file lock (flock) on a file in the state folder: the kernel
 //! releases it when its holder exits, however it exits, so the lock of a dead process
 //! is simply taken over. The file says who holds it, for the message a second run gets.
+//! A file can be removed while it is locked, and a second deploy would then lock a new
+//! one: so the holder also binds an abstract Unix socket named after the lock file,
+//! which no file operation can undo and which the kernel frees with its holder.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -27,6 +30,38 @@ struct Holder {
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
+    _guard: Guard,
+}
+
+/// The abstract socket that guards the lock at `path`: per user, state folder and
+/// environment (the lock file's real path).
+fn guard_name(path: &Path) -> String {
+    let real = path
+        .parent()
+        .and_then(|dir| std::fs::canonicalize(dir).ok())
+        .map(|dir| dir.join(path.file_name().unwrap_or_default()))
+        .unwrap_or_else(|| path.to_path_buf());
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    format!("bitops-lock-{uid}-{:016x}", fnv(&real.to_string_lossy()))
+}
+
+/// The guard, bound; `None` where abstract sockets are not to be had (the file lock
+/// alone then).
+type Guard = Option<std::os::unix::net::UnixListener>;
+
+/// Binds the guard: `Ok(None)` when another process holds it.
+fn bind_guard(path: &Path) -> Result<Option<Guard>> {
+    use std::os::linux::net::SocketAddrExt;
+    let Ok(addr) = std::os::unix::net::SocketAddr::from_abstract_name(guard_name(path)) else {
+        return Ok(Some(None));
+    };
+    match std::os::unix::net::UnixListener::bind_addr(&addr) {
+        Ok(listener) => Ok(Some(Some(listener))),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => Ok(Some(None)),
+        Err(e) => Err(Error::io("take the lock's guard socket for", path, e)),
+    }
 }
 
 /// The state folder: `--state-dir`, else `$XDG_STATE_HOME/bitops`, else
@@ -224,7 +259,32 @@ pub fn acquire(
             break file;
         }
     };
+    // The file is ours; a holder whose file was removed still holds the guard.
+    let guard = loop {
+        match bind_guard(&path)? {
+            Some(guard) => break guard,
+            None => {
+                crate::stop::check()?;
+                if deadline.is_some_and(|d| Instant::now() < d) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                let waited = wait.map_or(String::new(), |w| format!(" (waited {}s)", w.as_secs()));
+                return Err(Error::Locked(Box::new(
+                    Problem::error(format!(
+                        "environment `{environment}` of {} is being deployed by another bitops process{waited}, whose lock file was removed or replaced while it held it",
+                        repo.display()
+                    ))
+                    .file(&path)
+                    .hint("wait for it to finish (it still holds the lock), or pass --wait-lock 10m to wait; do not remove lock files of running deploys"),
+                )));
+            }
+        }
+    };
     inheritable(&file);
+    if let Some(guard) = &guard {
+        inheritable(guard);
+    }
     let holder = Holder {
         pid: std::process::id(),
         host: hostname(),
@@ -240,12 +300,14 @@ pub fn acquire(
     let _ = file.write_all(json.as_bytes());
     let _ = file.set_len(json.len() as u64);
     let _ = file.flush();
-    Ok(Lock { _file: file })
+    Ok(Lock {
+        _file: file,
+        _guard: guard,
+    })
 }
 
 /// Clears close-on-exec, so that the run's processes hold the lock too.
-fn inheritable(file: &File) {
-    use std::os::fd::AsRawFd;
+fn inheritable(file: &impl std::os::fd::AsRawFd) {
     // SAFETY: F_GETFD/F_SETFD on a descriptor we own.
     unsafe {
         let fd = file.as_raw_fd();
