@@ -1,6 +1,5 @@
 //! Embeds every file under `plugins/` (the built-in plugins) into the binary, and
-//! rebuilds when the hub's migrations (embedded by `sqlx::migrate!`) change. Links the
-//! binary with packed relative relocations where the C library supports them.
+//! rebuilds when the hub's migrations (embedded by `sqlx::migrate!`) change.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -25,40 +24,6 @@ fn main() {
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("builtin_plugins.rs");
     std::fs::write(dest, out).unwrap();
-    pack_relative_relocs();
-}
-
-/// `-z pack-relative-relocs` (DT_RELR) for the bitops binary: its hundred thousand
-/// relative relocations become a compact bitmap that the dynamic loader applies in a
-/// fraction of the instructions, at every start (BENCHMARKS.md, P1). Only for a native
-/// build on glibc 2.36 or later, the first whose loader reads DT_RELR (the binary then
-/// requires `GLIBC_ABI_DT_RELR`); binaries of other targets, tests, build scripts and
-/// proc-macros are linked as before.
-fn pack_relative_relocs() {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    if var("CARGO_CFG_TARGET_OS") != "linux"
-        || var("CARGO_CFG_TARGET_ENV") != "gnu"
-        || var("HOST") != var("TARGET")
-    {
-        return;
-    }
-    // `glibc 2.36`
-    let Ok(out) = std::process::Command::new("getconf")
-        .arg("GNU_LIBC_VERSION")
-        .output()
-    else {
-        return;
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version: Vec<u32> = text
-        .trim()
-        .trim_start_matches("glibc ")
-        .split('.')
-        .map_while(|n| n.parse().ok())
-        .collect();
-    if version.as_slice() >= [2, 36].as_slice() {
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
-    }
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -3,11 +3,6 @@ use std::io::Write;
 use bitops::app;
 use bitops::error;
 
-mod alloc;
-
-#[global_allocator]
-static ALLOC: alloc::Split = alloc::Split;
-
 fn main() {
     // The completion scripts call `bitops -- WORDS…`: answered before the command line is
     // parsed, as it is not one.
