@@ -189,8 +189,9 @@ impl Engine {
         loop {
             let caught = crate::stop::count();
             if caught > forwarded {
-                // SAFETY: a signal to our own child.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
+                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+                }
                 forwarded = caught;
                 outcome.signal = crate::stop::requested();
             }

@@ -36,7 +36,7 @@ pub fn load(path: &Path) -> Result<Secrets, String> {
             path.display()
         ));
     }
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     let owned = |meta: &std::fs::Metadata, what: &Path, allowed: &[u32]| -> Result<(), String> {
         let mode = meta.permissions().mode() & 0o777;
         if meta.uid() != me {

@@ -18,10 +18,8 @@ fn terminal_width() -> Option<usize> {
     if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
         return Some(cols);
     }
-    // SAFETY: TIOCGWINSZ fills a winsize for a terminal, and fails otherwise.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+    let size = rustix::termios::tcgetwinsize(std::io::stdout()).ok()?;
+    (size.ws_col > 0).then_some(size.ws_col as usize)
 }
 
 /// `text` cut at spaces into lines of at most `width` characters (a longer word stays whole).

@@ -3,6 +3,7 @@
 //! A closed stdout or stderr ends that stream's output quietly.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -65,15 +66,16 @@ impl Streams {
 const DIRECT_MAX: usize = 4096;
 
 /// Whether `fd` can take a write now (poll with no wait).
-fn writable(fd: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
+fn writable(fd: std::os::fd::BorrowedFd) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+    let none = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // SAFETY: one valid pollfd, no wait.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    n == 1 && pfd.revents & libc::POLLOUT != 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP) == 0
+    let n = rustix::event::poll(&mut fds, Some(&none)).unwrap_or(0);
+    let got = fds[0].revents();
+    n == 1 && got.contains(PollFlags::OUT) && !got.intersects(PollFlags::ERR | PollFlags::HUP)
 }
 
 /// The writer thread, started at the first write that cannot be made at once.
@@ -169,10 +171,10 @@ impl Terminal {
         if bytes.len() <= DIRECT_MAX
             && let Ok(mut s) = self.writing.try_lock()
             && self.queued.load(Ordering::SeqCst) == 0
-            && writable(match stream {
-                Stream::Out => libc::STDOUT_FILENO,
-                Stream::Err => libc::STDERR_FILENO,
-            })
+            && match stream {
+                Stream::Out => writable(std::io::stdout().as_fd()),
+                Stream::Err => writable(std::io::stderr().as_fd()),
+            }
         {
             s.write(stream, &bytes);
             return;

@@ -41,8 +41,7 @@ fn guard_name(path: &Path) -> String {
         .and_then(|dir| std::fs::canonicalize(dir).ok())
         .map(|dir| dir.join(path.file_name().unwrap_or_default()))
         .unwrap_or_else(|| path.to_path_buf());
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = rustix::process::getuid().as_raw();
     format!("bitops-lock-{uid}-{:016x}", fnv(&real.to_string_lossy()))
 }
 
@@ -77,8 +76,10 @@ pub fn state_dir(flag: Option<&Path>, env: &crate::config::settings::EnvVars) ->
         return Path::new(home).join(".local/state/bitops");
     }
     // Per user; created 0700 and checked like any state folder.
-    // SAFETY: getuid cannot fail.
-    std::env::temp_dir().join(format!("bitops-state-{}", unsafe { libc::getuid() }))
+    std::env::temp_dir().join(format!(
+        "bitops-state-{}",
+        rustix::process::getuid().as_raw()
+    ))
 }
 
 /// FNV-1a: stable across builds, so every bitops version agrees on the file name.
@@ -130,8 +131,7 @@ fn ensure_state_dir(state: &Path) -> Result<()> {
     if !meta.is_dir() {
         return Err(unsafe_dir("it is not a folder (a link or a file)".into()));
     }
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
+    let me = rustix::process::getuid().as_raw();
     let sticky = meta.mode() & 0o1000 != 0;
     if meta.uid() != me && !(sticky && meta.uid() == 0) {
         return Err(unsafe_dir(format!(
@@ -170,8 +170,7 @@ fn open_lock(path: &Path) -> Result<File> {
     let meta = file
         .metadata()
         .map_err(|e| Error::io("read the lock file", path, e))?;
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
+    let me = rustix::process::getuid().as_raw();
     if !meta.is_file() {
         return Err(not_ours(path, "it is not a regular file"));
     }
@@ -307,14 +306,9 @@ pub fn acquire(
 }
 
 /// Clears close-on-exec, so that the run's processes hold the lock too.
-fn inheritable(file: &impl std::os::fd::AsRawFd) {
-    // SAFETY: F_GETFD/F_SETFD on a descriptor we own.
-    unsafe {
-        let fd = file.as_raw_fd();
-        let flags = libc::fcntl(fd, libc::F_GETFD);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-        }
+fn inheritable(file: &impl std::os::fd::AsFd) {
+    if let Ok(flags) = rustix::io::fcntl_getfd(file) {
+        let _ = rustix::io::fcntl_setfd(file, flags - rustix::io::FdFlags::CLOEXEC);
     }
 }
 

@@ -68,19 +68,21 @@ async fn cancelled(cancel: Option<Cancel>) {
 }
 
 fn kill_group(pgid: i32, sig: i32) {
-    if pgid > 0 {
-        // SAFETY: killpg only sends a signal; a stale group id fails with ESRCH.
-        unsafe {
-            libc::killpg(pgid, sig);
-        }
+    // A stale group id fails with ESRCH: nothing to do.
+    if let (Some(group), Some(signal)) = (
+        rustix::process::Pid::from_raw(pgid),
+        rustix::process::Signal::from_named_raw(sig),
+    ) {
+        let _ = rustix::process::kill_process_group(group, signal);
     }
 }
 
 /// Whether any process of the group is still running. Zombies do not count: an
 /// orphaned child waits for PID 1 to reap it, and in a container nobody may.
 fn group_alive(pgid: i32) -> bool {
-    // SAFETY: signal 0 only checks whether the group still has members.
-    if pgid <= 0 || unsafe { libc::killpg(pgid, 0) } != 0 {
+    let members = rustix::process::Pid::from_raw(pgid)
+        .is_some_and(|group| rustix::process::test_kill_process_group(group).is_ok());
+    if !members {
         return false; // the usual case: the group is gone, no /proc scan needed
     }
     match std::fs::read_dir("/proc") {

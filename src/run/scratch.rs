@@ -87,8 +87,10 @@ pub fn parent() -> &'static Path {
 
 /// The per-user folder's path inside `tmp`.
 pub fn folder_in(tmp: &Path) -> PathBuf {
-    // SAFETY: getuid cannot fail.
-    tmp.join(format!("bitops-runs-{}", unsafe { libc::getuid() }))
+    tmp.join(format!(
+        "bitops-runs-{}",
+        rustix::process::getuid().as_raw()
+    ))
 }
 
 /// A run's temporary folder: removed when dropped (its files at once, its folders kept
@@ -276,8 +278,7 @@ fn prune(dir: &Path, keep: Keep) -> std::io::Result<()> {
 fn discard(dir: &Path, spare: Option<&Path>, trash: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = folder_mode();
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
+    let me = rustix::process::getuid().as_raw();
     // Checked only for a folder that may become a spare.
     let mut as_new = spare.is_some() && mode.is_some();
     let mut files = 0;
@@ -394,8 +395,7 @@ fn prepare(dir: &Path) -> std::result::Result<(), String> {
     let meta = folder
         .metadata()
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    // SAFETY: getuid cannot fail.
-    let me = unsafe { libc::getuid() };
+    let me = rustix::process::getuid().as_raw();
     if meta.uid() != me {
         return Err(format!("{} belongs to user {}", dir.display(), meta.uid()));
     }
