@@ -5,7 +5,10 @@
 #   BITOPS_TERRAFORM_CLI_QUOTED   the `cli` words: -var-file=, -target=, -backend-config=
 #   TERRAFORM_SKIP_DEPLOY, TERRAFORM_WORKSPACE, TERRAFORM_INIT_UPGRADE, TERRAFORM_VERSION,
 #   TERRAFORM_VERSION_STRICT, TERRAFORM_TARGETS_ONLY
-#   TERRAFORM_APPLY / TERRAFORM_DESTROY=true force apply / destroy
+#   TERRAFORM_APPLY / TERRAFORM_DESTROY=true force apply / destroy (bitops resolves them
+#                                 into $1 already; kept for a run of this script alone)
+#   TERRAFORM_LOCAL_STATE         keep | discard a state that would live in this folder;
+#                                 keep uses BITOPS_STEP_STATE_DIR
 #   BITOPS_DRY_RUN=true           plan only, report whether changes are pending, exit 0
 #   BITOPS_OUTPUTS                when set: a file that `terraform output -json` is appended
 #                                 to after plan and apply (and a dry run), never after destroy
@@ -160,8 +163,8 @@ else
     [[ $backend_path == /* ]] || state_path=${backend_path:-terraform.tfstate}
   fi
 fi
-changes=false
-[[ $action != plan && $dry_run == false ]] && changes=true
+writes_state=false
+if [[ $action != plan && $dry_run == false ]]; then writes_state=true; fi
 if [[ -n $state_path ]]; then
   case "${TERRAFORM_LOCAL_STATE:-}" in
     keep)
@@ -176,7 +179,7 @@ if [[ -n $state_path ]]; then
         fi
       done
       say "local state: kept in $kept (options.local-state: keep)"
-      if [[ $changes == true ]]; then
+      if [[ $writes_state == true ]]; then
         save_state() {
           local item
           (umask 077 && mkdir -p "$kept") || { say "error: could not create $kept: the state of this run is lost"; return 1; }
@@ -195,12 +198,12 @@ if [[ -n $state_path ]]; then
       fi
       ;;
     discard)
-      if [[ $changes == true ]]; then
+      if [[ $writes_state == true ]]; then
         say "local state: $state_path is deleted with bitops' copy of the folder after the run (options.local-state: discard)"
       fi
       ;;
     *)
-      if [[ $changes == true ]]; then
+      if [[ $writes_state == true ]]; then
         die 1 "$action would keep the state in $state_path inside bitops' private copy of the folder, which is deleted after the run: the next run would not know what this one made; configure a backend (s3, or local with an absolute path: backend-config: [path=/var/lib/tfstate/x.tfstate]), or set options.local-state: keep (kept in bitops' state folder) or discard"
       fi
       ;;
