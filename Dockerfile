@@ -51,7 +51,6 @@ ARG BASE_IMAGE=debian:bookworm-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e2
 FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
-COPY .cargo ./.cargo
 COPY src ./src
 COPY plugins ./plugins
 COPY migrations ./migrations
