@@ -1038,17 +1038,16 @@ fn a_timeout_stops_processes_that_left_the_group() {
     assert!(gone(&pid), "{pid} outlived the timed-out step");
 }
 
-/// A deploy of the probe in `t`'s repo as a user for whom permissions count: this user
-/// when not root, else `nobody` (root may remove anything), with `t`'s folder theirs.
-fn deploy_as_a_user(t: &Test) -> std::process::Output {
+/// `t`'s command as a user for whom permissions count: this user when not root, else
+/// `nobody` (root may remove anything), with `t`'s folder and a copy of the binary theirs.
+fn run_as_a_user(t: &Test) -> std::process::Output {
     let root = t.root();
-    // SAFETY: getuid cannot fail.
-    let is_root = unsafe { libc::getuid() } == 0;
     let bin = root.join("bin/bitops");
+    // Made before they are handed over (the harness would make `tmp/` as root).
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_bitops"), &bin).unwrap();
-    let mut cmd = if is_root {
+    let launcher = if rustix::process::getuid().is_root() {
         let status = std::process::Command::new("chown")
             .args(["-R", "65534:65534"])
             .arg(root)
@@ -1062,25 +1061,7 @@ fn deploy_as_a_user(t: &Test) -> std::process::Output {
     } else {
         std::process::Command::new(&bin)
     };
-    cmd.current_dir(root)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", root)
-        .env("TMPDIR", root.join("tmp"))
-        .env("PROBE_LOG", root.join("log.txt"))
-        .args([
-            "deploy",
-            "-e",
-            "dev",
-            "--ops-repo",
-            "repo",
-            "--plugins-dir",
-            "plugins",
-            "--color",
-            "never",
-        ])
-        .output()
-        .unwrap()
+    t.command_via(launcher).output().unwrap()
 }
 
 /// Every regular file under `dir`, and every folder whose name is `name`.
@@ -1105,9 +1086,10 @@ fn a_folder_a_tool_made_read_only_and_a_changed_workspace_mode_are_cleaned_up() 
         .write(
             "repo/dev/a/bitops.before-deploy.d/01.sh",
             "mkdir -p cache/mod && echo x > cache/mod/file && chmod -R a-w cache\nchmod 500 \"$BITOPS_TEMPDIR\"\n",
-        );
+        )
+        .cmd("deploy", "dev");
     for run in 1..=2 {
-        let out = deploy_as_a_user(&t);
+        let out = run_as_a_user(&t);
         assert!(
             out.status.success(),
             "run {run}: {}",

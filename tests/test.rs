@@ -323,8 +323,13 @@ impl Test {
     /// PATH is inherited (and BITOPS_HEARTBEAT is 1h); HOME is the test folder, TMPDIR its `tmp/`, PROBE_LOG its
     /// `log.txt`.
     fn base_command(&self) -> Command {
+        self.command_via(Command::new(env!("CARGO_BIN_EXE_bitops")))
+    }
+
+    /// `base_command`, started through `launcher` (a program whose last argument is the
+    /// binary to run, such as `setpriv … -- bitops`): the test's arguments follow it.
+    pub fn command_via(&self, mut cmd: Command) -> Command {
         std::fs::create_dir_all(self.root().join("tmp")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitops"));
         cmd.current_dir(
             self.root()
                 .join(self.cwd.as_deref().unwrap_or(Path::new(""))),

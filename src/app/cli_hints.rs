@@ -54,10 +54,12 @@ pub fn tip(args: &[String], err: &clap::Error) -> Option<String> {
         ContextValue::String(s) => s.clone(),
         _ => return None,
     };
+    let tree = command_tree();
     // `-dry-run`: clap sees `-d`; the word as typed is on the command line.
+    let longs = long_flags(&tree);
     if let Some(word) = args.iter().skip(1).find_map(|a| {
         let word = a.strip_prefix('-')?.split('=').next()?;
-        (!word.starts_with('-') && word.len() > 2 && long_flags().iter().any(|l| l == word))
+        (!word.starts_with('-') && word.len() > 2 && longs.iter().any(|l| l == word))
             .then_some(word)
     }) {
         return Some(format!("long flags take two dashes: `--{word}`"));
@@ -91,7 +93,7 @@ pub fn tip(args: &[String], err: &clap::Error) -> Option<String> {
         ));
     }
     let command = before.iter().find(|a| !a.starts_with('-'))?;
-    let takes_env = command_tree()
+    let takes_env = tree
         .find_subcommand(command)
         .is_some_and(|c| c.get_arguments().any(|a| a.get_short() == Some('e')));
     takes_env.then(|| {
@@ -102,7 +104,7 @@ pub fn tip(args: &[String], err: &clap::Error) -> Option<String> {
 }
 
 /// Every long flag of every command, without its dashes.
-fn long_flags() -> Vec<String> {
+fn long_flags(tree: &clap::Command) -> Vec<String> {
     fn walk(cmd: &clap::Command, out: &mut Vec<String>) {
         out.extend(
             cmd.get_arguments()
@@ -113,7 +115,7 @@ fn long_flags() -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk(&command_tree(), &mut out);
+    walk(tree, &mut out);
     out
 }
 

@@ -108,6 +108,21 @@ impl Step {
     pub fn value(&self, key: &str) -> Option<&schema::Val> {
         self.resolved(key).map(|v| &v.value)
     }
+
+    /// `problem`, placed where the setting `key` is set: its line in a config file, else
+    /// the tool's config file (a value from a variable or the schema default).
+    pub fn at_setting(&self, problem: Problem, key: &str, view: &EnvView) -> Problem {
+        match self.resolved(key).map(|v| &v.origin) {
+            Some(schema::Origin::Config { file, line }) => problem.at(file, *line),
+            _ => match view
+                .file_layers(&Path::new(&self.alias).join(TOOL_CONFIG))
+                .first()
+            {
+                Some(file) => problem.file(file),
+                None => problem,
+            },
+        }
+    }
 }
 
 fn ordered_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use crate::error::Problem;
-use crate::plan::{Context, Plan, Step, TOOL_CONFIG};
-use crate::plugin::schema::{Origin, Val};
+use crate::plan::{Context, Plan, Step};
+use crate::plugin::schema::Val;
 use crate::repo::view::EnvView;
 
 /// Where a stack keeps its state.
@@ -54,25 +54,13 @@ pub fn check(ctx: &Context, view: &EnvView, plan: &Plan) -> Vec<Problem> {
             continue;
         };
         let folder = Path::new(&view.env_name).join(&step.alias);
-        let mut problem = Problem::error(format!(
+        let problem = Problem::error(format!(
             "`{action}` would keep the Terraform state in bitops' private copy of {}, which is deleted after the run ({why}): the next run would not know what this one made",
             folder.display()
         ))
         .key("terraform.cli.stack-action")
         .hint("configure a backend (s3, or local with an absolute path: `backend-config: [path=/var/lib/tfstate/dev.tfstate]`), or set `options.local-state: keep` to keep the state in bitops' state folder (`discard` to throw it away)");
-        let origin = step.resolved("cli.stack-action").map(|v| &v.origin);
-        match origin {
-            Some(Origin::Config { file, line }) => problem = problem.at(file, *line),
-            _ => {
-                if let Some(file) = view
-                    .file_layers(&Path::new(&step.alias).join(TOOL_CONFIG))
-                    .first()
-                {
-                    problem = problem.file(file);
-                }
-            }
-        }
-        problems.push(problem);
+        problems.push(step.at_setting(problem, "cli.stack-action", view));
     }
     problems
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::config::names;
 use crate::error::Problem;
 use crate::plan::{Plan, Step, TOOL_CONFIG};
-use crate::plugin::schema::{Origin, Val};
+use crate::plugin::schema::Val;
 use crate::repo::view::EnvView;
 
 /// A setting of a built-in plugin that names a file of the tool folder.
@@ -109,7 +109,7 @@ fn check_one(view: &EnvView, step: &Step, named: &Named, written_first: bool) ->
         .collect();
     let key = format!("{}.{}", step.plugin, named.key);
     let leaf = named.key.rsplit('.').next().unwrap_or(named.key);
-    let mut problem = match names::suggest(&name, there.iter().map(String::as_str)) {
+    let problem = match names::suggest(&name, there.iter().map(String::as_str)) {
         Some(close) => {
             let close = Path::new(text).with_file_name(close);
             Problem::error(format!(
@@ -134,16 +134,5 @@ fn check_one(view: &EnvView, step: &Step, named: &Named, written_first: bool) ->
         )),
     }
     .key(key);
-    match &resolved.origin {
-        Origin::Config { file, line } => problem = problem.at(file, *line),
-        _ => {
-            if let Some(file) = view
-                .file_layers(&Path::new(&step.alias).join(TOOL_CONFIG))
-                .first()
-            {
-                problem = problem.file(file);
-            }
-        }
-    }
-    Some(problem)
+    Some(step.at_setting(problem, named.key, view))
 }

@@ -160,14 +160,22 @@ fn is_tool_folder(dir: &Path) -> bool {
 fn environments_hint(repo: &Path) -> String {
     let here = std::path::absolute(repo).unwrap_or_else(|_| repo.to_path_buf());
     let name_of = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-    let holds_tool_folders = |dir: &Path| {
-        folders(dir).iter().any(|n| {
-            ![crate::repo::hooks::BEFORE, crate::repo::hooks::AFTER].contains(&n.as_str())
-                && is_tool_folder(&dir.join(n))
-        })
-    };
+    // The folders of the repo, each looked at once: tool folders, and environments.
+    let mut tools = Vec::new();
+    let mut envs = Vec::new();
+    for name in folders(repo).into_iter().filter(|n| !n.starts_with('.')) {
+        if is_tool_folder(&repo.join(&name)) {
+            tools.push(name);
+        } else if !name.starts_with('_') {
+            envs.push(name);
+        }
+    }
+    tools.sort();
+    envs.sort();
+    let hooks = [crate::repo::hooks::BEFORE, crate::repo::hooks::AFTER];
+    let holds_tool_folders = tools.iter().any(|t| !hooks.contains(&t.as_str()));
     if is_tool_folder(&here)
-        && !holds_tool_folders(&here)
+        && !holds_tool_folders
         && let Some(env) = here.parent()
         && let (Some(tool), Some(env_name), Some(root)) =
             (name_of(&here), name_of(env), env.parent())
@@ -178,17 +186,8 @@ fn environments_hint(repo: &Path) -> String {
             root.display()
         );
     }
-    let envs = environments(repo);
-    let tools: Vec<String> = {
-        let mut t: Vec<String> = folders(repo)
-            .into_iter()
-            .filter(|n| !n.starts_with('.') && is_tool_folder(&repo.join(n)))
-            .collect();
-        t.sort();
-        t
-    };
     if envs.is_empty()
-        && holds_tool_folders(&here)
+        && holds_tool_folders
         && let (Some(name), Some(parent)) = (name_of(&here), here.parent())
     {
         return format!(
